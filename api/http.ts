@@ -1,0 +1,170 @@
+import type { NextFunction, Request, Response, Router } from 'express';
+import { z, type ZodType } from 'zod';
+import { ApiError } from '../common/errors';
+import type { Role } from '../store/types';
+
+/**
+ * One mechanism for every route: declare it once with its zod schemas; the same declaration
+ * validates the request and produces the OpenAPI document (GET /v1/openapi.json).
+ */
+
+export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+export interface RouteSpec<B extends ZodType | undefined, Q extends ZodType | undefined, P extends ZodType | undefined> {
+  method: Method;
+  /** Express path, e.g. `/v1/segments/:id`. */
+  path: string;
+  summary: string;
+  tag: string;
+  /** Who may call it; `public` needs no API key. */
+  roles: readonly Role[] | 'public';
+  body?: B;
+  query?: Q;
+  params?: P;
+  /** The success status and its JSON schema, for the document. */
+  response?: { status: number; schema?: ZodType; description?: string; contentType?: string };
+  /** Other statuses this route answers, for the document. */
+  errors?: Record<number, string>;
+  /** Request content types other than JSON (e.g. NDJSON import); the handler reads the stream. */
+  rawBody?: string[];
+}
+
+type Infer<T> = T extends ZodType ? z.output<T> : undefined;
+
+export interface RouteContext<B, Q, P> {
+  req: Request;
+  res: Response;
+  body: B;
+  query: Q;
+  params: P;
+  /** The caller's role; undefined on public routes. */
+  role: Role | undefined;
+  requestId: string;
+}
+
+/** What a handler returns: a JSON body (sent with the spec's status), or `undefined` when it answered itself. */
+export type Handler<B, Q, P> = (ctx: RouteContext<B, Q, P>) => Promise<unknown>;
+
+export interface RegisteredRoute {
+  spec: RouteSpec<ZodType | undefined, ZodType | undefined, ZodType | undefined>;
+}
+
+export class RouteRegistry {
+  readonly routes: RegisteredRoute[] = [];
+
+  constructor(private readonly router: Router) {}
+
+  add<B extends ZodType | undefined = undefined, Q extends ZodType | undefined = undefined, P extends ZodType | undefined = undefined>(
+    spec: RouteSpec<B, Q, P>,
+    handler: Handler<Infer<B>, Infer<Q>, Infer<P>>,
+  ): void {
+    this.routes.push({ spec: spec as RegisteredRoute['spec'] });
+    this.router[spec.method](spec.path, async (req: Request, res: Response, next: NextFunction) => {
+      try {
+        const role = authorize(req, spec.roles);
+        const params = parse(spec.params, req.params, 'params');
+        const query = parse(spec.query, req.query, 'query');
+        const body = spec.rawBody ? undefined : parse(spec.body, req.body ?? {}, 'body');
+        const result = await handler({
+          req,
+          res,
+          body: body as Infer<B>,
+          query: query as Infer<Q>,
+          params: params as Infer<P>,
+          role,
+          requestId: res.locals.requestId as string,
+        });
+        if (result !== undefined && !res.headersSent) res.status(spec.response?.status ?? 200).json(result);
+        else if (!res.headersSent) res.status(spec.response?.status ?? 204).end();
+      } catch (err) {
+        next(err);
+      }
+    });
+  }
+}
+
+function authorize(req: Request, roles: readonly Role[] | 'public'): Role | undefined {
+  if (roles === 'public') return undefined;
+  const role = req.res?.locals.role as Role | undefined;
+  if (!role) throw new ApiError(401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <api key>');
+  if (!roles.includes(role)) throw new ApiError(403, 'forbidden', `this action needs the role ${roles.join(' or ')}`);
+  return role;
+}
+
+function parse(schema: ZodType | undefined, value: unknown, where: 'params' | 'query' | 'body'): unknown {
+  if (!schema) return undefined;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new ApiError(
+    400,
+    'validation_failed',
+    `the request ${where} is not valid: ${result.error.issues.map((i) => `${[where, ...i.path].join('.')}: ${i.message}`).join('; ')}`,
+    result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)], code: i.code, message: i.message })),
+  );
+}
+
+// ---------------------------------------------------------------- OpenAPI
+
+const errorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.unknown()).optional(),
+    requestId: z.string(),
+  }),
+});
+
+const jsonSchema = (schema: ZodType, io: 'input' | 'output') =>
+  z.toJSONSchema(schema, { io, target: 'openapi-3.0', unrepresentable: 'any' });
+
+export function openApiDocument(routes: RegisteredRoute[], info: { title: string; version: string }) {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const { spec } of routes) {
+    const path = spec.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const parameters = [
+      ...objectFields(spec.params).map(([name, s]) => ({ name, in: 'path', required: true, schema: s })),
+      ...objectFields(spec.query).map(([name, s, required]) => ({ name, in: 'query', required, schema: s })),
+    ];
+    const responses: Record<string, unknown> = {
+      [String(spec.response?.status ?? 200)]: {
+        description: spec.response?.description ?? 'OK',
+        ...(spec.response?.schema
+          ? { content: { [spec.response.contentType ?? 'application/json']: { schema: jsonSchema(spec.response.schema, 'output') } } }
+          : {}),
+      },
+    };
+    const errors: Record<number, string> = { ...spec.errors };
+    if (spec.roles !== 'public') Object.assign(errors, { 401: 'missing or unknown API key', 403: 'role not allowed' });
+    if (spec.body || spec.query || spec.params) errors[400] ??= 'validation_failed';
+    for (const [status, description] of Object.entries(errors)) {
+      responses[status] = { description, content: { 'application/json': { schema: jsonSchema(errorSchema, 'output') } } };
+    }
+    const requestBody = spec.rawBody
+      ? { required: true, content: Object.fromEntries(spec.rawBody.map((t) => [t, { schema: { type: 'string' } }])) }
+      : spec.body
+        ? { required: true, content: { 'application/json': { schema: jsonSchema(spec.body, 'input') } } }
+        : undefined;
+    paths[path] ??= {};
+    paths[path][spec.method] = {
+      summary: spec.summary,
+      tags: [spec.tag],
+      ...(spec.roles === 'public' ? { security: [] } : { 'x-roles': spec.roles }),
+      ...(parameters.length ? { parameters } : {}),
+      ...(requestBody ? { requestBody } : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.0.3',
+    info,
+    components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer', description: 'an API key from API_KEYS' } } },
+    security: [{ apiKey: [] }],
+    paths,
+  };
+}
+
+function objectFields(schema: ZodType | undefined): [string, unknown, boolean][] {
+  if (!schema) return [];
+  const doc = jsonSchema(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(doc.properties ?? {}).map(([name, s]) => [name, s, (doc.required ?? []).includes(name)]);
+}

@@ -1,0 +1,35 @@
+import { Client, Connection } from '@temporalio/client';
+import { loadConfigOrExit } from '../common/config';
+import { openConfiguredStore } from '../common/bootstrap';
+import { createLogger } from '../common/logger';
+import { createConstantContactClient } from '../constant-contact/client';
+import { createApp } from './app';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config.logLevel, 'api');
+  if (!config.apiKeys?.length) logger.warn('API_KEYS is empty: every /v1 request will answer 401');
+  const store = await openConfiguredStore(config);
+  const connection = Connection.lazy({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
+  const app = createApp({ config, store, logger, temporal, constantContact });
+  const server = app.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
+
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'shutting down');
+    server.close(async () => {
+      await connection.close().catch(() => undefined);
+      await store.close();
+      process.exit(0);
+    });
+    setTimeout(() => process.exit(0), 10_000).unref();
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`API failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

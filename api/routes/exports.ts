@@ -1,0 +1,5 @@
+import type { AppDeps } from '../deps';
+import type { RouteRegistry } from '../http';
+
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): void {}

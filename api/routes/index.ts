@@ -1,0 +1,17 @@
+import type { AppDeps } from '../deps';
+import type { RouteRegistry } from '../http';
+import { registerProfilesRoutes } from './profiles';
+import { registerSegmentsRoutes } from './segments';
+import { registerConnectionsRoutes } from './connections';
+import { registerExportsRoutes } from './exports';
+import { registerRunsRoutes } from './runs';
+import { registerSchedulesRoutes } from './schedules';
+
+export const routeModules: ((routes: RouteRegistry, deps: AppDeps) => void)[] = [
+  registerProfilesRoutes,
+  registerSegmentsRoutes,
+  registerConnectionsRoutes,
+  registerExportsRoutes,
+  registerRunsRoutes,
+  registerSchedulesRoutes,
+];

@@ -1,0 +1,160 @@
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * Configuration for every process (API, worker, sandbox, scripts), parsed once from the environment.
+ * A bad value stops the process with a message naming the variable, never echoing its value
+ * (values such as SECRETS_KEY and API_KEYS are secrets).
+ */
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const apiKeys = z
+  .string()
+  .transform((raw, ctx) => {
+    const keys: ApiKey[] = [];
+    for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const i = entry.indexOf(':');
+      const role = entry.slice(0, i);
+      const key = entry.slice(i + 1);
+      if (i < 1 || (role !== 'admin' && role !== 'contributor') || key.length < 16) {
+        ctx.addIssue({ code: 'custom', message: 'each entry must be role:key with role admin or contributor and a key of at least 16 characters' });
+        return z.NEVER;
+      }
+      keys.push({ role, key });
+    }
+    return keys;
+  });
+
+export const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATA_DIR: z.string().min(1).default('.data'),
+  DATABASE_URL: z.string().regex(/^(postgres|postgresql):\/\//, 'must be a postgres:// URL').optional(),
+  PORT: port.default(3000),
+  PUBLIC_BASE_URL: z.url().optional(),
+  API_KEYS: apiKeys.optional(),
+  SECRETS_KEY: z.string().regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex characters (32 bytes)').optional(),
+
+  TEMPORAL_ADDRESS: z.string().min(1).default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('segment-export'),
+  TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+
+  CC_API_BASE_URL: z.url().optional(),
+  CC_AUTH_BASE_URL: z.url().optional(),
+  CC_CLIENT_ID: z.string().min(1).optional(),
+  CC_CLIENT_SECRET: z.string().min(1).optional(),
+  CC_REDIRECT_URI: z.url().optional(),
+  CC_RATE_PER_SECOND: positiveInt.default(4),
+  CC_RATE_PER_DAY: positiveInt.default(10000),
+  CC_MAX_CONTACTS_PER_IMPORT: positiveInt.max(40000).default(40000),
+  CC_MAX_IMPORT_BYTES: positiveInt.max(4 * 1024 * 1024).default(4 * 1024 * 1024 - 64 * 1024),
+  CC_SANDBOX_PORT: port.default(4010),
+  CC_SANDBOX: bool.optional(),
+
+  EXPORT_MAX_PROFILES: positiveInt.default(1_000_000),
+  SNAPSHOT_PAGE_SIZE: positiveInt.default(40_000),
+});
+
+export type ApiKey = { role: 'admin' | 'contributor'; key: string };
+
+export type Config = Readonly<{
+  env: 'development' | 'production' | 'test';
+  logLevel: string;
+  dataDir: string;
+  databaseUrl?: string;
+  port: number;
+  publicBaseUrl: string;
+  apiKeys?: readonly ApiKey[];
+  secretsKey?: string;
+  temporal: Readonly<{ address: string; namespace: string; taskQueue: string; uiUrl: string }>;
+  constantContact: Readonly<{
+    /** true when no real Constant Contact is configured: the local sandbox stands in for it. */
+    sandbox: boolean;
+    apiBaseUrl: string;
+    authBaseUrl: string;
+    clientId: string;
+    clientSecret: string;
+    redirectUri: string;
+    ratePerSecond: number;
+    ratePerDay: number;
+    maxContactsPerImport: number;
+    maxImportBytes: number;
+    sandboxPort: number;
+  }>;
+  exports: Readonly<{ maxProfiles: number; snapshotPageSize: number }>;
+}>;
+
+export class ConfigError extends Error {}
+
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  const realCc = Boolean(e.CC_CLIENT_ID && e.CC_CLIENT_SECRET) && e.CC_SANDBOX !== true;
+  const sandboxBase = `http://127.0.0.1:${e.CC_SANDBOX_PORT}`;
+  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://127.0.0.1:${e.PORT}`).replace(/\/$/, '');
+  if (realCc && (!e.CC_REDIRECT_URI && !e.PUBLIC_BASE_URL)) {
+    throw new ConfigError('invalid configuration:\n  CC_REDIRECT_URI: required with a real Constant Contact (or set PUBLIC_BASE_URL)');
+  }
+  return deepFreeze({
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    dataDir: path.resolve(e.DATA_DIR),
+    databaseUrl: e.DATABASE_URL,
+    port: e.PORT,
+    publicBaseUrl,
+    apiKeys: e.API_KEYS,
+    secretsKey: e.SECRETS_KEY,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    },
+    constantContact: {
+      sandbox: !realCc,
+      apiBaseUrl: (e.CC_API_BASE_URL ?? (realCc ? 'https://api.cc.email/v3' : `${sandboxBase}/v3`)).replace(/\/$/, ''),
+      authBaseUrl: (e.CC_AUTH_BASE_URL ??
+        (realCc ? 'https://authz.constantcontact.com/oauth2/default/v1' : `${sandboxBase}/oauth2/default/v1`)).replace(/\/$/, ''),
+      clientId: realCc ? e.CC_CLIENT_ID! : (e.CC_CLIENT_ID ?? 'sandbox-client'),
+      clientSecret: realCc ? e.CC_CLIENT_SECRET! : (e.CC_CLIENT_SECRET ?? 'sandbox-secret'),
+      redirectUri: e.CC_REDIRECT_URI ?? `${publicBaseUrl}/v1/oauth/constant-contact/callback`,
+      ratePerSecond: e.CC_RATE_PER_SECOND,
+      ratePerDay: e.CC_RATE_PER_DAY,
+      maxContactsPerImport: e.CC_MAX_CONTACTS_PER_IMPORT,
+      maxImportBytes: e.CC_MAX_IMPORT_BYTES,
+      sandboxPort: e.CC_SANDBOX_PORT,
+    },
+    exports: { maxProfiles: e.EXPORT_MAX_PROFILES, snapshotPageSize: e.SNAPSHOT_PAGE_SIZE },
+  });
+}
+
+/** For process entry points: parse, or print the problem and exit. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return parseConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    for (const v of Object.values(o)) deepFreeze(v);
+    Object.freeze(o);
+  }
+  return o;
+}

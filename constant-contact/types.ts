@@ -1,0 +1,109 @@
+import type { TokenSet } from '../store/types';
+
+/**
+ * The contract between the Constant Contact client and its users (API routes, activities).
+ * Every call names the connection whose tokens it uses; the client loads, refreshes and persists
+ * tokens itself, so callers never hold one.
+ */
+
+export interface ContactList {
+  listId: string;
+  name: string;
+  memberCount: number;
+}
+
+export interface CustomField {
+  customFieldId: string;
+  /** The name used in imports as `cf:<name>` (label with blanks as underscores). */
+  name: string;
+  label: string;
+  type: string;
+}
+
+/** One contact of a bulk JSON import, already mapped and validated on our side. */
+export interface ImportContact {
+  email: string;
+  first_name?: string;
+  last_name?: string;
+  /** `cf:<custom field name>` → value (string, <= 255 chars); at most 25 per contact. */
+  [customField: `cf:${string}`]: string;
+}
+
+export type ActivityState = 'initialized' | 'processing' | 'completed' | 'cancelled' | 'failed' | 'timed_out';
+export const terminalActivityStates: readonly ActivityState[] = ['completed', 'cancelled', 'failed', 'timed_out'];
+
+export interface ActivityStatus {
+  activityId: string;
+  state: ActivityState;
+  percentDone: number;
+  itemsTotal: number;
+  itemsCompleted: number;
+  personCount: number;
+  errorCount: number;
+  correctableCount: number;
+  cannotAddToListCount: number;
+}
+
+export interface ListMember {
+  contactId: string;
+  email: string;
+}
+
+export interface ContactsPage {
+  members: ListMember[];
+  /** Absolute URL of the next page, or null at the end. */
+  next: string | null;
+}
+
+export interface ConstantContactApi {
+  /** The browser URL for the admin to authorize (response_type=code, PKCE S256, scope contact_data offline_access). */
+  authorizeUrl(input: { state: string; codeChallenge: string }): string;
+  /** Exchanges an authorization code (with its PKCE verifier) for tokens; never logs them. */
+  exchangeCode(input: { code: string; codeVerifier: string }): Promise<TokenSet>;
+
+  getList(connectionId: string, listId: string): Promise<ContactList>;
+  listLists(connectionId: string): Promise<ContactList[]>;
+  listCustomFields(connectionId: string): Promise<CustomField[]>;
+
+  /** POST /activities/contacts_json_import with a body serialized by the packer (already within limits). */
+  importContacts(connectionId: string, body: string): Promise<{ activityId: string }>;
+  getActivity(connectionId: string, activityId: string): Promise<ActivityStatus>;
+
+  /** POST /activities/remove_list_memberships for <= 500 contact ids. */
+  removeListMemberships(connectionId: string, input: { contactIds: string[]; listIds: string[] }): Promise<{ activityId: string }>;
+  /** One page (<= 500) of a list's members; pass the previous page's `next` to continue. */
+  pageListMembers(connectionId: string, input: { listId: string; next?: string | null }): Promise<ContactsPage>;
+}
+
+/**
+ * Failures are classified once, here (architecture.md invariant 3). Callers act on `code` and
+ * `retryable`, never on messages or HTTP statuses.
+ */
+export type ConstantContactErrorCode =
+  | 'bad_request' // 400: do not resend unchanged
+  | 'forbidden' // 403
+  | 'not_found' // 404
+  | 'conflict' // 409
+  | 'unsupported_media_type' // 415
+  | 'invalid_response' // a body that does not parse as documented
+  | 'needs_reauthorization' // 401 after one refresh, or invalid_grant
+  | 'not_connected' // the connection has no tokens
+  | 'throttled' // 429 (rate or queue limit)
+  | 'daily_quota_exhausted' // our own daily budget is spent: wait until 00:00 UTC
+  | 'server_error' // 5xx
+  | 'network_error' // reset, refused, timeout
+  | 'oauth_error'; // token endpoint said no for another reason
+
+export class ConstantContactError extends Error {
+  constructor(
+    readonly code: ConstantContactErrorCode,
+    message: string,
+    readonly retryable: boolean,
+    /** How long to wait before retrying, when known (Retry-After, or the daily reset). */
+    readonly retryAfterMs?: number,
+    readonly status?: number,
+  ) {
+    super(message);
+    this.name = 'ConstantContactError';
+  }
+}

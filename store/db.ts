@@ -1,0 +1,156 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+
+/**
+ * The one SQL seam both stores share. SQL is written with `?` placeholders; the PostgreSQL side
+ * numbers them ($1, $2, …). Values are always parameters, never spliced into SQL text.
+ * Where the dialects differ (JSON access, upserts of JSON), callers branch on `dialect`.
+ */
+export type Dialect = 'sqlite' | 'postgres';
+export type Row = Record<string, unknown>;
+
+export interface Db {
+  readonly dialect: Dialect;
+  all<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  get<T = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
+  run(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
+  /** Runs fn in one transaction; nested calls join the outer one. */
+  tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+export function toPgPlaceholders(sql: string): string {
+  let n = 0;
+  // `?` inside quoted literals is not a placeholder; our SQL never has one there except `?|`/`?&`
+  // jsonb operators, which we do not use.
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+// ---------------------------------------------------------------- SQLite
+
+export function openSqlite(file: string): Db {
+  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  const raw = new Database(file);
+  raw.pragma('journal_mode = WAL');
+  raw.pragma('synchronous = NORMAL');
+  raw.pragma('busy_timeout = 10000');
+  raw.pragma('foreign_keys = ON');
+  return new SqliteDb(raw);
+}
+
+const sqliteValue = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
+
+class SqliteDb implements Db {
+  readonly dialect = 'sqlite' as const;
+  /** better-sqlite3 is one synchronous connection: transactions are serialized through this chain. */
+  private txChain: Promise<unknown> = Promise.resolve();
+  private inTx = false;
+
+  constructor(readonly raw: Database.Database) {}
+
+  async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return this.raw.prepare(sql).all(...params.map(sqliteValue)) as T[];
+  }
+
+  async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return this.raw.prepare(sql).get(...params.map(sqliteValue)) as T | undefined;
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
+    const stmt = this.raw.prepare(sql);
+    if (!stmt.reader) return { changes: stmt.run(...params.map(sqliteValue)).changes };
+    stmt.all(...params.map(sqliteValue));
+    return { changes: 0 };
+  }
+
+  tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    if (this.inTx) return fn(this);
+    const next = this.txChain.then(async () => {
+      this.raw.exec('BEGIN IMMEDIATE');
+      this.inTx = true;
+      try {
+        const result = await fn(this);
+        this.raw.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.raw.inTransaction) this.raw.exec('ROLLBACK');
+        throw err;
+      } finally {
+        this.inTx = false;
+      }
+    });
+    this.txChain = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.txChain;
+    this.raw.close();
+  }
+}
+
+// ---------------------------------------------------------------- PostgreSQL
+
+// BIGINT and NUMERIC come back as numbers: our counts stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+export function openPostgres(url: string, options: { schema?: string; max?: number } = {}): Db {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: options.max ?? 10,
+    ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+  });
+  // An idle client's error (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return new PgDb(pool);
+}
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+class PgDb implements Db {
+  readonly dialect = 'postgres' as const;
+  constructor(
+    readonly pool: pg.Pool,
+    private readonly client?: pg.PoolClient,
+  ) {}
+
+  private get q(): Queryable {
+    return this.client ?? this.pool;
+  }
+
+  async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
+    return (await this.q.query(toPgPlaceholders(sql), params as unknown[])).rows as T[];
+  }
+
+  async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
+    return (await this.all<T>(sql, params))[0];
+  }
+
+  async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
+    const r = await this.q.query(toPgPlaceholders(sql), params as unknown[]);
+    return { changes: r.rowCount ?? 0 };
+  }
+
+  async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    if (this.client) return fn(this);
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn(new PgDb(this.pool, client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+}

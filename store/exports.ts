@@ -1,0 +1,5 @@
+import type { Db } from './db';
+
+export class ExportRepository {
+  constructor(private readonly db: Db) {}
+}

@@ -1,0 +1,84 @@
+import path from 'node:path';
+import type { Config } from '../common/config';
+import { SecretBox } from '../common/secrets';
+import { type Db, openPostgres, openSqlite } from './db';
+import { migrate } from './migrations';
+import { ProfileRepository } from './profiles';
+import { SegmentRepository } from './segments';
+import { SnapshotRepository } from './snapshots';
+import { ConnectionRepository } from './connections';
+import { TokenRepository } from './tokens';
+import { ExportRepository } from './exports';
+import { RunRepository } from './runs';
+import { RateLimitRepository } from './rate-limits';
+import { SettingsRepository } from './settings';
+
+/**
+ * The store: one interface over SQLite (embedded default) and PostgreSQL (DATABASE_URL), each
+ * repository written once against the Db seam. Both pass the same test suite.
+ */
+export class Store {
+  readonly profiles: ProfileRepository;
+  readonly segments: SegmentRepository;
+  readonly snapshots: SnapshotRepository;
+  readonly connections: ConnectionRepository;
+  readonly tokens: TokenRepository;
+  readonly exports: ExportRepository;
+  readonly runs: RunRepository;
+  readonly rateLimits: RateLimitRepository;
+  readonly settings: SettingsRepository;
+
+  constructor(readonly db: Db, secrets: SecretBox) {
+    this.profiles = new ProfileRepository(db);
+    this.segments = new SegmentRepository(db);
+    this.snapshots = new SnapshotRepository(db);
+    this.connections = new ConnectionRepository(db, secrets);
+    this.tokens = new TokenRepository(db, secrets);
+    this.exports = new ExportRepository(db);
+    this.runs = new RunRepository(db);
+    this.rateLimits = new RateLimitRepository(db);
+    this.settings = new SettingsRepository(db);
+  }
+
+  /** For /readyz: true when the database answers. */
+  async ping(): Promise<boolean> {
+    try {
+      await this.db.get('SELECT 1 AS ok');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
+
+export interface OpenStoreOptions {
+  /** postgres://… ; absent means SQLite at `sqliteFile`. */
+  databaseUrl?: string;
+  sqliteFile?: string;
+  /** PostgreSQL schema (tests isolate themselves in one). */
+  schema?: string;
+  secretsKey: string;
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const db = options.databaseUrl
+    ? openPostgres(options.databaseUrl, { schema: options.schema })
+    : openSqlite(options.sqliteFile ?? ':memory:');
+  await migrate(db);
+  return new Store(db, new SecretBox(options.secretsKey));
+}
+
+export function storeOptionsFromConfig(config: Config, secretsKey: string): OpenStoreOptions {
+  return {
+    databaseUrl: config.databaseUrl,
+    sqliteFile: path.join(config.dataDir, 'segment-export.db'),
+    secretsKey,
+  };
+}
+
+export type { Db } from './db';
+export * from './types';

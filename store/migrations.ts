@@ -1,0 +1,171 @@
+import type { Db, Dialect } from './db';
+
+/**
+ * Versioned migrations, applied in order at start inside one transaction each. Nothing has been
+ * released yet, so 001 is still the place to change the initial schema; after the first release a
+ * change is a new entry.
+ *
+ * Times are ISO 8601 UTC text in both dialects; JSON is TEXT in SQLite and JSONB in PostgreSQL.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: (d: Dialect) => string;
+}
+
+const json = (d: Dialect) => (d === 'postgres' ? 'JSONB' : 'TEXT');
+const bigint = (d: Dialect) => (d === 'postgres' ? 'BIGINT' : 'INTEGER');
+
+export const migrations: Migration[] = [
+  {
+    version: 1,
+    name: 'initial',
+    sql: (d) => `
+CREATE TABLE profiles (
+  id TEXT PRIMARY KEY,
+  attributes ${json(d)} NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE segments (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  rule ${json(d)} NOT NULL,
+  member_count INTEGER,
+  refreshed_at TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE segment_members (
+  segment_id TEXT NOT NULL REFERENCES segments(id) ON DELETE CASCADE,
+  profile_id TEXT NOT NULL,
+  PRIMARY KEY (segment_id, profile_id)
+);
+
+CREATE TABLE connections (
+  id TEXT PRIMARY KEY,
+  display_name TEXT NOT NULL,
+  usable_by TEXT NOT NULL,
+  status TEXT NOT NULL,
+  consent_at TEXT NOT NULL,
+  tokens TEXT,
+  token_generation INTEGER NOT NULL DEFAULT 0,
+  refresh_lease_until ${bigint(d)} NOT NULL DEFAULT 0,
+  refresh_lease_owner TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+
+CREATE TABLE authorize_tickets (
+  ticket_hash TEXT PRIMARY KEY,
+  connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  expires_at TEXT NOT NULL,
+  used_at TEXT
+);
+
+CREATE TABLE oauth_states (
+  state_hash TEXT PRIMARY KEY,
+  connection_id TEXT NOT NULL REFERENCES connections(id) ON DELETE CASCADE,
+  code_verifier TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  used_at TEXT
+);
+
+CREATE TABLE exports (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  connection_id TEXT REFERENCES connections(id) ON DELETE SET NULL,
+  list_id TEXT NOT NULL,
+  mapping ${json(d)} NOT NULL,
+  sync_mode TEXT NOT NULL,
+  max_removal_percent REAL NOT NULL,
+  schedule ${json(d)} NOT NULL,
+  created_by_role TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  deleted_at TEXT
+);
+CREATE INDEX exports_by_connection ON exports(connection_id);
+
+CREATE TABLE export_segments (
+  export_id TEXT NOT NULL REFERENCES exports(id) ON DELETE CASCADE,
+  segment_id TEXT NOT NULL REFERENCES segments(id),
+  position INTEGER NOT NULL,
+  PRIMARY KEY (export_id, segment_id)
+);
+CREATE INDEX export_segments_by_segment ON export_segments(segment_id);
+
+CREATE TABLE runs (
+  id TEXT PRIMARY KEY,
+  export_id TEXT NOT NULL REFERENCES exports(id),
+  status TEXT NOT NULL,
+  trigger TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  workflow_id TEXT NOT NULL,
+  phase TEXT NOT NULL,
+  chunks_done INTEGER NOT NULL DEFAULT 0,
+  chunks_total INTEGER NOT NULL DEFAULT 0,
+  counts ${json(d)} NOT NULL,
+  error_code TEXT,
+  error_message TEXT
+);
+-- At most one running run per export, whoever starts it (invariant 5).
+CREATE UNIQUE INDEX runs_one_running ON runs(export_id) WHERE status = 'running';
+CREATE INDEX runs_by_export ON runs(export_id, started_at);
+
+CREATE TABLE run_rejects (
+  run_id TEXT NOT NULL,
+  snapshot_seq INTEGER NOT NULL,
+  profile_id TEXT NOT NULL,
+  email TEXT,
+  reason TEXT NOT NULL,
+  PRIMARY KEY (run_id, snapshot_seq)
+);
+
+-- A run's frozen copy of its segments' members with the mapped attributes (invariant 2).
+CREATE TABLE run_snapshot (
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  profile_id TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+
+-- Shared pacing of calls to Constant Contact across every worker (invariant 4).
+CREATE TABLE rate_limits (
+  key TEXT PRIMARY KEY,
+  next_slot_ms ${bigint(d)} NOT NULL DEFAULT 0,
+  window_day TEXT NOT NULL DEFAULT '',
+  window_count INTEGER NOT NULL DEFAULT 0
+);
+
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value ${json(d)} NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`,
+  },
+];
+
+export async function migrate(db: Db): Promise<void> {
+  await db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
+  for (const m of migrations) {
+    await db.tx(async (tx) => {
+      if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(?)', [7233001]);
+      const done = await tx.get('SELECT version FROM schema_migrations WHERE version = ?', [m.version]);
+      if (done) return;
+      for (const statement of splitStatements(m.sql(db.dialect))) await tx.run(statement);
+      await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, new Date().toISOString()]);
+    });
+  }
+}
+
+function splitStatements(sql: string): string[] {
+  return sql
+    .split(/;\s*\n/)
+    .map((s) => s.replace(/^\s*--.*$/gm, '').trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,5 @@
+import type { Db } from './db';
+
+export class SettingsRepository {
+  constructor(private readonly db: Db) {}
+}

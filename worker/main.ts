@@ -1,0 +1,34 @@
+import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { loadConfigOrExit } from '../common/config';
+import { openConfiguredStore } from '../common/bootstrap';
+import { createLogger } from '../common/logger';
+import { createConstantContactClient } from '../constant-contact/client';
+import { createActivities } from '../activities';
+
+/** Wires configuration, connections and the activities; nothing else. */
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  const logger = createLogger(config.logLevel, 'worker');
+  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  const store = await openConfiguredStore(config);
+  const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const worker = await Worker.create({
+    connection,
+    namespace: config.temporal.namespace,
+    taskQueue: config.temporal.taskQueue,
+    workflowsPath: require.resolve('../workflows'),
+    activities: createActivities({ config, store, constantContact, logger, clock: () => new Date() }),
+  });
+  logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
+  // Worker.run() shuts down gracefully on SIGTERM/SIGINT (the SDK installs those handlers).
+  await worker.run();
+  await connection.close();
+  await store.close();
+  logger.info('worker stopped');
+}
+
+main().catch((err) => {
+  process.stderr.write(`worker failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,2 @@
+// What the worker loads: every workflow, one file each.
+export {};
