@@ -125,12 +125,33 @@ CREATE TABLE run_rejects (
 );
 
 -- A run's frozen copy of its segments' members with the mapped attributes (invariant 2).
+-- seq orders rows by email_key (the normalized email), so duplicates are neighbours.
 CREATE TABLE run_snapshot (
   run_id TEXT NOT NULL,
   seq INTEGER NOT NULL,
   profile_id TEXT NOT NULL,
+  email_key TEXT,
   data TEXT NOT NULL,
   PRIMARY KEY (run_id, seq)
+);
+
+-- One row per import request of a run: its snapshot range and what Constant Contact said of it.
+-- Counts live here, not in the workflow, so a retried chunk is never counted twice.
+CREATE TABLE run_chunks (
+  run_id TEXT NOT NULL,
+  chunk_no INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  contacts INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  rejected INTEGER NOT NULL,
+  duplicates INTEGER NOT NULL,
+  activity_id TEXT,
+  state TEXT NOT NULL,
+  imported INTEGER NOT NULL DEFAULT 0,
+  unsubscribed INTEGER NOT NULL DEFAULT 0,
+  cc_errors INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, chunk_no)
 );
 
 -- Shared pacing of calls to Constant Contact across every worker (invariant 4).
