@@ -154,6 +154,45 @@ CREATE TABLE run_chunks (
   PRIMARY KEY (run_id, chunk_no)
 );
 
+-- Mirror mode: the list's members as read from Constant Contact after a run's uploads (ids and
+-- normalized emails, never in workflow history), the members leaving the list numbered in order
+-- (batches of 500 are seq ranges), one row per remove-list-memberships request, and the run's
+-- mirror state (what the guard decided).
+CREATE TABLE run_list_members (
+  run_id TEXT NOT NULL,
+  contact_id TEXT NOT NULL,
+  email_key TEXT,
+  PRIMARY KEY (run_id, contact_id)
+);
+
+CREATE TABLE run_removals (
+  run_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  contact_id TEXT NOT NULL,
+  PRIMARY KEY (run_id, seq)
+);
+
+CREATE TABLE run_removal_batches (
+  run_id TEXT NOT NULL,
+  batch_no INTEGER NOT NULL,
+  contacts INTEGER NOT NULL,
+  activity_id TEXT,
+  state TEXT NOT NULL,
+  removed INTEGER NOT NULL DEFAULT 0,
+  errors INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (run_id, batch_no)
+);
+
+CREATE TABLE run_mirror (
+  run_id TEXT PRIMARY KEY,
+  list_id TEXT NOT NULL,
+  list_members INTEGER NOT NULL DEFAULT 0,
+  planned_removals INTEGER NOT NULL DEFAULT 0,
+  decision TEXT,
+  decided_at TEXT,
+  updated_at TEXT NOT NULL
+);
+
 -- Shared pacing of calls to Constant Contact across every worker (invariant 4).
 CREATE TABLE rate_limits (
   key TEXT PRIMARY KEY,
