@@ -2,7 +2,7 @@ import type { Client } from '@temporalio/client';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { ConstantContactApi } from '../constant-contact/types';
-import type { Store } from '../store';
+import type { Export, Store } from '../store';
 
 /** What the API needs from the outside; tests build it with real pieces on test ports. */
 export interface AppDeps {
@@ -13,4 +13,16 @@ export interface AppDeps {
   temporal: Client;
   constantContact: ConstantContactApi;
   clock?: () => Date;
+  /** Told after an export is saved or deleted (the schedules keep their Temporal Schedules in step). */
+  exportHooks?: ExportHooks;
+}
+
+/**
+ * Called after the store change is committed. `onExportSaved` also follows a connection removed
+ * with detachExports=true (the export then has `connectionId: null` and must not run). A hook that
+ * throws fails the request with its error (an ApiError keeps its status); the store change stays.
+ */
+export interface ExportHooks {
+  onExportSaved?(exp: Export, change: 'created' | 'updated' | 'detached'): Promise<void>;
+  onExportDeleted?(exp: Export): Promise<void>;
 }

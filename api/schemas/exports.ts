@@ -1,0 +1,220 @@
+import { z } from 'zod';
+
+/**
+ * The zod schemas of exports (api.md, Exports): the same declarations validate requests and
+ * produce the OpenAPI document. The export-run and schedule code import them (mapping, schedule,
+ * cron and time zone checks) so that one definition says what a valid export is.
+ */
+
+/** Constant Contact allows at most 25 custom fields per contact (reference/constant-contact-v3.md). */
+export const MAX_CUSTOM_FIELDS = 25;
+
+const idOf = (prefix: 'con' | 'seg' | 'exp') =>
+  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{9,40}$`), `must be an id of the form ${prefix}_…`);
+
+export const connectionIdSchema = idOf('con');
+export const segmentIdSchema = idOf('seg');
+export const exportIdSchema = idOf('exp');
+
+/** A profile attribute name, as data (never spliced into SQL). */
+const attributeName = z.string().min(1).max(256);
+
+/** A Constant Contact custom field name (the label with blanks as underscores). */
+const customFieldName = z.string().min(1).max(255);
+
+/** Constant Contact list ids are UUIDs (36 characters, 8-4-4-4-12 hex digits). */
+export const listIdSchema = z.guid('must be a Constant Contact list id: a UUID such as 00000000-0000-4000-8000-000000000001');
+
+export const mappingSchema = z
+  .object({
+    email: attributeName.describe('the profile attribute holding the email address (required)'),
+    firstName: attributeName.optional(),
+    lastName: attributeName.optional(),
+    customFields: z
+      .record(customFieldName, attributeName)
+      .refine((fields) => Object.keys(fields).length <= MAX_CUSTOM_FIELDS, {
+        message: `at most ${MAX_CUSTOM_FIELDS} custom fields (Constant Contact's limit per contact)`,
+      })
+      .optional()
+      .describe('Constant Contact custom field name → profile attribute name'),
+  })
+  .strict();
+export type MappingInput = z.infer<typeof mappingSchema>;
+
+// ---------------------------------------------------------------- cron and time zone
+
+const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
+const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
+
+interface CronField {
+  name: string;
+  min: number;
+  max: number;
+  names?: string[];
+  /** The value the first name stands for (months start at 1, days at 0). */
+  namesFrom?: number;
+}
+
+const CRON_FIELDS: CronField[] = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31 },
+  { name: 'month', min: 1, max: 12, names: MONTHS, namesFrom: 1 },
+  { name: 'day of week', min: 0, max: 6, names: DAYS, namesFrom: 0 },
+];
+
+/**
+ * Checks a standard 5-field cron expression (minute hour day-of-month month day-of-week) with
+ * `*`, lists `a,b`, ranges `a-b`, steps `* /n` and `a-b/n`, month and weekday names. Returns the
+ * problem, or null when the expression is valid. Day of week is 0-6 (0 = Sunday).
+ */
+export function cronProblem(expression: string): string | null {
+  const fields = expression.trim().split(/\s+/);
+  if (fields.length !== 5) return `a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has ${fields.length}`;
+  for (let i = 0; i < 5; i++) {
+    const problem = cronFieldProblem(fields[i], CRON_FIELDS[i]);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+function cronFieldProblem(text: string, field: CronField): string | null {
+  const value = (token: string): number | null => {
+    if (/^\d{1,2}$/.test(token)) return Number(token);
+    const i = field.names?.indexOf(token.toUpperCase()) ?? -1;
+    return i >= 0 ? i + (field.namesFrom ?? 0) : null;
+  };
+  for (const item of text.split(',')) {
+    const m = item.match(/^([^/]+)(?:\/(\d{1,2}))?$/);
+    if (!m) return `${field.name}: "${item}" is not a cron item`;
+    const [, range, step] = m;
+    if (step !== undefined && (Number(step) < 1 || Number(step) > field.max)) return `${field.name}: step ${step} is out of range`;
+    if (range === '*') continue;
+    const [fromText, toText, ...rest] = range.split('-');
+    if (rest.length) return `${field.name}: "${item}" is not a cron item`;
+    const from = value(fromText);
+    const to = toText === undefined ? from : value(toText);
+    if (from === null || to === null) return `${field.name}: "${item}" is not a value of ${field.min}-${field.max}`;
+    if (from < field.min || from > field.max || to < field.min || to > field.max) {
+      return `${field.name}: "${item}" is outside ${field.min}-${field.max}`;
+    }
+    if (from > to) return `${field.name}: "${item}" is a descending range`;
+  }
+  return null;
+}
+
+/** The canonical IANA name of a time zone (e.g. `europe/riga` → `Europe/Riga`), or null when unknown. */
+export function canonicalTimeZone(name: string): string | null {
+  if (!/^[A-Za-z0-9_+\-/]{1,64}$/.test(name)) return null;
+  try {
+    return new Intl.DateTimeFormat('en-US', { timeZone: name }).resolvedOptions().timeZone;
+  } catch {
+    return null;
+  }
+}
+
+export const cronSchema = z
+  .string()
+  .max(200)
+  .superRefine((value, ctx) => {
+    const problem = cronProblem(value);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .transform((value) => value.trim().split(/\s+/).join(' '))
+  .describe('a 5-field cron expression: minute hour day-of-month month day-of-week (0-6, 0 = Sunday)');
+
+export const timeZoneSchema = z
+  .string()
+  .transform((value, ctx) => {
+    const canonical = canonicalTimeZone(value);
+    if (!canonical) {
+      ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone such as Europe/Riga or UTC' });
+      return z.NEVER;
+    }
+    return canonical;
+  })
+  .describe('an IANA time zone such as Europe/Riga');
+
+export const scheduleSchema = z
+  .discriminatedUnion('mode', [
+    z.object({ mode: z.literal('with-refresh') }).strict(),
+    z.object({ mode: z.literal('off') }).strict(),
+    z.object({ mode: z.literal('custom'), cron: cronSchema, timezone: timeZoneSchema }).strict(),
+  ])
+  .describe('with-refresh: runs with every scheduled refresh; custom: its own cron in a time zone; off: on demand only');
+export type ScheduleInput = z.infer<typeof scheduleSchema>;
+
+// ---------------------------------------------------------------- exports
+
+export const syncModeSchema = z.enum(['upsert', 'mirror']);
+
+const exportName = z.string().trim().min(1).max(200);
+const segmentIds = z
+  .array(segmentIdSchema)
+  .min(1, 'name at least one segment')
+  .max(100)
+  .refine((ids) => new Set(ids).size === ids.length, { message: 'segment ids must be unique' });
+const maxRemovalPercent = z.number().min(0).max(100);
+
+export const exportCreateSchema = z
+  .object({
+    name: exportName,
+    connectionId: connectionIdSchema,
+    listId: listIdSchema,
+    mapping: mappingSchema,
+    segmentIds,
+    syncMode: syncModeSchema.default('upsert'),
+    maxRemovalPercent: maxRemovalPercent.default(20).describe('mirror mode: a run removing more than this share of the list waits for approval'),
+    schedule: scheduleSchema.default({ mode: 'with-refresh' }),
+  })
+  .strict();
+export type ExportCreateInput = z.infer<typeof exportCreateSchema>;
+
+/** PATCH: any of the create fields; objects (mapping, schedule) and segmentIds are replaced whole. */
+export const exportPatchSchema = z
+  .object({
+    name: exportName.optional(),
+    connectionId: connectionIdSchema.optional(),
+    listId: listIdSchema.optional(),
+    mapping: mappingSchema.optional(),
+    segmentIds: segmentIds.optional(),
+    syncMode: syncModeSchema.optional(),
+    maxRemovalPercent: maxRemovalPercent.optional(),
+    schedule: scheduleSchema.optional(),
+  })
+  .strict()
+  .refine((patch) => Object.values(patch).some((v) => v !== undefined), { message: 'name at least one field to change' });
+export type ExportPatchInput = z.infer<typeof exportPatchSchema>;
+
+export const exportIdParams = z.object({ id: exportIdSchema }).strict();
+
+// ---------------------------------------------------------------- responses
+
+export const runSummarySchema = z.object({
+  id: z.string(),
+  exportId: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed', 'cancelled', 'skipped']),
+  trigger: z.enum(['on-demand', 'schedule', 'refresh']),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  workflowId: z.string(),
+  temporalUiUrl: z.string(),
+  progress: z.object({ phase: z.string(), chunksDone: z.number(), chunksTotal: z.number(), percent: z.number() }),
+  counts: z.record(z.string(), z.number()),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+
+export const exportResponseSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  connectionId: z.string().nullable().describe('null when the connection was removed with detachExports=true: the export keeps its settings and does not run'),
+  listId: z.string(),
+  mapping: mappingSchema,
+  segmentIds: z.array(z.string()),
+  syncMode: syncModeSchema,
+  maxRemovalPercent: z.number(),
+  schedule: scheduleSchema,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+  lastRun: runSummarySchema.nullable(),
+});
