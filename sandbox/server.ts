@@ -1,0 +1,113 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import { apiRouter } from './api';
+import { controlRouter } from './control';
+import { noFaults, type SandboxContext } from './context';
+import { sendControlError } from './http';
+import { OAuthStore, oauthRouter } from './oauth';
+import { resolveOptions, type SandboxOptions } from './options';
+import { RollingSecond } from './rate-limit';
+import { SandboxState } from './state';
+
+export { DEFAULT_LIST_ID, DEFAULT_LIST_NAME, type SandboxOptions } from './options';
+
+export interface SandboxAddress {
+  port: number;
+  baseUrl: string;
+  /** baseUrl + '/v3': CC_API_BASE_URL. */
+  apiBaseUrl: string;
+  /** baseUrl + '/oauth2/default/v1': CC_AUTH_BASE_URL. */
+  authBaseUrl: string;
+}
+
+export interface Sandbox {
+  app: Express;
+  listen(port?: number, host?: string): Promise<SandboxAddress>;
+  close(): Promise<void>;
+  state: SandboxState;
+  oauth: OAuthStore;
+  context: SandboxContext;
+  options: SandboxOptions;
+}
+
+/**
+ * A local stand-in for Constant Contact V3 (reference/constant-contact-v3.md): OAuth under
+ * /oauth2/default/v1, the API under /v3, control endpoints under /__sandbox. State is in memory.
+ */
+export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox {
+  const options = resolveOptions(overrides);
+  const state = new SandboxState(options);
+  const oauth = new OAuthStore(options);
+  const context: SandboxContext = {
+    options,
+    state,
+    oauth,
+    limiters: new Map(),
+    arrivals: new RollingSecond(),
+    faults: noFaults(),
+    limits: {
+      ratePerSecond: options.ratePerSecond,
+      ratePerDay: options.ratePerDay,
+      maxQueuedActivities: options.maxQueuedActivities,
+      tokenRatePerSecond: options.tokenRatePerSecond,
+      tokenBurst: options.tokenBurst,
+    },
+  };
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  // Activities whose time has come are applied before any request sees the account.
+  app.use((_req, _res, next) => {
+    state.tick();
+    next();
+  });
+  app.use('/oauth2/default/v1', (req, _res, next) => {
+    state.stats.oauthRequests++;
+    const key = `${req.method} /oauth2/default/v1${req.path}`;
+    if (req.path === '/authorize' || req.path === '/token' || req.path === '/revoke') state.stats.byRoute[key] = (state.stats.byRoute[key] ?? 0) + 1;
+    next();
+  });
+  app.use('/oauth2/default/v1', oauthRouter(options, oauth, state));
+  app.use('/v3', apiRouter(context));
+  app.use('/__sandbox', controlRouter(context));
+  app.get('/', (_req, res) => {
+    res.json({ service: 'constant-contact-sandbox', api: '/v3', auth: '/oauth2/default/v1', control: '/__sandbox' });
+  });
+  app.use((_req, res) => sendControlError(res, 404, 'not_found', 'Not found.'));
+
+  let server: http.Server | undefined;
+
+  return {
+    app,
+    state,
+    oauth,
+    context,
+    options,
+    listen(port = 0, host = '127.0.0.1') {
+      return new Promise((resolve, reject) => {
+        const s = http.createServer(app);
+        s.keepAliveTimeout = 5_000;
+        s.once('error', reject);
+        s.listen(port, host, () => {
+          s.off('error', reject);
+          server = s;
+          const actual = (s.address() as AddressInfo).port;
+          const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+          const baseUrl = `http://${urlHost}:${actual}`;
+          resolve({ port: actual, baseUrl, apiBaseUrl: `${baseUrl}/v3`, authBaseUrl: `${baseUrl}/oauth2/default/v1` });
+        });
+      });
+    },
+    close() {
+      const s = server;
+      server = undefined;
+      if (!s) return Promise.resolve();
+      return new Promise((resolve, reject) => {
+        s.close((err) => (err ? reject(err) : resolve()));
+        s.closeAllConnections();
+      });
+    },
+  };
+}
