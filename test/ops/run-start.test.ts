@@ -1,0 +1,147 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { testTemporal } from '../helpers/temporal';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const temporal = require('../../scripts/temporal.js');
+
+/**
+ * `npm start` end to end with stand-in entry points: scripts/run.js is copied into a scratch
+ * project whose dist/ holds tiny api/worker/sandbox programs, so this tests the orchestration
+ * (dev server, children, readiness, generated keys, Ctrl-C) independently of the real app.
+ */
+const repoRoot = path.resolve(__dirname, '../..');
+
+const STUB = (name: string) => `
+const fs = require('node:fs');
+const http = require('node:http');
+const path = require('node:path');
+fs.writeFileSync(path.join(process.env.DATA_DIR, '${name}.pid'), String(process.pid));
+fs.writeFileSync(path.join(process.env.DATA_DIR, '${name}.env'), JSON.stringify({
+  API_KEYS: process.env.API_KEYS, SECRETS_KEY: process.env.SECRETS_KEY, TEMPORAL_ADDRESS: process.env.TEMPORAL_ADDRESS,
+  TEMPORAL_UI_URL: process.env.TEMPORAL_UI_URL, DATA_DIR: process.env.DATA_DIR }));
+const port = ${name === 'api' ? 'Number(process.env.PORT)' : name === 'sandbox' ? 'Number(process.env.CC_SANDBOX_PORT)' : 'null'};
+let server = null;
+if (port) server = http.createServer((req, res) => { res.writeHead(200); res.end('{"status":"ok"}'); }).listen(port, '127.0.0.1');
+console.log(JSON.stringify({ level: 30, time: Date.now(), msg: '${name} started' }));
+const keepAlive = setInterval(() => {}, 1000);
+process.on('SIGTERM', () => { clearInterval(keepAlive); if (server) server.close(); process.exit(0); });
+`;
+
+function waitForOutput(child: ChildProcess, out: { text: string }, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${out.text}`)), timeoutMs);
+    const check = () => {
+      if (pattern.test(out.text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout!.on('data', check);
+    child.on('exit', () => {
+      clearTimeout(timer);
+      if (pattern.test(out.text)) resolve();
+      else reject(new Error(`run.js exited before ${pattern}; output:\n${out.text}`));
+    });
+    check();
+  });
+}
+
+function exitOf(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+}
+
+describe('npm start (scripts/run.js start)', () => {
+  let root: string;
+  let dataDir: string;
+  const ports = { api: 0, grpc: 0, ui: 0, sandbox: 0 };
+
+  beforeAll(async () => {
+    root = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-runjs-'));
+    dataDir = path.join(root, 'data');
+    fs.mkdirSync(path.join(root, 'scripts'));
+    for (const f of ['run.js', 'temporal.js', 'watchdog.js']) fs.copyFileSync(path.join(repoRoot, 'scripts', f), path.join(root, 'scripts', f));
+    fs.mkdirSync(path.join(root, 'node_modules', 'typescript'), { recursive: true });
+    for (const name of ['api', 'worker', 'sandbox']) {
+      fs.mkdirSync(path.join(root, 'dist', name), { recursive: true });
+      fs.writeFileSync(path.join(root, 'dist', name, 'main.js'), STUB(name));
+    }
+    fs.writeFileSync(path.join(root, 'dist', '.build-stamp'), 'stub\n');
+    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await temporal.freePort();
+  });
+  afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  function start() {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['API_KEYS', 'SECRETS_KEY', 'CC_CLIENT_ID', 'CC_CLIENT_SECRET', 'TEMPORAL_UI_URL']) delete env[k];
+    Object.assign(env, {
+      DATA_DIR: dataDir,
+      PORT: String(ports.api),
+      TEMPORAL_ADDRESS: `127.0.0.1:${ports.grpc}`,
+      TEMPORAL_UI_URL: `http://127.0.0.1:${ports.ui}`,
+      CC_SANDBOX_PORT: String(ports.sandbox),
+      TEMPORAL_CLI: testTemporal().cli,
+      NO_COLOR: '1',
+    });
+    const child = spawn(process.execPath, [path.join(root, 'scripts', 'run.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = { text: '' };
+    child.stdout!.on('data', (c) => (out.text += c));
+    child.stderr!.on('data', (c) => (out.text += c));
+    return { child, out };
+  }
+
+  const pidOf = (name: string) => Number(fs.readFileSync(path.join(dataDir, `${name}.pid`), 'utf8'));
+
+  it('starts everything, prints the URLs and generated keys, and Ctrl-C leaves no process behind', async () => {
+    const { child, out } = start();
+    await waitForOutput(child, out, /^ready$/m, 120000);
+
+    expect(out.text).toContain(`http://127.0.0.1:${ports.api}`);
+    expect(out.text).toContain(`http://127.0.0.1:${ports.ui}`);
+    const keys = JSON.parse(fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8'));
+    expect(out.text).toContain(keys.admin);
+    expect(out.text).toContain(keys.contributor);
+    expect(fs.statSync(path.join(dataDir, 'api-keys.json')).mode & 0o777).toBe(0o600);
+    expect(fs.statSync(path.join(dataDir, 'secrets-key')).mode & 0o777).toBe(0o600);
+    const apiEnv = JSON.parse(fs.readFileSync(path.join(dataDir, 'api.env'), 'utf8'));
+    expect(apiEnv.API_KEYS).toBe(`admin:${keys.admin},contributor:${keys.contributor}`);
+    expect(apiEnv.SECRETS_KEY).toMatch(/^[0-9a-f]{64}$/);
+    expect(apiEnv.TEMPORAL_ADDRESS).toBe(`127.0.0.1:${ports.grpc}`);
+    expect(out.text).toMatch(/worker\s+\| INFO worker started/);
+
+    const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
+    expect(ui.status).toBe(200);
+    const pids = ['api', 'worker', 'sandbox'].map(pidOf);
+    expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
+
+    child.kill('SIGINT');
+    expect(await exitOf(child)).toBe(0);
+    for (const p of pids) expect(temporal.pidAlive(p)).toBe(false);
+    for (const port of Object.values(ports)) expect(await temporal.isListening('127.0.0.1', port)).toBe(false);
+    expect(fs.existsSync(path.join(dataDir, 'temporal', 'temporal.db'))).toBe(true);
+  });
+
+  it('reuses the generated keys on the next start, and a killed run.js is cleaned up by its watchdog', async () => {
+    const before = fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8');
+    const secret = fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8');
+    const { child, out } = start();
+    await waitForOutput(child, out, /^ready$/m, 120000);
+    expect(fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8')).toBe(before);
+    expect(fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8')).toBe(secret);
+    expect(out.text).toContain(JSON.parse(before).admin);
+
+    const pids = ['api', 'worker', 'sandbox'].map(pidOf);
+    child.kill('SIGKILL');
+    await exitOf(child);
+    const deadline = Date.now() + 30000;
+    while (Date.now() < deadline && (pids.some((p) => temporal.pidAlive(p)) || (await temporal.isListening('127.0.0.1', ports.grpc)))) {
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    for (const p of pids) expect(temporal.pidAlive(p)).toBe(false);
+    expect(await temporal.isListening('127.0.0.1', ports.grpc)).toBe(false);
+  });
+});
