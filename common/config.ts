@@ -59,6 +59,8 @@ export const envSchema = z.object({
 
   EXPORT_MAX_PROFILES: positiveInt.default(1_000_000),
   SNAPSHOT_PAGE_SIZE: positiveInt.default(40_000),
+  /** Mirror mode: how long a run waits for an admin to approve removals over maxRemovalPercent. */
+  REMOVAL_APPROVAL_TIMEOUT_SECONDS: positiveInt.default(86_400),
 });
 
 export type ApiKey = { role: 'admin' | 'contributor'; key: string };
@@ -87,7 +89,7 @@ export type Config = Readonly<{
     maxImportBytes: number;
     sandboxPort: number;
   }>;
-  exports: Readonly<{ maxProfiles: number; snapshotPageSize: number }>;
+  exports: Readonly<{ maxProfiles: number; snapshotPageSize: number; removalApprovalTimeoutMs: number }>;
 }>;
 
 export class ConfigError extends Error {}
@@ -134,7 +136,11 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxImportBytes: e.CC_MAX_IMPORT_BYTES,
       sandboxPort: e.CC_SANDBOX_PORT,
     },
-    exports: { maxProfiles: e.EXPORT_MAX_PROFILES, snapshotPageSize: e.SNAPSHOT_PAGE_SIZE },
+    exports: {
+      maxProfiles: e.EXPORT_MAX_PROFILES,
+      snapshotPageSize: e.SNAPSHOT_PAGE_SIZE,
+      removalApprovalTimeoutMs: e.REMOVAL_APPROVAL_TIMEOUT_SECONDS * 1000,
+    },
   });
 }
 
