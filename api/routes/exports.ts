@@ -1,5 +1,283 @@
+import type { Response } from 'express';
+import { z } from 'zod';
+import { ApiError, notFound, unprocessable } from '../../common/errors';
+import { pageQuery } from '../../common/paging';
+import type { Config } from '../../common/config';
+import { isSaveRefusal, type LastRunRecord, type SaveRefusal } from '../../store/exports';
+import type { Connection, Export, Role } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
+import {
+  connectionIdSchema,
+  exportCreateSchema,
+  exportIdParams,
+  exportPatchSchema,
+  exportResponseSchema,
+} from '../schemas/exports';
+import { assertConnected, callConstantContact, canUse } from './connections';
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): void {}
+/**
+ * Exports (api.md, Exports): where a set of segments goes (connection and list), how profile
+ * attributes map to Constant Contact fields, and how and when it runs. Saving validates against the
+ * store and against Constant Contact, and never starts a run.
+ *
+ * Roles: admins manage every export. Contributors manage the exports on connections shared with
+ * them (usableBy `admins-and-contributors`); any other export, including a detached one (its
+ * connection was removed, so nothing grants them access), answers 404 `not_found` and is left out of
+ * lists. Naming a connection the caller may not use answers 404 `connection_not_found`, exactly as a
+ * connection that does not exist.
+ *
+ * Order of checks on save: the body (400) → the connection (404, then 422
+ * `connection_not_connected`) → the segments (422 `segment_not_found`) → the list in Constant
+ * Contact (422 `list_not_found`) → the custom fields (422 `custom_field_not_found`). Constant
+ * Contact is asked only when the connection, list or custom field names change.
+ */
+
+const EVERYONE = ['admin', 'contributor'] as const;
+
+const listQuery = pageQuery.extend({ connectionId: connectionIdSchema.optional().describe('only the exports on this connection') });
+
+const saveErrors = {
+  404: 'connection_not_found: no such connection, or not usable by the caller',
+  409: 'export_detached: the export has no connection; name a connectionId to change the list or custom fields',
+  422: 'connection_not_connected, segment_not_found, list_not_found or custom_field_not_found',
+  502: 'Constant Contact did not answer',
+  503: 'Constant Contact rate limit',
+};
+
+export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): void {
+  const { store } = deps;
+  const now = () => (deps.clock ? deps.clock() : new Date()).toISOString();
+
+  /** The export when the caller may see it; 404 otherwise. */
+  const visibleExport = async (id: string, role: Role | undefined): Promise<Export> => {
+    const exp = await store.exports.get(id);
+    if (!exp) throw notFound('export');
+    if (role !== 'admin') {
+      const connection = exp.connectionId ? await store.connections.get(exp.connectionId) : undefined;
+      if (!connection || !canUse(connection, role)) throw notFound('export');
+    }
+    return exp;
+  };
+
+  /** A connection named in a body: 404 `connection_not_found` when absent or not usable by the caller. */
+  const usableConnection = async (id: string, role: Role | undefined): Promise<Connection> => {
+    const connection = await store.connections.get(id);
+    if (!connection || !canUse(connection, role)) {
+      throw new ApiError(404, 'connection_not_found', `connection ${id} does not exist or is not shared with you`);
+    }
+    return connection;
+  };
+
+  const assertSegmentsExist = async (segmentIds: string[]) => {
+    const missing = await store.exports.missingSegments(segmentIds);
+    if (missing.length) throw segmentNotFound(missing);
+  };
+
+  /** Checks the list and the custom field names against the connection's Constant Contact account. */
+  const checkDestination = async (res: Response, connection: Connection, check: { listId?: string; customFields?: string[] }) => {
+    if (check.listId !== undefined) {
+      const listId = check.listId;
+      await callConstantContact(res, connection, () => deps.constantContact.getList(connection.id, listId), () =>
+        unprocessable('list_not_found', `Constant Contact has no list ${listId} in the account of connection ${connection.id}`, [
+          { path: ['body', 'listId'], message: 'no such list' },
+        ]),
+      );
+    }
+    if (check.customFields?.length) {
+      const fields = await callConstantContact(res, connection, () => deps.constantContact.listCustomFields(connection.id));
+      const known = new Set(fields.map((f) => f.name));
+      const missing = check.customFields.filter((name) => !known.has(name));
+      if (missing.length) {
+        throw unprocessable(
+          'custom_field_not_found',
+          `Constant Contact has no custom field named ${missing.join(', ')}; GET /v1/connections/${connection.id}/custom-fields lists them`,
+          missing.map((name) => ({ path: ['body', 'mapping', 'customFields', name], message: 'no such custom field' })),
+        );
+      }
+    }
+  };
+
+  const view = (exp: Export, lastRun: LastRunRecord | undefined) => exportView(exp, lastRun, deps.config);
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/exports',
+      summary: 'Create an export (it does not run: it runs on its schedule or on demand)',
+      tag: 'exports',
+      roles: EVERYONE,
+      body: exportCreateSchema,
+      response: { status: 201, schema: exportResponseSchema },
+      errors: saveErrors,
+    },
+    async ({ body, role, res }) => {
+      const connection = await usableConnection(body.connectionId, role);
+      assertConnected(connection);
+      await assertSegmentsExist(body.segmentIds);
+      await checkDestination(res, connection, { listId: body.listId, customFields: Object.keys(body.mapping.customFields ?? {}) });
+      const saved = await store.exports.create(body, { createdByRole: role!, now: now() });
+      const exp = orRefusal(saved);
+      await deps.exportHooks?.onExportSaved?.(exp, 'created');
+      return view(exp, undefined);
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/exports',
+      summary: 'List exports, each with its last run (contributors: those on connections shared with them)',
+      tag: 'exports',
+      roles: EVERYONE,
+      query: listQuery,
+      response: { status: 200, schema: z.object({ items: z.array(exportResponseSchema), nextCursor: z.string().nullable() }) },
+    },
+    async ({ query, role }) => {
+      const page = await store.exports.list({ ...query, connectionUsableBy: role === 'admin' ? undefined : 'admins-and-contributors' });
+      const lastRuns = await store.exports.lastRuns(page.items.map((e) => e.id));
+      return { items: page.items.map((e) => view(e, lastRuns.get(e.id))), nextCursor: page.nextCursor };
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/exports/:id',
+      summary: 'Read an export with its last run',
+      tag: 'exports',
+      roles: EVERYONE,
+      params: exportIdParams,
+      response: { status: 200, schema: exportResponseSchema },
+      errors: { 404: 'no such export, or not visible to the caller' },
+    },
+    async ({ params, role }) => {
+      const exp = await visibleExport(params.id, role);
+      return view(exp, (await store.exports.lastRuns([exp.id])).get(exp.id));
+    },
+  );
+
+  routes.add(
+    {
+      method: 'patch',
+      path: '/v1/exports/:id',
+      summary: 'Change an export (mapping, schedule and segmentIds are replaced whole); it does not run',
+      tag: 'exports',
+      roles: EVERYONE,
+      params: exportIdParams,
+      body: exportPatchSchema,
+      response: { status: 200, schema: exportResponseSchema },
+      errors: { ...saveErrors, 404: 'no such export or connection, or not visible to the caller' },
+    },
+    async ({ params, body, role, res }) => {
+      const current = await visibleExport(params.id, role);
+      const connectionChanges = body.connectionId !== undefined && body.connectionId !== current.connectionId;
+      const listChanges = body.listId !== undefined && body.listId !== current.listId;
+      const fieldNames = Object.keys((body.mapping ?? current.mapping).customFields ?? {});
+      const currentNames = new Set(Object.keys(current.mapping.customFields ?? {}));
+      const fieldsChange = fieldNames.some((name) => !currentNames.has(name));
+
+      const destinationChanges = connectionChanges || listChanges || fieldsChange;
+      let connection: Connection | undefined;
+      if (destinationChanges) {
+        const connectionId = body.connectionId ?? current.connectionId;
+        if (!connectionId) {
+          throw new ApiError(409, 'export_detached', 'this export has no connection (it was removed); name a connectionId to change its list or custom fields');
+        }
+        connection = await usableConnection(connectionId, role);
+        assertConnected(connection);
+      } else if (body.connectionId !== undefined) {
+        await usableConnection(body.connectionId, role);
+      }
+      if (body.segmentIds) await assertSegmentsExist(body.segmentIds);
+      if (connection) {
+        await checkDestination(res, connection, {
+          listId: connectionChanges || listChanges ? (body.listId ?? current.listId) : undefined,
+          customFields: connectionChanges ? fieldNames : fieldNames.filter((name) => !currentNames.has(name)),
+        });
+      }
+
+      const saved = await store.exports.update(current.id, body, { now: now() });
+      const exp = orRefusal(saved);
+      await deps.exportHooks?.onExportSaved?.(exp, 'updated');
+      return view(exp, (await store.exports.lastRuns([exp.id])).get(exp.id));
+    },
+  );
+
+  routes.add(
+    {
+      method: 'delete',
+      path: '/v1/exports/:id',
+      summary: 'Remove an export and its schedule; its run history stays readable',
+      tag: 'exports',
+      roles: EVERYONE,
+      params: exportIdParams,
+      response: { status: 204, description: 'removed' },
+      errors: { 404: 'no such export, or not visible to the caller' },
+    },
+    async ({ params, role }) => {
+      await visibleExport(params.id, role);
+      const removed = await store.exports.softDelete(params.id, { now: now() });
+      if (!removed) throw notFound('export');
+      await deps.exportHooks?.onExportDeleted?.(removed);
+      return undefined;
+    },
+  );
+}
+
+function segmentNotFound(segmentIds: string[]): ApiError {
+  return unprocessable(
+    'segment_not_found',
+    `no segment ${segmentIds.join(', ')}`,
+    segmentIds.map((id) => ({ path: ['body', 'segmentIds'], segmentId: id, message: 'no such segment' })),
+  );
+}
+
+/** A refusal found inside the saving transaction (something changed since the checks). */
+function orRefusal(saved: Export | SaveRefusal): Export {
+  if (!isSaveRefusal(saved)) return saved;
+  switch (saved.refused) {
+    case 'segment_not_found':
+      throw segmentNotFound(saved.segmentIds);
+    case 'connection_not_found':
+      throw new ApiError(404, 'connection_not_found', 'the connection was removed meanwhile');
+    case 'export_not_found':
+      throw notFound('export');
+  }
+}
+
+/** The API form of an export: the stored settings and the newest run (null when it never ran). */
+export function exportView(exp: Export, lastRun: LastRunRecord | undefined, config: Config) {
+  return {
+    id: exp.id,
+    name: exp.name,
+    connectionId: exp.connectionId,
+    listId: exp.listId,
+    mapping: exp.mapping,
+    segmentIds: exp.segmentIds,
+    syncMode: exp.syncMode,
+    maxRemovalPercent: exp.maxRemovalPercent,
+    schedule: exp.schedule,
+    createdAt: exp.createdAt,
+    updatedAt: exp.updatedAt,
+    lastRun: lastRun ? runView(lastRun, config) : null,
+  };
+}
+
+/** api.md's Run, from the runs table's row. */
+export function runView(run: LastRunRecord, config: Config) {
+  const percent = run.chunksTotal > 0 ? Math.min(100, Math.floor((run.chunksDone / run.chunksTotal) * 100)) : run.phase === 'done' ? 100 : 0;
+  return {
+    id: run.id,
+    exportId: run.exportId,
+    status: run.status,
+    trigger: run.trigger,
+    startedAt: run.startedAt,
+    finishedAt: run.finishedAt,
+    workflowId: run.workflowId,
+    temporalUiUrl: `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(run.workflowId)}`,
+    progress: { phase: run.phase, chunksDone: run.chunksDone, chunksTotal: run.chunksTotal, percent },
+    counts: run.counts,
+    error: run.error,
+  };
+}
