@@ -291,10 +291,6 @@ function httpGet(url, timeoutMs = 2000) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Commands
 

@@ -38,7 +38,7 @@ const timer = setInterval(() => {
   clearInterval(timer);
   for (const t of targets) signal(t, 'SIGTERM');
   const deadline = Date.now() + 10000;
-  const again = setInterval(() => {
+  setInterval(() => {
     if (targets.every((t) => !alive(t))) process.exit(0);
     if (Date.now() > deadline) {
       for (const t of targets) signal(t, 'SIGKILL');
