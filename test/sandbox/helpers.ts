@@ -40,7 +40,7 @@ export async function http(url: string, init: RequestInit = {}): Promise<HttpRes
   const res = await fetch(url, { redirect: 'manual', ...init });
   const text = await res.text();
   let body: unknown = undefined;
-  if ((res.headers.get('content-type') ?? '').includes('json')) body = JSON.parse(text);
+  if (/^application\/json\b/.test(res.headers.get('content-type') ?? '') && text !== '') body = JSON.parse(text);
   return { status: res.status, headers: res.headers, body, text };
 }
 
