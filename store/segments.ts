@@ -1,5 +1,202 @@
+import { newId } from '../common/ids';
 import type { Db } from './db';
+import { caseFoldCollation, compileRule, ensureSqliteFunctions, type Rule, type SqlFragment } from './rules';
+import type { Segment } from './types';
 
+interface SegmentRow {
+  id: string;
+  name: string;
+  rule: unknown;
+  member_count: number | null;
+  refreshed_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+const toSegment = (r: SegmentRow): Segment => ({
+  id: r.id,
+  name: r.name,
+  rule: typeof r.rule === 'string' ? JSON.parse(r.rule) : r.rule,
+  memberCount: r.member_count === null ? null : Number(r.member_count),
+  refreshedAt: r.refreshed_at,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const COLUMNS = 'id, name, rule, member_count, refreshed_at, created_at, updated_at';
+
+export interface RefreshResult {
+  id: string;
+  memberCount: number;
+  refreshedAt: string;
+}
+
+export type DeleteSegmentResult = { deleted: true } | { deleted: false; reason: 'not_found' } | { deleted: false; reason: 'in_use'; exportIds: string[] };
+
+/**
+ * Segments: a name and a rule (store/rules.ts). Membership is materialized into segment_members by
+ * refresh, in one transaction, and stays as it was until the next refresh.
+ */
 export class SegmentRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    ensureSqliteFunctions(db);
+  }
+
+  private jsonParam(): string {
+    return this.db.dialect === 'postgres' ? '?::jsonb' : '?';
+  }
+
+  async create(input: { name: string; rule: Rule }, now: string = new Date().toISOString()): Promise<Segment> {
+    const id = newId('seg');
+    await this.db.run(
+      `INSERT INTO segments (id, name, rule, member_count, refreshed_at, created_at, updated_at) VALUES (?, ?, ${this.jsonParam()}, NULL, NULL, ?, ?)`,
+      [id, input.name, JSON.stringify(input.rule), now, now],
+    );
+    return (await this.get(id))!;
+  }
+
+  async get(id: string): Promise<Segment | undefined> {
+    const row = await this.db.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?`, [id]);
+    return row ? toSegment(row) : undefined;
+  }
+
+  /** A page in id order (ids sort by creation time) after `afterId`. */
+  async list(limit: number, afterId?: string): Promise<{ items: Segment[]; hasMore: boolean }> {
+    const rows = await this.db.all<SegmentRow>(
+      `SELECT ${COLUMNS} FROM segments ${afterId !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`,
+      afterId !== undefined ? [afterId, limit + 1] : [limit + 1],
+    );
+    return { items: rows.slice(0, limit).map(toSegment), hasMore: rows.length > limit };
+  }
+
+  /** The ids among `ids` that name no segment (for validating an export). */
+  async missing(ids: readonly string[]): Promise<string[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.db.all<{ id: string }>(`SELECT id FROM segments WHERE id IN (${ids.map(() => '?').join(', ')})`, [...ids]);
+    const found = new Set(rows.map((r) => r.id));
+    return [...new Set(ids)].filter((id) => !found.has(id));
+  }
+
+  /**
+   * Changes the name and/or the rule. A new rule clears the materialized membership: memberCount
+   * and refreshedAt are null again until the next refresh, as for a new segment.
+   */
+  async update(id: string, patch: { name?: string; rule?: Rule }, now: string = new Date().toISOString()): Promise<Segment | undefined> {
+    return this.db.tx(async (tx) => {
+      const found = await tx.get<{ id: string }>('SELECT id FROM segments WHERE id = ?', [id]);
+      if (!found) return undefined;
+      if (patch.name !== undefined) await tx.run('UPDATE segments SET name = ?, updated_at = ? WHERE id = ?', [patch.name, now, id]);
+      if (patch.rule !== undefined) {
+        await tx.run(`UPDATE segments SET rule = ${this.jsonParam()}, member_count = NULL, refreshed_at = NULL, updated_at = ? WHERE id = ?`, [
+          JSON.stringify(patch.rule),
+          now,
+          id,
+        ]);
+        await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
+      }
+      const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?`, [id]);
+      return row ? toSegment(row) : undefined;
+    });
+  }
+
+  /** Deletes a segment and its membership, unless an export (not deleted) names it. */
+  async delete(id: string): Promise<DeleteSegmentResult> {
+    try {
+      return await this.db.tx(async (tx) => {
+        const found = await tx.get('SELECT id FROM segments WHERE id = ?', [id]);
+        if (!found) return { deleted: false, reason: 'not_found' } as const;
+        const users = await this.exportsNaming(tx, id);
+        if (users.length > 0) return { deleted: false, reason: 'in_use', exportIds: users } as const;
+        // Deleted exports keep their rows in export_segments; they no longer hold the segment.
+        await tx.run('DELETE FROM export_segments WHERE segment_id = ?', [id]);
+        await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
+        await tx.run('DELETE FROM segments WHERE id = ?', [id]);
+        return { deleted: true } as const;
+      });
+    } catch (err) {
+      // An export that named the segment between our check and the delete (PostgreSQL, concurrent).
+      if ((err as { code?: string }).code === '23503') {
+        return { deleted: false, reason: 'in_use', exportIds: await this.exportsNaming(this.db, id) };
+      }
+      throw err;
+    }
+  }
+
+  private async exportsNaming(db: Db, segmentId: string): Promise<string[]> {
+    const rows = await db.all<{ id: string }>(
+      `SELECT e.id FROM export_segments es JOIN exports e ON e.id = es.export_id
+       WHERE es.segment_id = ? AND e.deleted_at IS NULL ORDER BY e.id`,
+      [segmentId],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  /** The rule as a WHERE expression over `profiles p`. */
+  async compile(rule: Rule): Promise<SqlFragment> {
+    return compileRule(rule, this.db.dialect, { alias: 'p', caseFoldCollation: await caseFoldCollation(this.db) });
+  }
+
+  /** How many profiles the rule matches now (without materializing anything). */
+  async countMatching(rule: Rule): Promise<number> {
+    const where = await this.compile(rule);
+    const row = await this.db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM profiles p WHERE ${where.sql}`, where.params);
+    return Number(row?.n ?? 0);
+  }
+
+  /** The ids of the profiles the rule matches now, in id order (for tests and previews). */
+  async matchingIds(rule: Rule, limit = 10_000): Promise<string[]> {
+    const where = await this.compile(rule);
+    const rows = await this.db.all<{ id: string }>(`SELECT p.id FROM profiles p WHERE ${where.sql} ORDER BY p.id LIMIT ?`, [...where.params, limit]);
+    return rows.map((r) => r.id);
+  }
+
+  /** The materialized members in id order (as of the last refresh). */
+  async memberIds(segmentId: string, limit = 10_000, afterId?: string): Promise<string[]> {
+    const rows = await this.db.all<{ profile_id: string }>(
+      `SELECT profile_id FROM segment_members WHERE segment_id = ? ${afterId !== undefined ? 'AND profile_id > ?' : ''} ORDER BY profile_id LIMIT ?`,
+      afterId !== undefined ? [segmentId, afterId, limit] : [segmentId, limit],
+    );
+    return rows.map((r) => r.profile_id);
+  }
+
+  /**
+   * Materializes the segment's membership in one transaction: the profiles its rule matches now
+   * replace the members, and the count and time are recorded. Undefined when there is no such segment.
+   */
+  async refresh(id: string, now: () => Date = () => new Date()): Promise<RefreshResult | undefined> {
+    const collation = await caseFoldCollation(this.db);
+    return this.db.tx(async (tx) => {
+      // Lock the segment row first (PostgreSQL): two refreshes of one segment run one after the other.
+      const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
+      if (!row) return undefined;
+      const rule = toSegment(row).rule as Rule;
+      const where = compileRule(rule, tx.dialect, { alias: 'p', caseFoldCollation: collation });
+      await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
+      const inserted = await tx.run(`INSERT INTO segment_members (segment_id, profile_id) SELECT ?, p.id FROM profiles p WHERE ${where.sql}`, [
+        id,
+        ...where.params,
+      ]);
+      const refreshedAt = now().toISOString();
+      await tx.run('UPDATE segments SET member_count = ?, refreshed_at = ? WHERE id = ?', [inserted.changes, refreshedAt, id]);
+      return { id, memberCount: inserted.changes, refreshedAt };
+    });
+  }
+
+  /** Refreshes every segment, each in its own transaction (the scheduled refresh). */
+  async refreshAll(now: () => Date = () => new Date()): Promise<RefreshResult[]> {
+    const results: RefreshResult[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.db.all<{ id: string }>(
+        `SELECT id FROM segments ${after !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT 100`,
+        after !== undefined ? [after] : [],
+      );
+      for (const { id } of page) {
+        const r = await this.refresh(id, now);
+        if (r) results.push(r);
+      }
+      if (page.length < 100) return results;
+      after = page[page.length - 1].id;
+    }
+  }
 }
