@@ -42,6 +42,8 @@ CREATE TABLE segment_members (
   profile_id TEXT NOT NULL,
   PRIMARY KEY (segment_id, profile_id)
 );
+-- Deleting a profile drops its memberships.
+CREATE INDEX segment_members_by_profile ON segment_members(profile_id);
 
 CREATE TABLE connections (
   id TEXT PRIMARY KEY,
