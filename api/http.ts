@@ -15,6 +15,8 @@ export interface RouteSpec<B extends ZodType | undefined, Q extends ZodType | un
   /** Express path, e.g. `/v1/segments/:id`. */
   path: string;
   summary: string;
+  /** Longer OpenAPI description (semantics a client needs, e.g. how an import reads CSV). */
+  description?: string;
   tag: string;
   /** Who may call it; `public` needs no API key. */
   roles: readonly Role[] | 'public';
@@ -147,6 +149,7 @@ export function openApiDocument(routes: RegisteredRoute[], info: { title: string
     paths[path] ??= {};
     paths[path][spec.method] = {
       summary: spec.summary,
+      ...(spec.description ? { description: spec.description } : {}),
       tags: [spec.tag],
       ...(spec.roles === 'public' ? { security: [] } : { 'x-roles': spec.roles }),
       ...(parameters.length ? { parameters } : {}),

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import type { Db, Dialect } from './db';
 
 export interface RateLimits {
   /** Requests the server accepts in any rolling second. */
@@ -43,8 +43,8 @@ interface RateRow {
  * machines): each request to a rate-limited service first reserves a send time. Slots are evenly
  * spaced at 1000/perSecond plus a safety margin; a UTC day hands out at most perDay slots.
  *
- * One transaction per reservation: SQLite takes its write lock up front (BEGIN IMMEDIATE via db.tx),
- * PostgreSQL locks the key's row (SELECT … FOR UPDATE), so two processes never get the same slot.
+ * One upsert … RETURNING per reservation, atomic in both dialects (SQLite serializes writers on the
+ * file; PostgreSQL locks the key's row), so two processes never get the same slot.
  */
 export class RateLimitRepository {
   private readonly marginRatio: number;
@@ -67,28 +67,32 @@ export class RateLimitRepository {
   async reserve(key: string, limits: RateLimits, nowMs: number, options: ReserveOptions = {}): Promise<Reservation> {
     if (!(limits.perSecond > 0) || !(limits.perDay > 0)) throw new Error('rate limits must be positive');
     const interval = this.intervalMs(limits.perSecond);
-    const countDaily = options.countDaily ?? true;
-    return this.db.tx(async (tx) => {
-      await tx.run('INSERT INTO rate_limits (key, next_slot_ms, window_day, window_count) VALUES (?, 0, ?, 0) ON CONFLICT (key) DO NOTHING', [key, '']);
-      const row = await tx.get<RateRow>(
-        `SELECT next_slot_ms, window_day, window_count FROM rate_limits WHERE key = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`,
-        [key],
-      );
-      if (!row) throw new Error('rate limit row vanished');
-      const slot = Math.max(Math.floor(nowMs), Number(row.next_slot_ms));
-      const day = utcDay(slot);
-      const used = row.window_day === day ? Number(row.window_count) : 0;
-      if (countDaily && used >= limits.perDay) {
-        return { exhausted: true as const, resetAtMs: nextUtcMidnight(slot) };
-      }
-      await tx.run('UPDATE rate_limits SET next_slot_ms = ?, window_day = ?, window_count = ? WHERE key = ?', [
-        slot + interval,
-        day,
-        used + (countDaily ? 1 : 0),
-        key,
-      ]);
-      return { sendAtMs: slot };
-    });
+    const inc = (options.countDaily ?? true) ? 1 : 0;
+    const now = Math.floor(nowMs);
+    const d = this.db.dialect;
+    // One statement, atomic on its own in both dialects: no transaction is held open across awaits
+    // (two SQLite connections in one process would otherwise wait on each other's write lock).
+    const slot = d === 'postgres' ? 'GREATEST(CAST(? AS BIGINT), r.next_slot_ms)' : 'MAX(CAST(? AS INTEGER), r.next_slot_ms)';
+    const sql = `
+      INSERT INTO rate_limits AS r (key, next_slot_ms, window_day, window_count)
+      VALUES (?, CAST(? AS ${d === 'postgres' ? 'BIGINT' : 'INTEGER'}), ?, CAST(? AS INTEGER))
+      ON CONFLICT (key) DO UPDATE SET
+        next_slot_ms = ${slot} + CAST(? AS INTEGER),
+        window_day = ${dayOf(d, slot)},
+        window_count = CASE WHEN r.window_day = ${dayOf(d, slot)} THEN r.window_count ELSE 0 END + CAST(? AS INTEGER)
+      WHERE CAST(? AS INTEGER) = 0 OR r.window_day <> ${dayOf(d, slot)} OR r.window_count < CAST(? AS INTEGER)
+      RETURNING next_slot_ms`;
+    const row = await this.db.get<{ next_slot_ms: number }>(sql, [
+      key, now + interval, utcDay(now), inc,
+      now, interval,
+      now,
+      now, inc,
+      inc, now, limits.perDay,
+    ]);
+    if (row) return { sendAtMs: Number(row.next_slot_ms) - interval };
+    // Nothing updated: the day's budget is spent.
+    const current = await this.db.get<RateRow>('SELECT next_slot_ms, window_day, window_count FROM rate_limits WHERE key = ?', [key]);
+    return { exhausted: true, resetAtMs: nextUtcMidnight(Math.max(now, Number(current?.next_slot_ms ?? 0))) };
   }
 
   /** Requests counted today (UTC) for a key: for stats and tests. */
@@ -96,6 +100,13 @@ export class RateLimitRepository {
     const row = await this.db.get<RateRow>('SELECT next_slot_ms, window_day, window_count FROM rate_limits WHERE key = ?', [key]);
     return row && row.window_day === utcDay(nowMs) ? Number(row.window_count) : 0;
   }
+}
+
+/** SQL for the UTC day (YYYY-MM-DD) of an epoch-ms expression, matching utcDay(). */
+function dayOf(d: Dialect, ms: string): string {
+  return d === 'postgres'
+    ? `to_char(to_timestamp(FLOOR((${ms}) / 1000)) AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+    : `strftime('%Y-%m-%d', (${ms}) / 1000, 'unixepoch')`;
 }
 
 export const utcDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
