@@ -1,0 +1,21 @@
+#!/bin/sh
+# One-shot (temporalio/admin-tools): creates Temporal's two PostgreSQL databases and brings their
+# schemas up to the version of the admin-tools image. Safe to run again on every `up`: that is also
+# how a Temporal upgrade gets its schema changes.
+set -eu
+: "${SQL_HOST:=postgresql}" "${SQL_PORT:=5432}" "${SQL_USER:?}" "${SQL_PASSWORD:?}"
+export SQL_PASSWORD
+SCHEMA=/etc/temporal/schema/postgresql/v12
+
+until nc -z "$SQL_HOST" "$SQL_PORT"; do echo "waiting for PostgreSQL at $SQL_HOST:$SQL_PORT"; sleep 1; done
+
+for db in temporal temporal_visibility; do
+  dir=temporal
+  [ "$db" = temporal_visibility ] && dir=visibility
+  tool="temporal-sql-tool --plugin postgres12 --ep $SQL_HOST -p $SQL_PORT -u $SQL_USER --db $db"
+  $tool create 2>/dev/null || echo "database $db exists"
+  # setup-schema -v 0.0 only creates the version table; it fails harmlessly when it exists.
+  $tool setup-schema -v 0.0 2>/dev/null || true
+  $tool update-schema -d "$SCHEMA/$dir/versioned"
+done
+echo "Temporal schema is up to date"

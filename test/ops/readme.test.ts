@@ -1,0 +1,27 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { envSchema } from '../../common/config';
+
+const root = path.resolve(__dirname, '../..');
+const readme = fs.readFileSync(path.join(root, 'README.md'), 'utf8');
+
+describe('README.md', () => {
+  it('documents every environment variable of common/config.ts', () => {
+    const missing = Object.keys(envSchema.shape).filter((name) => !readme.includes(`| \`${name}\` |`));
+    // A new variable in common/config.ts needs a row in the README's configuration table.
+    expect(missing).toEqual([]);
+  });
+
+  it('keeps the sections other parts of the project extend', () => {
+    for (const heading of ['## Two commands', '## Configuration', '## API', '## Exports and runs', '## Deploying with docker compose']) {
+      expect(readme).toContain(`\n${heading}\n`);
+    }
+  });
+
+  it('describes what .ci/run runs, and .ci/run runs only npm test', () => {
+    const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8');
+    const commands = ci.split('\n').filter((l) => l.trim() && !l.startsWith('#') && !/^set |^cd /.test(l));
+    expect(commands).toEqual(['npm test </dev/null']);
+    expect(readme).toContain('`.ci/run`, which runs `npm test`');
+  });
+});
