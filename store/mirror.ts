@@ -1,4 +1,5 @@
 import type { Db } from './db';
+import { ensureSqliteFunctions } from './rules';
 
 /**
  * Mirror mode's records of a run: the list's members as read from Constant Contact after the
@@ -14,8 +15,8 @@ export type RemovalDecision = 'approved' | 'rejected' | 'timed-out' | 'not-neede
 
 export interface ListMemberRow {
   contactId: string;
-  /** The member's email, lowercased and trimmed (as run_snapshot.email_key); null when it has none. */
-  emailKey: string | null;
+  /** The member's email as Constant Contact gives it; its key is computed as run_snapshot.email_key is. */
+  email: string | null;
 }
 
 export interface MirrorState {
@@ -51,11 +52,13 @@ export interface RemovalTotals {
   errors: number;
 }
 
-/** The email key of run_snapshot: the address trimmed and lowercased. */
-export function emailKey(email: string | null | undefined): string | null {
-  const key = (email ?? '').trim().toLowerCase();
-  return key === '' ? null : key;
-}
+/**
+ * The email key exactly as run_snapshot.email_key is computed (store/snapshots.ts): trimmed of
+ * space, tab, LF and CR, then case-folded by the same function (seg_fold in SQLite, lower() in
+ * PostgreSQL), empty → NULL. Computing it in SQL keeps both sides of the comparison identical.
+ */
+const emailKeySql = (dialect: Db['dialect']) =>
+  dialect === 'postgres' ? `NULLIF(lower(btrim(?::text, E' \\t\\n\\r')), '')` : `NULLIF(seg_fold(trim(?, ' ' || char(9) || char(10) || char(13))), '')`;
 
 const INSERT_ROWS = 500;
 
@@ -79,7 +82,9 @@ interface BatchRow {
 }
 
 export class MirrorRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    ensureSqliteFunctions(db);
+  }
 
   /** Starts (or restarts) reading a run's list: forgets members read by an earlier attempt. */
   async beginListRead(runId: string, listId: string, nowIso: string): Promise<void> {
@@ -100,9 +105,10 @@ export class MirrorRepository {
       for (let i = 0; i < members.length; i += INSERT_ROWS) {
         const slice = members.slice(i, i + INSERT_ROWS);
         const params: unknown[] = [];
-        for (const m of slice) params.push(runId, m.contactId, m.emailKey);
+        for (const m of slice) params.push(runId, m.contactId, m.email);
+        const key = emailKeySql(tx.dialect);
         await tx.run(
-          `INSERT INTO run_list_members (run_id, contact_id, email_key) VALUES ${slice.map(() => '(?, ?, ?)').join(', ')}
+          `INSERT INTO run_list_members (run_id, contact_id, email_key) VALUES ${slice.map(() => `(?, ?, ${key})`).join(', ')}
            ON CONFLICT (run_id, contact_id) DO NOTHING`,
           params,
         );
