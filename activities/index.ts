@@ -2,6 +2,8 @@ import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { ConstantContactApi } from '../constant-contact/types';
 import type { Store } from '../store';
+import { createExportRunActivities } from './exportRun';
+import { createScheduleActivities } from './schedules';
 
 /** What activities are built over; tests swap any piece (architecture.md). */
 export interface ActivityDeps {
@@ -12,9 +14,12 @@ export interface ActivityDeps {
   clock: () => Date;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
+/** Every activity the worker registers, built over the injected clients. */
 export function createActivities(deps: ActivityDeps) {
-  return {};
+  return {
+    ...createExportRunActivities(deps),
+    ...createScheduleActivities(deps),
+  };
 }
 
 export type Activities = ReturnType<typeof createActivities>;

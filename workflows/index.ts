@@ -1,2 +1,4 @@
 // What the worker loads: every workflow, one file each.
-export {};
+export { exportRun } from './exportRun';
+export { refresh } from './refresh';
+export { scheduledExportRun } from './scheduledExportRun';

@@ -1,0 +1,329 @@
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { ConstantContactError, terminalActivityStates } from '../constant-contact/types';
+import type { ChunkState, RunChunk } from '../store/runs';
+import type { RunError } from '../store/types';
+import type {
+  ExportRunResult,
+  FinalizeInput,
+  PollImportInput,
+  PollImportResult,
+  RecordPhaseInput,
+  RunTarget,
+  SnapshotInput,
+  SnapshotResult,
+  UploadChunkInput,
+  UploadChunkResult,
+} from '../workflows/contracts';
+import { DAILY_QUOTA_EXHAUSTED } from '../workflows/contracts';
+import { cutChunk, type SnapshotReader } from './chunks';
+import { mapProfile, toImportContact } from './contacts';
+import { SnapshotTooLargeError } from '../store/snapshots';
+import type { Mapping } from '../store/types';
+import type { ActivityDeps } from './index';
+import type { Store } from '../store';
+
+/**
+ * The export run's activities: the side effects of workflows/exportRun.ts. Each takes and answers
+ * ids, cursors and counts; profile data goes from the store to Constant Contact inside them and
+ * never into Temporal. One Constant Contact call per activity, so that retries and the rate limit
+ * stay exact.
+ *
+ * Failures leave as ApplicationFailure with `type` = a snake_case code: non-retryable for what a
+ * retry cannot fix (the run fails with that code), retryable with Constant Contact's delay when it
+ * gave one.
+ */
+
+/** A run failure with a code (non-retryable: the run fails with it). */
+export function runFailure(code: string, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: code, message, nonRetryable: true });
+}
+
+/** Turns a Constant Contact error into the failure the workflow acts on (invariant 3). */
+export function toFailure(err: unknown): unknown {
+  if (!(err instanceof ConstantContactError)) return err;
+  if (err.code === 'daily_quota_exhausted') {
+    return ApplicationFailure.create({
+      type: DAILY_QUOTA_EXHAUSTED,
+      message: err.message,
+      nonRetryable: true,
+      details: [{ retryAfterMs: err.retryAfterMs ?? null }],
+    });
+  }
+  if (err.retryable) {
+    return ApplicationFailure.create({
+      type: err.code,
+      message: err.message,
+      nonRetryable: false,
+      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: Math.max(100, err.retryAfterMs) } : {}),
+    });
+  }
+  const code = err.code === 'not_connected' ? 'connection_not_connected' : err.code;
+  return ApplicationFailure.create({ type: code, message: err.message, nonRetryable: true });
+}
+
+/** The activity context when running in one (the bench's plain script calls the same code without). */
+function activityContext(): Context | undefined {
+  try {
+    return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Heartbeats every second while `fn` runs, so a dead worker is noticed and a cancellation arrives. */
+async function heartbeating<T>(fn: (ctx: Context | undefined) => Promise<T>): Promise<T> {
+  const ctx = activityContext();
+  const timer = ctx ? setInterval(() => ctx.heartbeat(), 1000) : undefined;
+  try {
+    ctx?.heartbeat();
+    return await fn(ctx);
+  } catch (err) {
+    throw toFailure(err);
+  } finally {
+    if (timer) clearInterval(timer);
+  }
+}
+
+function throwIfCancelled(ctx: Context | undefined): void {
+  if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('the run was cancelled');
+}
+
+const terminalChunkStates: readonly ChunkState[] = ['empty', 'completed', 'failed', 'cancelled', 'timed_out'];
+
+export function createExportRunActivities(deps: ActivityDeps) {
+  const { store, constantContact: cc, config, logger, clock } = deps;
+  const snapshots: SnapshotReader & Pick<Store['snapshots'], 'create' | 'count' | 'drop'> = store.snapshots;
+  const limits = (listId: string, mapping: Mapping) => ({
+    listId,
+    mapping,
+    maxContacts: config.constantContact.maxContactsPerImport,
+    maxBytes: config.constantContact.maxImportBytes,
+    pageSize: Math.max(1, Math.min(config.exports.snapshotPageSize, config.constantContact.maxContactsPerImport)),
+  });
+
+  async function loadRun(runId: string) {
+    const run = await store.runs.get(runId);
+    if (!run) throw runFailure('run_not_found', `run ${runId} does not exist`);
+    return run;
+  }
+
+  return {
+    /** Step 1: the export, its connection, the list and the segment size, before anything is read or sent. */
+    async validateRun({ runId }: { runId: string }): Promise<RunTarget> {
+      try {
+        const run = await loadRun(runId);
+        await store.runs.setPhase(runId, 'validating');
+        const exp = await store.exports.get(run.exportId, { includeDeleted: true });
+        if (!exp || exp.deletedAt) throw runFailure('export_not_found', `export ${run.exportId} was deleted`);
+        if (!exp.connectionId) throw runFailure('export_detached', `export ${exp.id} has no connection`);
+        const connection = await store.connections.get(exp.connectionId);
+        if (!connection) throw runFailure('export_detached', `the connection of export ${exp.id} was deleted`);
+        if (connection.status === 'needs-reauthorization') {
+          throw runFailure('needs_reauthorization', `connection ${connection.id} needs a new Constant Contact authorization`);
+        }
+        if (connection.status !== 'connected') throw runFailure('connection_not_connected', `connection ${connection.id} is not authorized yet`);
+        const profiles = await snapshots.count(exp.segmentIds);
+        if (profiles > config.exports.maxProfiles) {
+          throw runFailure(
+            'segment_too_large',
+            `the export's segments hold ${profiles} profiles; an export takes at most ${config.exports.maxProfiles}`,
+          );
+        }
+        try {
+          await cc.getList(exp.connectionId, exp.listId);
+        } catch (err) {
+          if (err instanceof ConstantContactError && err.code === 'not_found') {
+            throw runFailure('list_not_found', `the Constant Contact list ${exp.listId} does not exist`);
+          }
+          throw err;
+        }
+        logger.info({ runId, exportId: exp.id, profiles }, 'run validated');
+        return {
+          exportName: exp.name,
+          connectionId: exp.connectionId,
+          listId: exp.listId,
+          mapping: exp.mapping,
+          syncMode: exp.syncMode,
+          maxRemovalPercent: exp.maxRemovalPercent,
+          segmentIds: exp.segmentIds,
+          customFields: Object.keys(exp.mapping.customFields ?? {}).length,
+        };
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** Step 1b: every mapped custom field exists in the account (else Constant Contact drops the values silently). */
+    async validateCustomFields({ runId, connectionId }: { runId: string; connectionId: string }): Promise<void> {
+      try {
+        const run = await loadRun(runId);
+        const exp = await store.exports.get(run.exportId, { includeDeleted: true });
+        const wanted = Object.keys(exp?.mapping.customFields ?? {});
+        if (wanted.length === 0) return;
+        const fields = await cc.listCustomFields(connectionId);
+        const names = new Set(fields.map((f) => f.name));
+        const missing = wanted.filter((n) => !names.has(n));
+        if (missing.length > 0) {
+          throw runFailure('custom_field_not_found', `custom field(s) ${missing.join(', ')} do not exist in the Constant Contact account`);
+        }
+      } catch (err) {
+        throw toFailure(err);
+      }
+    },
+
+    /** Step 2: the frozen copy of the segments' members (invariant 2). A retry reuses a finished snapshot. */
+    async snapshotRun({ runId, segmentIds, mapping }: SnapshotInput): Promise<SnapshotResult> {
+      return heartbeating(async () => {
+        const run = await loadRun(runId);
+        await store.runs.setPhase(runId, 'snapshotting');
+        let profiles: number;
+        try {
+          // Idempotent: a retry finds the rows an earlier attempt committed and keeps them.
+          ({ profiles } = await snapshots.create(runId, { segmentIds, mapping, maxProfiles: config.exports.maxProfiles }));
+        } catch (err) {
+          if (err instanceof SnapshotTooLargeError) {
+            throw runFailure('segment_too_large', `the export's segments hold more than ${config.exports.maxProfiles} profiles, the most an export takes`);
+          }
+          throw err;
+        }
+        const chunksEstimate = await estimateChunks(runId, profiles, mapping);
+        await store.runs.setCounts(runId, { segmentProfiles: profiles });
+        await store.runs.setChunksTotal(runId, chunksEstimate);
+        logger.info({ runId, profiles, chunksEstimate }, 'snapshot taken');
+        return { segmentProfiles: profiles, chunksEstimate };
+      });
+    },
+
+    /**
+     * Step 3: one chunk. Cuts it from the cursor, records it with its rejects before posting, then
+     * posts one import. A retry finds the chunk recorded: it re-reads the same range, and posts only
+     * if no import id was stored.
+     */
+    async uploadChunk(input: UploadChunkInput): Promise<UploadChunkResult> {
+      return heartbeating(async (ctx) => {
+        const { runId, chunkNo, connectionId, listId, mapping } = input;
+        await store.runs.setPhase(runId, 'uploading');
+        const onPage = () => throwIfCancelled(ctx);
+        let chunk = await store.runs.getChunk(runId, chunkNo);
+        let body: string | undefined;
+        let nextCursor: UploadChunkResult['nextCursor'];
+        let done: boolean;
+        if (!chunk) {
+          const cut = await cutChunk(snapshots, runId, input.cursor, limits(listId, mapping), { onPage });
+          if (cut.lastSeq < cut.firstSeq) {
+            // Nothing left to cover (a run whose snapshot ended exactly at the previous chunk).
+            return { chunkNo, contacts: 0, rejected: 0, duplicates: 0, posted: false, nextCursor: input.cursor, done: true };
+          }
+          chunk = await store.runs.saveChunk(
+            {
+              runId,
+              chunkNo,
+              firstSeq: cut.firstSeq,
+              lastSeq: cut.lastSeq,
+              contacts: cut.packed?.contacts ?? 0,
+              bytes: cut.packed?.bytes ?? 0,
+              rejected: cut.rejected,
+              duplicates: cut.duplicates,
+              state: cut.packed ? 'prepared' : 'empty',
+            },
+            cut.rejects,
+          );
+          body = cut.packed?.body;
+          nextCursor = cut.nextCursor;
+          done = cut.done;
+        } else {
+          // A retry: the same range again (deterministic), for the body and the cursor.
+          const again = await cutChunk(snapshots, runId, input.cursor, limits(listId, mapping), { untilSeq: chunk.lastSeq, onPage });
+          body = again.packed?.body;
+          nextCursor = { afterSeq: chunk.lastSeq, lastAcceptedSeq: again.nextCursor.lastAcceptedSeq };
+          done = (await snapshots.readPage(runId, chunk.lastSeq, 1)).length === 0;
+        }
+
+        let posted = chunk.activityId !== null;
+        if (chunk.contacts > 0 && !posted) {
+          if (!body) throw new Error(`chunk ${chunkNo} of run ${runId} could not be rebuilt`);
+          throwIfCancelled(ctx);
+          const { activityId } = await cc.importContacts(connectionId, body);
+          chunk = await store.runs.setChunkActivity(runId, chunkNo, activityId);
+          posted = true;
+        }
+        logger.info({ runId, chunkNo, contacts: chunk.contacts, rejected: chunk.rejected, duplicates: chunk.duplicates, bytes: chunk.bytes }, 'chunk uploaded');
+        return { chunkNo, contacts: chunk.contacts, rejected: chunk.rejected, duplicates: chunk.duplicates, posted, nextCursor, done };
+      });
+    },
+
+    /** Step 4: one look at a chunk's import. When it is finished, its counts go into the chunk row. */
+    async pollImport({ runId, chunkNo, connectionId, uploadsDone }: PollImportInput): Promise<PollImportResult> {
+      return heartbeating(async () => {
+        const chunk = await store.runs.getChunk(runId, chunkNo);
+        if (!chunk) throw runFailure('chunk_not_found', `chunk ${chunkNo} of run ${runId} was never recorded`);
+        if (terminalChunkStates.includes(chunk.state)) return finishedResult(chunk);
+        if (!chunk.activityId) throw runFailure('chunk_not_uploaded', `chunk ${chunkNo} of run ${runId} has no import`);
+        if (uploadsDone) await store.runs.setPhase(runId, 'waiting-for-import');
+        const status = await cc.getActivity(connectionId, chunk.activityId);
+        if (!terminalActivityStates.includes(status.state)) {
+          return { chunkNo, finished: false, state: status.state, percentDone: status.percentDone, failed: false };
+        }
+        const unsubscribed = Math.min(chunk.contacts, status.cannotAddToListCount);
+        let ccErrors: number;
+        let imported: number;
+        if (status.state === 'completed') {
+          ccErrors = Math.min(chunk.contacts - unsubscribed, status.errorCount + status.correctableCount);
+          imported = chunk.contacts - unsubscribed - ccErrors;
+        } else {
+          // The import did not complete: nothing of it counts as imported.
+          ccErrors = chunk.contacts - unsubscribed;
+          imported = 0;
+        }
+        await store.runs.finishChunk(runId, chunkNo, { state: status.state as ChunkState, imported, unsubscribed, ccErrors });
+        logger.info({ runId, chunkNo, state: status.state, imported, unsubscribed, ccErrors }, 'import finished');
+        return { chunkNo, finished: true, state: status.state, percentDone: 100, failed: status.state !== 'completed' };
+      });
+    },
+
+    async recordPhase({ runId, phase }: RecordPhaseInput): Promise<void> {
+      await store.runs.setPhase(runId, phase);
+    },
+
+    /** Step 6: the run's end. Idempotent: a finished run stays as it was. The snapshot goes; rejects stay. */
+    async finalizeRun({ runId, status, error }: FinalizeInput): Promise<ExportRunResult> {
+      const chunks = await store.runs.chunks(runId);
+      const run = await store.runs.finish(runId, {
+        status,
+        error,
+        finishedAt: clock().toISOString(),
+        ...(status === 'succeeded' ? { chunksTotal: chunks.length } : {}),
+      });
+      if (!run) throw runFailure('run_not_found', `run ${runId} does not exist`);
+      await snapshots.drop(runId);
+      logger.info({ runId, status: run.status, counts: run.counts, error: run.error?.code }, 'run finished');
+      const endStatus = run.status === 'running' || run.status === 'skipped' ? status : run.status;
+      return { runId, status: endStatus, counts: run.counts, error: run.error as RunError | null };
+    },
+  };
+
+  function finishedResult(chunk: RunChunk): PollImportResult {
+    return { chunkNo: chunk.chunkNo, finished: true, state: chunk.state, percentDone: 100, failed: ['failed', 'cancelled', 'timed_out'].includes(chunk.state) };
+  }
+
+  /** Chunks a run will need: profiles over what one import holds, by count and by the bytes of a sample. */
+  async function estimateChunks(runId: string, profiles: number, mapping: Mapping): Promise<number> {
+    if (profiles === 0) return 0;
+    const sample = await snapshots.readPage(runId, -1, 1000);
+    let bytes = 0;
+    let contacts = 0;
+    for (const row of sample) {
+      const m = toImportContact(mapProfile(row.data, mapping), null);
+      if (m.ok) {
+        bytes += Buffer.byteLength(JSON.stringify(m.contact)) + 1;
+        contacts++;
+      }
+    }
+    const l = limits('00000000-0000-4000-8000-000000000000', mapping);
+    const perChunkByBytes = contacts > 0 ? Math.floor((l.maxBytes - 100) / (bytes / contacts)) : l.maxContacts;
+    return Math.max(1, Math.ceil(profiles / Math.max(1, Math.min(l.maxContacts, perChunkByBytes))));
+  }
+}
+
+export type ExportRunActivities = ReturnType<typeof createExportRunActivities>;

@@ -1,0 +1,272 @@
+/**
+ * The export run: validate → snapshot → upload chunks ∥ poll their imports → (mirror) → finalize.
+ *
+ * Deterministic code only. It passes ids, cursors and counts; the activities read and write the
+ * profile data in the store. Counts live in the store (chunk rows), so the workflow only steers.
+ */
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  proxyActivities,
+  setCurrentDetails,
+  sleep,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { RunError, RunPhase } from '../store/types';
+import {
+  DAILY_QUOTA_EXHAUSTED,
+  runSearchAttributes,
+  type ExportRunInput,
+  type ExportRunProgress,
+  type ExportRunResult,
+  type RunTarget,
+} from './contracts';
+
+export * from './contracts';
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
+
+const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+const snapshotting = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', retry });
+// Uploads and polls heartbeat: a worker killed mid-call is noticed within seconds, and a
+// cancelled run stops an upload before it posts.
+const transfer = proxyActivities<Activities>({ startToCloseTimeout: '15 minutes', heartbeatTimeout: '10 seconds', retry });
+
+const DEFAULT_CHUNKS_PER_EXECUTION = 50;
+const POLL_FIRST_DELAY_MS = 1000;
+const POLL_MAX_DELAY_MS = 10_000;
+/** Continue as new before the history grows past this, whatever the server suggests. */
+const MAX_HISTORY_EVENTS = 5000;
+
+const fmt = (n: number) => n.toLocaleString('en-US');
+
+export async function exportRun(input: ExportRunInput): Promise<ExportRunResult> {
+  const { runId } = input;
+  let phase: RunPhase = 'validating';
+
+  /** Runs a step; when Constant Contact's daily quota is spent, waits on a durable timer until it resets and tries again. */
+  async function withQuota<T>(step: () => Promise<T>): Promise<T> {
+    for (;;) {
+      try {
+        return await step();
+      } catch (err) {
+        const waitMs = quotaWait(err);
+        if (waitMs === undefined) throw err;
+        const before = phase;
+        await enterPhase('waiting-for-quota');
+        setCurrentDetails(`Waiting for Constant Contact's daily request quota to reset (${Math.ceil(waitMs / 60_000)} min)`);
+        await sleep(waitMs, { summary: 'daily quota reset' });
+        await enterPhase(before);
+      }
+    }
+  }
+
+  async function enterPhase(next: RunPhase): Promise<void> {
+    phase = next;
+    await quick.recordPhase.executeWithOptions({ summary: `phase ${next}` }, [{ runId, phase: next }]);
+  }
+
+  let outcome: { progress: ExportRunProgress; continueAsNew: boolean };
+  try {
+    outcome = await run(input, withQuota, (p) => (phase = p));
+  } catch (err) {
+    if (isCancellation(err)) {
+      await CancellationScope.nonCancellable(() => finalize(runId, 'cancelled', { code: 'cancelled', message: 'the run was cancelled' }));
+      throw err;
+    }
+    const error = runErrorOf(err);
+    if (!error) throw err; // a bug in this code: the workflow task fails and is retried once fixed
+    await CancellationScope.nonCancellable(() => finalize(runId, 'failed', error));
+    throw ApplicationFailure.create({ type: error.code, message: error.message, nonRetryable: true });
+  }
+  if (outcome.continueAsNew) {
+    return continueAsNew<typeof exportRun>({ ...input, resume: outcome.progress });
+  }
+  const failedImports = outcome.progress.failedImports;
+  if (failedImports > 0) {
+    const error = { code: 'import_failed', message: `${failedImports} import(s) ended failed, cancelled or timed out in Constant Contact` };
+    await finalize(runId, 'failed', error);
+    throw ApplicationFailure.create({ type: error.code, message: error.message, nonRetryable: true });
+  }
+  return finalize(runId, 'succeeded', null);
+}
+
+async function finalize(runId: string, status: ExportRunResult['status'], error: RunError | null): Promise<ExportRunResult> {
+  setCurrentDetails(`Finalizing: ${status}`);
+  const result = await quick.finalizeRun.executeWithOptions({ summary: `finalize: ${status}` }, [{ runId, status, error }]);
+  upsertSearchAttributes([{ key: runSearchAttributes.runStatus, value: status }]);
+  setCurrentDetails(`Run ${status}${error ? `: ${error.code}` : ''}. Sent ${fmt(result.counts.sent)}, imported ${fmt(result.counts.imported)}, rejected ${fmt(result.counts.rejected)}, duplicates ${fmt(result.counts.duplicates)}.`);
+  return result;
+}
+
+/** The steps. Answers where it stopped: at the end, or at a point to continue as new from. */
+async function run(
+  input: ExportRunInput,
+  withQuota: <T>(step: () => Promise<T>) => Promise<T>,
+  setPhase: (p: RunPhase) => void,
+): Promise<{ progress: ExportRunProgress; continueAsNew: boolean }> {
+  const { runId } = input;
+  let progress: ExportRunProgress;
+
+  if (input.resume) {
+    progress = { ...input.resume, cursor: { ...input.resume.cursor } };
+  } else {
+    // 1. Validate: the export, its connection, the list, the mapped custom fields, the segment size.
+    setPhase('validating');
+    setCurrentDetails('Validating the export, its connection and the target list');
+    const target: RunTarget = await withQuota(() => quick.validateRun.executeWithOptions({ summary: 'validate export, connection and list' }, [{ runId }]));
+    if (target.customFields > 0) {
+      await withQuota(() => quick.validateCustomFields.executeWithOptions({ summary: `check ${target.customFields} custom field(s)` }, [{ runId, connectionId: target.connectionId }]));
+    }
+
+    // 2. Snapshot: the segments' members as they are now (invariant 2).
+    setPhase('snapshotting');
+    setCurrentDetails(`Snapshotting ${target.segmentIds.length} segment(s)`);
+    const snapshot = await snapshotting.snapshotRun.executeWithOptions({ summary: `snapshot ${target.segmentIds.length} segment(s)` }, [
+      { runId, segmentIds: target.segmentIds, mapping: target.mapping },
+    ]);
+    progress = {
+      target,
+      segmentProfiles: snapshot.segmentProfiles,
+      chunksEstimate: snapshot.chunksEstimate,
+      nextChunkNo: 1,
+      cursor: { afterSeq: -1, lastAcceptedSeq: null },
+      uploadsDone: snapshot.segmentProfiles === 0,
+      nextPollChunkNo: 1,
+      stage: 'transfer',
+      failedImports: 0,
+    };
+  }
+
+  const { target } = progress;
+  const budget = input.chunksPerExecution ?? DEFAULT_CHUNKS_PER_EXECUTION;
+
+  // 3 and 4. Upload chunks one after another; poll each posted import until Constant Contact
+  // finishes it, alongside the uploads (both share the per-key rate limit inside the client).
+  if (progress.stage === 'transfer') {
+    setPhase('uploading');
+    let uploadedThisExecution = 0;
+    let stopping = false;
+    const chunksLabel = () => `${Math.max(progress.chunksEstimate, progress.nextChunkNo - 1)}`;
+
+    const uploads = async () => {
+      while (!progress.uploadsDone) {
+        if (stopping || uploadedThisExecution >= budget || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
+          stopping = true;
+          return;
+        }
+        const chunkNo = progress.nextChunkNo;
+        setCurrentDetails(`Uploading chunk ${chunkNo}/${chunksLabel()} (${fmt(progress.segmentProfiles)} profiles in the snapshot); imports finished: ${progress.nextPollChunkNo - 1}`);
+        const result = await withQuota(() =>
+          transfer.uploadChunk.executeWithOptions({ summary: `upload chunk ${chunkNo}/${chunksLabel()}: up to ${fmt(progress.segmentProfiles - Math.max(0, progress.cursor.afterSeq))} profiles left` }, [
+            { runId, chunkNo, cursor: progress.cursor, connectionId: target.connectionId, listId: target.listId, mapping: target.mapping },
+          ]),
+        );
+        progress.cursor = result.nextCursor;
+        progress.nextChunkNo = chunkNo + 1;
+        progress.uploadsDone = result.done;
+        uploadedThisExecution++;
+      }
+    };
+
+    const polls = async () => {
+      let delay = POLL_FIRST_DELAY_MS;
+      for (;;) {
+        const chunkNo = progress.nextPollChunkNo;
+        if (chunkNo >= progress.nextChunkNo) {
+          if (progress.uploadsDone || stopping) return;
+          await condition(() => progress.nextChunkNo > chunkNo || progress.uploadsDone || stopping);
+          continue;
+        }
+        const polled = await withQuota(() =>
+          transfer.pollImport.executeWithOptions({ summary: `poll import of chunk ${chunkNo}/${chunksLabel()}` }, [
+            { runId, chunkNo, connectionId: target.connectionId, uploadsDone: progress.uploadsDone },
+          ]),
+        );
+        if (polled.finished) {
+          if (polled.failed) progress.failedImports++;
+          progress.nextPollChunkNo = chunkNo + 1;
+          delay = POLL_FIRST_DELAY_MS;
+          continue;
+        }
+        if (stopping) return;
+        if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
+          stopping = true;
+          return;
+        }
+        if (progress.uploadsDone) {
+          setPhase('waiting-for-import');
+          setCurrentDetails(`Waiting for Constant Contact to finish the import of chunk ${chunkNo}/${progress.nextChunkNo - 1} (${polled.state}, ${polled.percentDone}%)`);
+        }
+        await sleep(delay, { summary: `import of chunk ${chunkNo} is ${polled.state}` });
+        delay = Math.min(delay * 2, POLL_MAX_DELAY_MS);
+      }
+    };
+
+    // One scope for both loops: when one fails, the other is cancelled (an upload not yet posted is not posted).
+    const scope = new CancellationScope();
+    await scope.run(async () => {
+      try {
+        await Promise.all([uploads(), polls()]);
+      } catch (err) {
+        scope.cancel();
+        throw err;
+      }
+    });
+
+    if (!progress.uploadsDone || progress.nextPollChunkNo < progress.nextChunkNo) {
+      return { progress, continueAsNew: true };
+    }
+    progress.stage = 'after-imports';
+  }
+
+  // 5. Mirror mode (issue 8): remove from the list the members who are not in the snapshot.
+  if (target.syncMode === 'mirror') {
+    await mirrorRemovals(input, progress, withQuota, setPhase);
+  }
+
+  setPhase('finalizing');
+  return { progress, continueAsNew: false };
+}
+
+/**
+ * The seam for mirror mode (issue 8): after every import finished, before finalizing. It may wait in
+ * phase `awaiting-approval` and record `counts.removed` / `counts.plannedRemovals` through activities.
+ */
+async function mirrorRemovals(
+  _input: ExportRunInput,
+  _progress: ExportRunProgress,
+  _withQuota: <T>(step: () => Promise<T>) => Promise<T>,
+  _setPhase: (p: RunPhase) => void,
+): Promise<void> {
+  // Not built yet: a mirror export behaves like upsert until issue 8 lands.
+}
+
+/** How long to wait when the failure is Constant Contact's daily quota; undefined for any other failure. */
+function quotaWait(err: unknown): number | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (!(cause instanceof ApplicationFailure) || cause.type !== DAILY_QUOTA_EXHAUSTED) return undefined;
+  const detail = cause.details?.[0] as { retryAfterMs?: unknown } | undefined;
+  const ms = typeof detail?.retryAfterMs === 'number' ? detail.retryAfterMs : 60 * 60 * 1000;
+  return Math.max(1000, Math.min(ms + 5000, 25 * 60 * 60 * 1000));
+}
+
+/** The run error of a classified failure (an activity's ApplicationFailure); undefined for anything else. */
+function runErrorOf(err: unknown): RunError | undefined {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    return { code: cause.type ?? 'run_failed', message: cause.message || 'the run failed' };
+  }
+  if (err instanceof ActivityFailure) {
+    // A timeout or another failure without a type: the activity could not complete.
+    return { code: 'activity_failed', message: `step ${err.activityType} could not complete: ${cause instanceof Error ? cause.message : err.message}` };
+  }
+  return undefined;
+}
