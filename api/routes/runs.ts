@@ -1,5 +1,226 @@
+import { z } from 'zod';
+import { ApiError, notFound } from '../../common/errors';
+import { pageQuery } from '../../common/paging';
+import { cancelRun, RunStartError, runJson, startRun } from '../../common/runs';
+import type { RunRecord } from '../../store/runs';
+import type { Export, Role } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
+import { exportIdSchema } from '../schemas/exports';
+import { canUse } from './connections';
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {}
+/**
+ * Runs (api.md, Runs): start one on demand, read them, cancel one, stream its rejects.
+ *
+ * Roles follow the exports: admins see every run; contributors the runs of exports on connections
+ * shared with them (anything else answers 404, as if absent). Run history stays readable after
+ * its export is deleted.
+ */
+
+const EVERYONE = ['admin', 'contributor'] as const;
+
+const runIdParams = z.object({ id: z.string().regex(/^run_[0-9a-z]{9,40}$/, 'must be a run id of the form run_…') }).strict();
+const exportParams = z.object({ id: exportIdSchema }).strict();
+
+const countsSchema = z.object({
+  segmentProfiles: z.number(),
+  sent: z.number(),
+  imported: z.number(),
+  rejected: z.number(),
+  duplicates: z.number(),
+  unsubscribed: z.number(),
+  removed: z.number(),
+  constantContactErrors: z.number(),
+  plannedRemovals: z.number().optional(),
+});
+
+export const runSchema = z.object({
+  id: z.string(),
+  exportId: z.string(),
+  status: z.enum(['running', 'succeeded', 'failed', 'cancelled', 'skipped']),
+  trigger: z.enum(['on-demand', 'schedule', 'refresh']),
+  startedAt: z.string(),
+  finishedAt: z.string().nullable(),
+  workflowId: z.string().describe('the Temporal workflow id (export-run-<exportId>-<runId>); empty for a skipped run that no workflow decided'),
+  temporalUiUrl: z.string().describe("opens the run's workflow in the Temporal Web UI (for a skipped run without a workflow: the export's runs there)"),
+  progress: z.object({
+    phase: z.enum(['validating', 'snapshotting', 'uploading', 'waiting-for-import', 'awaiting-approval', 'removing', 'waiting-for-quota', 'finalizing', 'done']),
+    chunksDone: z.number().describe('chunks whose import Constant Contact finished'),
+    chunksTotal: z.number().describe('chunks of the run (an estimate until the last one is cut)'),
+    percent: z.number(),
+  }),
+  counts: countsSchema.describe('segmentProfiles = sent + rejected + duplicates; sent = imported + unsubscribed + constantContactErrors'),
+  error: z.object({ code: z.string(), message: z.string() }).nullable(),
+});
+
+const runEnvelope = z.object({ run: runSchema });
+
+export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
+  const { store, config } = deps;
+  const view = (run: RunRecord) => runJson(run, config.temporal);
+
+  /** The export when the caller may act on it (deleted ones only for reading history); 404 otherwise. */
+  const visibleExport = async (id: string, role: Role | undefined, options: { includeDeleted?: boolean } = {}): Promise<Export> => {
+    const exp = await store.exports.get(id, { includeDeleted: options.includeDeleted });
+    if (!exp) throw notFound('export');
+    if (role !== 'admin') {
+      const connection = exp.connectionId ? await store.connections.get(exp.connectionId) : undefined;
+      if (!connection || !canUse(connection, role)) throw notFound('export');
+    }
+    return exp;
+  };
+
+  const visibleRun = async (id: string, role: Role | undefined): Promise<RunRecord> => {
+    const run = await store.runs.get(id);
+    if (!run) throw notFound('run');
+    if (role !== 'admin') {
+      try {
+        await visibleExport(run.exportId, role, { includeDeleted: true });
+      } catch {
+        throw notFound('run');
+      }
+    }
+    return run;
+  };
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/exports/:id/runs',
+      summary: 'Run an export now (trigger on-demand); the run goes on as a Temporal workflow',
+      tag: 'runs',
+      roles: EVERYONE,
+      params: exportParams,
+      response: { status: 202, schema: runEnvelope, description: 'the run was started' },
+      errors: {
+        404: 'no such export, or not visible to the caller',
+        409: 'run_in_progress (error.runId names the running run) or export_detached',
+        503: 'temporal_unavailable: the run could not be started (it is recorded as failed)',
+      },
+    },
+    async ({ params, role, res, requestId }) => {
+      const exp = await visibleExport(params.id, role);
+      let outcome;
+      try {
+        outcome = await startRun({ ...deps, logger: deps.logger }, { exportId: exp.id, trigger: 'on-demand' });
+      } catch (err) {
+        if (err instanceof RunStartError) {
+          throw new ApiError(503, 'temporal_unavailable', `the run could not be started because Temporal did not accept it; it is recorded as run ${err.run.id} (failed)`);
+        }
+        throw err;
+      }
+      if (outcome.outcome === 'refused') {
+        if (outcome.code === 'export_not_found') throw notFound('export');
+        if (outcome.code === 'run_in_progress') {
+          res.status(409).json({
+            error: { code: 'run_in_progress', message: outcome.message, runId: outcome.runningRunId, details: [{ runId: outcome.runningRunId }], requestId },
+          });
+          return undefined;
+        }
+        throw new ApiError(409, outcome.code, outcome.message);
+      }
+      return { run: view(outcome.run) };
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/exports/:id/runs',
+      summary: "An export's runs, newest first (also of a deleted export)",
+      tag: 'runs',
+      roles: EVERYONE,
+      params: exportParams,
+      query: pageQuery,
+      response: { status: 200, schema: z.object({ items: z.array(runSchema), nextCursor: z.string().nullable() }) },
+      errors: { 404: 'no such export, or not visible to the caller' },
+    },
+    async ({ params, query, role }) => {
+      const exp = await visibleExport(params.id, role, { includeDeleted: true });
+      const page = await store.runs.listByExport(exp.id, { limit: query.limit, cursor: query.cursor });
+      return { items: page.items.map(view), nextCursor: page.nextCursor };
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/runs/:id',
+      summary: 'A run: status, progress, counts, error and its Temporal UI link',
+      tag: 'runs',
+      roles: EVERYONE,
+      params: runIdParams,
+      response: { status: 200, schema: runSchema },
+      errors: { 404: 'no such run, or not visible to the caller' },
+    },
+    async ({ params, role }) => view(await visibleRun(params.id, role)),
+  );
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/runs/:id/cancel',
+      summary: 'Cancel a running run: it uploads nothing more and ends cancelled',
+      tag: 'runs',
+      roles: EVERYONE,
+      params: runIdParams,
+      response: { status: 202, schema: runEnvelope, description: 'cancellation requested; the run ends `cancelled` shortly' },
+      errors: { 404: 'no such run, or not visible to the caller', 409: 'run_not_running: the run has ended already' },
+    },
+    async ({ params, role }) => {
+      const run = await visibleRun(params.id, role);
+      const outcome = await cancelRun({ ...deps }, run);
+      if (outcome.outcome === 'not_running') {
+        throw new ApiError(409, 'run_not_running', `run ${run.id} is ${run.status}: only a running run can be cancelled`);
+      }
+      return { run: view(outcome.run) };
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/runs/:id/rejects',
+      summary: 'The profiles a run did not send and why, one JSON object a line: {profileId, email, reason}',
+      tag: 'runs',
+      roles: EVERYONE,
+      params: runIdParams,
+      response: {
+        status: 200,
+        contentType: 'application/x-ndjson',
+        schema: z.object({
+          profileId: z.string(),
+          email: z.string().nullable(),
+          reason: z.enum(['missing_email', 'invalid_email', 'email_too_long', 'duplicate_email']),
+        }),
+        description: 'NDJSON, in the order of the run snapshot',
+      },
+      errors: { 404: 'no such run, or not visible to the caller' },
+    },
+    async ({ params, role, res, req }) => {
+      const run = await visibleRun(params.id, role);
+      res.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
+      let closed = false;
+      req.on('close', () => (closed = true));
+      let buffer = '';
+      for await (const r of store.runs.rejects(run.id)) {
+        if (closed) break;
+        buffer += `${JSON.stringify({ profileId: r.profileId, email: r.email, reason: r.reason })}\n`;
+        if (buffer.length >= 64 * 1024) {
+          if (!res.write(buffer)) await drained(res);
+          buffer = '';
+        }
+      }
+      res.end(buffer);
+      return undefined;
+    },
+  );
+}
+
+/** Resolves when the response can take more, or is closed. */
+function drained(res: NodeJS.WritableStream & { once(event: 'close' | 'drain', fn: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    res.once('drain', resolve);
+    res.once('close', resolve);
+  });
+}
