@@ -1,5 +1,6 @@
 import { createTestStore, storeKinds, type TestStore } from '../helpers/stores';
 import { MirrorRepository } from '../../store/mirror';
+import type { ProfileInput } from '../../store/profiles';
 
 const NOW = '2025-01-01T00:00:00.000Z';
 
@@ -7,7 +8,7 @@ const NOW = '2025-01-01T00:00:00.000Z';
 async function snapshotOf(t: TestStore, runId: string, emails: (string | null)[]): Promise<void> {
   const tag = runId;
   await t.store.profiles.upsertMany(
-    emails.map((email, i) => ({ id: `${runId}-p${i}`, attributes: email === null ? { Tag: tag } : { Email: email, Tag: tag } })),
+    emails.map((email, i) => ({ id: `${runId}-p${i}`, attributes: email === null ? { Tag: tag } : { Email: email, Tag: tag } }) as ProfileInput),
   );
   const segment = await t.store.segments.create({ name: `seg ${runId}`, rule: { attribute: 'Tag', op: 'eq', value: tag } as never });
   await t.store.segments.refresh(segment.id);
