@@ -33,6 +33,10 @@ import { testTemporal } from './temporal';
 
 export type Caller = 'admin' | 'contributor' | 'none';
 
+/** Response bodies in tests are loosely typed JSON that assertions read field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JsonBody = any;
+
 export interface TestAppOptions {
   kind: StoreKind;
   /** Sandbox options (rate limits, token lifetimes, clock, …). */
@@ -46,7 +50,7 @@ export interface TestAppOptions {
   wrapConstantContact?: (client: ConstantContactApi) => ConstantContactApi;
 }
 
-export interface TestResponse<T = any> {
+export interface TestResponse<T = JsonBody> {
   status: number;
   headers: Headers;
   text: string;
@@ -63,12 +67,12 @@ export interface RequestOptions {
 }
 
 export interface Requester {
-  get<T = any>(path: string, options?: RequestOptions): Promise<TestResponse<T>>;
-  post<T = any>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
-  put<T = any>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
-  patch<T = any>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
-  delete<T = any>(path: string, options?: RequestOptions): Promise<TestResponse<T>>;
-  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
+  get<T = JsonBody>(path: string, options?: RequestOptions): Promise<TestResponse<T>>;
+  post<T = JsonBody>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
+  put<T = JsonBody>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
+  patch<T = JsonBody>(path: string, body?: unknown, options?: RequestOptions): Promise<TestResponse<T>>;
+  delete<T = JsonBody>(path: string, options?: RequestOptions): Promise<TestResponse<T>>;
+  request<T = JsonBody>(method: string, path: string, options?: RequestOptions): Promise<TestResponse<T>>;
 }
 
 export interface TestApp {
@@ -93,7 +97,7 @@ export interface TestApp {
   /** A request with a raw Authorization header value (or none). */
   requester(authorization: string | undefined): Requester;
   /** POST to the sandbox control API (`/__sandbox/...`). */
-  sandboxControl<T = any>(method: string, path: string, body?: unknown): Promise<TestResponse<T>>;
+  sandboxControl<T = JsonBody>(method: string, path: string, body?: unknown): Promise<TestResponse<T>>;
   /** Every table of the store as sorted JSON rows, to compare before and after. */
   dumpTables(options?: { exclude?: string[] }): Promise<Record<string, string[]>>;
   close(): Promise<void>;
