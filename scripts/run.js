@@ -101,9 +101,43 @@ function buildIsStale() {
   return Math.max(...inputs) > built;
 }
 
+/**
+ * A lock directory so that two commands started together (say `npm start` and `npm test`) do not
+ * run tsc into the same dist/ at once. A lock whose owner is gone is taken over.
+ */
+function withBuildLock(fn) {
+  const lock = path.join(ROOT, 'dist', '.build-lock');
+  fs.mkdirSync(path.dirname(lock), { recursive: true });
+  const deadline = Date.now() + 180000;
+  for (;;) {
+    try {
+      fs.mkdirSync(lock);
+      fs.writeFileSync(path.join(lock, 'pid'), String(process.pid));
+      break;
+    } catch (err) {
+      if (err.code !== 'EEXIST') throw err;
+      const owner = Number(readIfExists(path.join(lock, 'pid')));
+      if ((owner && !temporal.pidAlive(owner)) || Date.now() > deadline) {
+        fs.rmSync(lock, { recursive: true, force: true });
+        continue;
+      }
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 250); // another build is running
+    }
+  }
+  try {
+    return fn();
+  } finally {
+    fs.rmSync(lock, { recursive: true, force: true });
+  }
+}
+
 /** Compiles TypeScript to dist/ when dist is missing or older than the sources. Returns true if OK. */
 function ensureBuild({ force = false } = {}) {
   if (!force && !buildIsStale()) return true;
+  return withBuildLock(() => (force || buildIsStale() ? build() : true));
+}
+
+function build() {
   const started = new Date();
   say('Building (tsc -p tsconfig.build.json)...');
   const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
