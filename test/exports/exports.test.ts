@@ -1,3 +1,5 @@
+import type { ExportHooks } from '../../api/deps';
+import { createScheduleExportHooks } from '../../api/routes/schedules';
 import type { Export } from '../../store/types';
 import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { storeKinds } from '../helpers/stores';
@@ -8,20 +10,33 @@ describe.each(storeKinds)('exports (%s)', (kind) => {
   let connectionId: string;
   let segmentId: string;
   const hookCalls: string[] = [];
+  /** The hooks the API has in production (Temporal Schedules kept in step), behind recording ones. */
+  let productionHooks: ExportHooks | undefined;
 
   beforeAll(async () => {
     app = await createTestApp({
       kind,
       exportHooks: {
-        onExportSaved: async (exp: Export, change) => void hookCalls.push(`${change}:${exp.id}:${exp.connectionId ?? 'null'}`),
-        onExportDeleted: async (exp: Export) => void hookCalls.push(`deleted:${exp.id}`),
+        onExportSaved: async (exp: Export, change) => {
+          hookCalls.push(`${change}:${exp.id}:${exp.connectionId ?? 'null'}`);
+          await productionHooks?.onExportSaved?.(exp, change);
+        },
+        onExportDeleted: async (exp: Export) => {
+          hookCalls.push(`deleted:${exp.id}`);
+          await productionHooks?.onExportDeleted?.(exp);
+        },
       },
     });
+    productionHooks = createScheduleExportHooks({ temporal: app.temporal, config: app.config, logger: app.logger });
     connectionId = await connectSandboxConnection(app, { usableBy: 'admins-and-contributors' });
     segmentId = await insertSegment(app);
   });
   afterAll(async () => {
-    await app?.close();
+    if (app) {
+      // Removing the exports removes their Temporal Schedules from the shared test server.
+      for (const exp of (await app.as('admin').get('/v1/exports?limit=500')).body?.items ?? []) await app.as('admin').delete(`/v1/exports/${exp.id}`);
+      await app.close();
+    }
   });
 
   const workflowsOf = async (exportId: string) => {
@@ -64,7 +79,7 @@ describe.each(storeKinds)('exports (%s)', (kind) => {
         mapping: { email: 'EmailAddress', customFields: { [tier]: 'Tier' } },
         syncMode: 'mirror',
         maxRemovalPercent: 5.5,
-        schedule: { mode: 'custom', cron: '30  6 * * MON-FRI', timezone: 'europe/riga' },
+        schedule: { mode: 'custom', cron: '30  6 1 JAN,JUL MON-FRI', timezone: 'europe/riga' },
       }),
     );
     expect(res.status).toBe(201);
@@ -73,7 +88,7 @@ describe.each(storeKinds)('exports (%s)', (kind) => {
       segmentIds: [segmentId, segment2],
       syncMode: 'mirror',
       maxRemovalPercent: 5.5,
-      schedule: { mode: 'custom', cron: '30 6 * * MON-FRI', timezone: 'Europe/Riga' },
+      schedule: { mode: 'custom', cron: '30 6 1 JAN,JUL MON-FRI', timezone: 'Europe/Riga' },
     });
     const read = await app.as('admin').get(`/v1/exports/${res.body.id}`);
     expect(read.status).toBe(200);
