@@ -165,7 +165,7 @@ async function run(
         const chunkNo = progress.nextChunkNo;
         setCurrentDetails(`Uploading chunk ${chunkNo}/${chunksLabel()} (${fmt(progress.segmentProfiles)} profiles in the snapshot); imports finished: ${progress.nextPollChunkNo - 1}`);
         const result = await withQuota(() =>
-          transfer.uploadChunk.executeWithOptions({ summary: `upload chunk ${chunkNo}/${chunksLabel()}: up to ${fmt(progress.segmentProfiles - Math.max(0, progress.cursor.afterSeq))} profiles left` }, [
+          transfer.uploadChunk.executeWithOptions({ summary: `upload chunk ${chunkNo}/${chunksLabel()} from snapshot row ${fmt(progress.cursor.afterSeq + 1)} of ${fmt(progress.segmentProfiles)}` }, [
             { runId, chunkNo, cursor: progress.cursor, connectionId: target.connectionId, listId: target.listId, mapping: target.mapping },
           ]),
         );
