@@ -2,7 +2,7 @@ import { badRequest } from '../common/errors';
 import { encodeCursor, decodeCursor } from '../common/paging';
 import { newId } from '../common/ids';
 import type { Db } from './db';
-import type { Export, Mapping, Page, Role, RunCounts, RunError, RunPhase, RunStatus, RunTrigger, Schedule, SyncMode } from './types';
+import type { Export, Mapping, Page, Role, Schedule, SyncMode } from './types';
 
 /** What an export is made of; the API validates it (api/schemas/exports.ts) before it gets here. */
 export interface ExportFields {
@@ -17,22 +17,6 @@ export interface ExportFields {
 }
 
 export type ExportPatch = Partial<ExportFields>;
-
-/** The newest run of an export as the runs table holds it (the run engineer's table; read only here). */
-export interface LastRunRecord {
-  id: string;
-  exportId: string;
-  status: RunStatus;
-  trigger: RunTrigger;
-  startedAt: string;
-  finishedAt: string | null;
-  workflowId: string;
-  phase: RunPhase;
-  chunksDone: number;
-  chunksTotal: number;
-  counts: RunCounts;
-  error: RunError | null;
-}
 
 /** A save refused by the store's own checks, made inside the transaction that writes. */
 export type SaveRefusal =
@@ -60,22 +44,6 @@ interface ExportRow {
   created_at: string;
   updated_at: string;
   deleted_at: string | null;
-}
-
-interface RunRow {
-  id: string;
-  export_id: string;
-  status: RunStatus;
-  trigger: RunTrigger;
-  started_at: string;
-  finished_at: string | null;
-  workflow_id: string;
-  phase: RunPhase;
-  chunks_done: number;
-  chunks_total: number;
-  counts: unknown;
-  error_code: string | null;
-  error_message: string | null;
 }
 
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -221,12 +189,12 @@ export class ExportRepository {
     });
   }
 
-  /** The newest run of each export (by start time), for `lastRun`. */
-  async lastRuns(exportIds: readonly string[]): Promise<Map<string, LastRunRecord>> {
-    const result = new Map<string, LastRunRecord>();
+  /** The id of the newest run (by start time, then id) of each export that has run, for `lastRun`. */
+  async newestRunIds(exportIds: readonly string[]): Promise<Map<string, string>> {
+    const result = new Map<string, string>();
     if (exportIds.length === 0) return result;
-    const rows = await this.db.all<RunRow>(
-      `SELECT r.* FROM runs r
+    const rows = await this.db.all<{ id: string; export_id: string }>(
+      `SELECT r.id, r.export_id FROM runs r
         WHERE r.export_id IN (${exportIds.map(() => '?').join(', ')})
           AND NOT EXISTS (
             SELECT 1 FROM runs n
@@ -234,7 +202,7 @@ export class ExportRepository {
                AND (n.started_at > r.started_at OR (n.started_at = r.started_at AND n.id > r.id)))`,
       exportIds,
     );
-    for (const row of rows) result.set(row.export_id, toRunRecord(row));
+    for (const row of rows) result.set(row.export_id, row.id);
     return result;
   }
 
@@ -286,22 +254,5 @@ function toExport(row: ExportRow, segmentIds: string[]): Export {
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     deletedAt: row.deleted_at,
-  };
-}
-
-function toRunRecord(row: RunRow): LastRunRecord {
-  return {
-    id: row.id,
-    exportId: row.export_id,
-    status: row.status,
-    trigger: row.trigger,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
-    workflowId: row.workflow_id,
-    phase: row.phase,
-    chunksDone: Number(row.chunks_done),
-    chunksTotal: Number(row.chunks_total),
-    counts: json(row.counts) as RunCounts,
-    error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
   };
 }

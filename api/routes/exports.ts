@@ -2,8 +2,9 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { ApiError, notFound, unprocessable } from '../../common/errors';
 import { pageQuery } from '../../common/paging';
-import type { Config } from '../../common/config';
-import { isSaveRefusal, type LastRunRecord, type SaveRefusal } from '../../store/exports';
+import { runJson } from '../../common/runs';
+import { isSaveRefusal, type SaveRefusal } from '../../store/exports';
+import type { RunRecord } from '../../store/runs';
 import type { Connection, Export, Role } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
@@ -12,9 +13,14 @@ import {
   exportCreateSchema,
   exportIdParams,
   exportPatchSchema,
-  exportResponseSchema,
+  exportSettingsSchema,
 } from '../schemas/exports';
 import { assertConnected, callConstantContact, canUse } from './connections';
+import { runSchema } from './runs';
+
+export const exportResponseSchema = exportSettingsSchema.extend({
+  lastRun: runSchema.nullable().describe('the newest run (as GET /v1/runs/{id} answers it), null when it never ran'),
+});
 
 /**
  * Exports (api.md, Exports): where a set of segments goes (connection and list), how profile
@@ -98,7 +104,17 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
     }
   };
 
-  const view = (exp: Export, lastRun: LastRunRecord | undefined) => exportView(exp, lastRun, deps.config);
+  /** The exports with their newest runs, as the runs API presents runs. */
+  const views = async (exps: Export[]) => {
+    const newest = await store.exports.newestRunIds(exps.map((e) => e.id));
+    const runs = new Map<string, RunRecord>();
+    for (const [exportId, runId] of newest) {
+      const run = await store.runs.get(runId);
+      if (run) runs.set(exportId, run);
+    }
+    return exps.map((e) => exportView(e, runs.get(e.id), deps.config));
+  };
+  const view = async (exp: Export) => (await views([exp]))[0];
 
   routes.add(
     {
@@ -119,7 +135,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       const saved = await store.exports.create(body, { createdByRole: role!, now: now() });
       const exp = orRefusal(saved);
       await deps.exportHooks?.onExportSaved?.(exp, 'created');
-      return view(exp, undefined);
+      return exportView(exp, undefined, deps.config);
     },
   );
 
@@ -135,8 +151,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
     },
     async ({ query, role }) => {
       const page = await store.exports.list({ ...query, connectionUsableBy: role === 'admin' ? undefined : 'admins-and-contributors' });
-      const lastRuns = await store.exports.lastRuns(page.items.map((e) => e.id));
-      return { items: page.items.map((e) => view(e, lastRuns.get(e.id))), nextCursor: page.nextCursor };
+      return { items: await views(page.items), nextCursor: page.nextCursor };
     },
   );
 
@@ -152,8 +167,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       errors: { 404: 'no such export, or not visible to the caller' },
     },
     async ({ params, role }) => {
-      const exp = await visibleExport(params.id, role);
-      return view(exp, (await store.exports.lastRuns([exp.id])).get(exp.id));
+      return view(await visibleExport(params.id, role));
     },
   );
 
@@ -200,7 +214,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       const saved = await store.exports.update(current.id, body, { now: now() });
       const exp = orRefusal(saved);
       await deps.exportHooks?.onExportSaved?.(exp, 'updated');
-      return view(exp, (await store.exports.lastRuns([exp.id])).get(exp.id));
+      return view(exp);
     },
   );
 
@@ -247,7 +261,7 @@ function orRefusal(saved: Export | SaveRefusal): Export {
 }
 
 /** The API form of an export: the stored settings and the newest run (null when it never ran). */
-export function exportView(exp: Export, lastRun: LastRunRecord | undefined, config: Config) {
+export function exportView(exp: Export, lastRun: RunRecord | undefined, config: AppDeps['config']) {
   return {
     id: exp.id,
     name: exp.name,
@@ -260,24 +274,6 @@ export function exportView(exp: Export, lastRun: LastRunRecord | undefined, conf
     schedule: exp.schedule,
     createdAt: exp.createdAt,
     updatedAt: exp.updatedAt,
-    lastRun: lastRun ? runView(lastRun, config) : null,
-  };
-}
-
-/** api.md's Run, from the runs table's row. */
-export function runView(run: LastRunRecord, config: Config) {
-  const percent = run.chunksTotal > 0 ? Math.min(100, Math.floor((run.chunksDone / run.chunksTotal) * 100)) : run.phase === 'done' ? 100 : 0;
-  return {
-    id: run.id,
-    exportId: run.exportId,
-    status: run.status,
-    trigger: run.trigger,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
-    workflowId: run.workflowId,
-    temporalUiUrl: `${config.temporal.uiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(run.workflowId)}`,
-    progress: { phase: run.phase, chunksDone: run.chunksDone, chunksTotal: run.chunksTotal, percent },
-    counts: run.counts,
-    error: run.error,
+    lastRun: lastRun ? runJson(lastRun, config.temporal) : null,
   };
 }

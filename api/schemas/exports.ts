@@ -190,21 +190,8 @@ export const exportIdParams = z.object({ id: exportIdSchema }).strict();
 
 // ---------------------------------------------------------------- responses
 
-export const runSummarySchema = z.object({
-  id: z.string(),
-  exportId: z.string(),
-  status: z.enum(['running', 'succeeded', 'failed', 'cancelled', 'skipped']),
-  trigger: z.enum(['on-demand', 'schedule', 'refresh']),
-  startedAt: z.string(),
-  finishedAt: z.string().nullable(),
-  workflowId: z.string(),
-  temporalUiUrl: z.string(),
-  progress: z.object({ phase: z.string(), chunksDone: z.number(), chunksTotal: z.number(), percent: z.number() }),
-  counts: z.record(z.string(), z.number()),
-  error: z.object({ code: z.string(), message: z.string() }).nullable(),
-});
-
-export const exportResponseSchema = z.object({
+/** An export as the API answers it, without `lastRun` (api/routes/exports.ts adds the run's schema). */
+export const exportSettingsSchema = z.object({
   id: z.string(),
   name: z.string(),
   connectionId: z.string().nullable().describe('null when the connection was removed with detachExports=true: the export keeps its settings and does not run'),
@@ -216,5 +203,4 @@ export const exportResponseSchema = z.object({
   schedule: scheduleSchema,
   createdAt: z.string(),
   updatedAt: z.string(),
-  lastRun: runSummarySchema.nullable(),
 });

@@ -159,11 +159,14 @@ describe.each(storeKinds)('exports (%s)', (kind) => {
       status: 'running',
       trigger: 'on-demand',
       workflowId: 'export-run-run_0000000002aaaaaaaaaaaaaaaa',
-      progress: { phase: 'uploading', chunksDone: 2, chunksTotal: 4, percent: 50 },
-      counts: { segmentProfiles: 10, sent: 9 },
+      progress: { phase: 'uploading', chunksDone: 2, chunksTotal: 4 },
       error: null,
     });
     expect(read.body.lastRun.temporalUiUrl).toContain('export-run-run_0000000002aaaaaaaaaaaaaaaa');
+    // The same run as the runs API answers it.
+    const run = await app.as('admin').get('/v1/runs/run_0000000002aaaaaaaaaaaaaaaa');
+    expect(run.status).toBe(200);
+    expect(read.body.lastRun).toEqual(run.body.run ?? run.body);
     const listed = await app.as('admin').get('/v1/exports?limit=500');
     expect(listed.body.items.find((e: { id: string }) => e.id === created.body.id).lastRun.id).toBe('run_0000000002aaaaaaaaaaaaaaaa');
   });
