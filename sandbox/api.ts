@@ -103,15 +103,15 @@ function contactJson(state: SandboxState, c: Contact, include: Set<string>) {
   const email: Record<string, unknown> = {
     address: c.email,
     permission_to_send: c.permission,
-    created_at: iso(c.createdAt),
-    updated_at: iso(c.updatedAt),
+    created_at: iso(state.time(c.created)),
+    updated_at: iso(state.time(c.updated)),
     opt_in_source: 'Account',
-    opt_in_date: iso(c.createdAt),
+    opt_in_date: iso(state.time(c.created)),
     confirm_status: 'off',
   };
-  if (c.optOutAt !== undefined) {
+  if (c.optOut !== undefined) {
     email.opt_out_source = 'Account';
-    email.opt_out_date = iso(c.optOutAt);
+    email.opt_out_date = iso(state.time(c.optOut));
   }
   const out: Record<string, unknown> = { contact_id: state.contactId(c), email_address: email };
   if (c.firstName !== undefined) out.first_name = c.firstName;
@@ -122,8 +122,8 @@ function contactJson(state: SandboxState, c: Contact, include: Set<string>) {
   if (c.extra?.birthday_day !== undefined) out.birthday_day = Number(c.extra.birthday_day);
   if (c.extra?.anniversary !== undefined) out.anniversary = c.extra.anniversary;
   out.create_source = 'Account';
-  out.created_at = iso(c.createdAt);
-  out.updated_at = iso(c.updatedAt);
+  out.created_at = iso(state.time(c.created));
+  out.updated_at = iso(state.time(c.updated));
   if (include.has('custom_fields')) {
     out.custom_fields = c.cf ? Object.entries(c.cf).map(([custom_field_id, value]) => ({ custom_field_id, value })) : [];
   }

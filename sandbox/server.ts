@@ -88,7 +88,10 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
     listen(port = 0, host = '127.0.0.1') {
       return new Promise((resolve, reject) => {
         const s = http.createServer(app);
-        s.keepAliveTimeout = 5_000;
+        // Longer than any client's idle keep-alive (undici: 4 s), so a client never reuses a socket
+        // the sandbox is closing at that very moment (a spurious ECONNRESET).
+        s.keepAliveTimeout = 65_000;
+        s.headersTimeout = 66_000;
         s.once('error', reject);
         s.listen(port, host, () => {
           s.off('error', reject);
