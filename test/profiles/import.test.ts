@@ -62,6 +62,19 @@ describe.each(storeKinds)('profile import and routes on %s', (kind) => {
     expect(await app.store.profiles.count()).toBe(3);
   });
 
+  it('rejects text neither store can keep as is (NUL, lone surrogates) as bad lines', async () => {
+    const body = [
+      JSON.stringify({ id: 'ok', note: 'fine' }),
+      '{"id": "nul", "note": "a\\u0000b"}',
+      '{"id": "sur", "note": "\\ud800"}',
+      '{"id": "key", "a\\u0000": 1}',
+    ].join('\n');
+    const res = await importNdjson(body);
+    expect(res.body).toMatchObject({ received: 4, upserted: 1, rejected: 3 });
+    expect(res.body.errors.map((e: { line: number }) => e.line)).toEqual([2, 3, 4]);
+    expect(res.body.errors[0].message).toMatch(/NUL/);
+  });
+
   it('lists only the first 100 errors but counts them all', async () => {
     const body = Array.from({ length: 150 }, (_, i) => (i % 2 ? '{bad' : JSON.stringify({ id: `p${i}` }))).join('\n');
     const res = await importNdjson(body);

@@ -1,0 +1,246 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { benchNdjson } from './profiles';
+
+/**
+ * `npm run bench -- import [--profiles N] [--stores sqlite,postgres]`
+ *
+ * For each store: starts the API process (`node dist/api/main.js`) on a free loopback port with a
+ * fresh store (a temporary DATA_DIR for SQLite; a new schema for PostgreSQL, dropped afterwards),
+ * streams N generated profiles as one NDJSON request to POST /v1/profiles/import, and prints the
+ * time and the API process's peak RSS (VmHWM from /proc, with VmRSS polled as a cross-check).
+ * Temporal is not needed: /readyz says it is down, the import does not care.
+ *
+ * PostgreSQL: BENCH_DATABASE_URL, else TEST_DATABASE_URL, else postgres://postgres@127.0.0.1:5432/test.
+ */
+
+export interface ImportBenchOptions {
+  profiles: number;
+  stores: ('sqlite' | 'postgres')[];
+  databaseUrl: string;
+  /** The compiled API entry. */
+  apiEntry: string;
+  log: (line: string) => void;
+}
+
+export interface ImportBenchResult {
+  store: 'sqlite' | 'postgres';
+  profiles: number;
+  seconds: number;
+  perSecond: number;
+  startRssMb: number;
+  peakRssMb: number;
+  response: { received: number; upserted: number; rejected: number };
+}
+
+export const RSS_TARGET_MB = 300;
+
+export function importBenchOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ImportBenchOptions {
+  let profiles = 1_000_000;
+  let stores: ImportBenchOptions['stores'] = ['sqlite', 'postgres'];
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split('=', 2);
+    const value = () => inline ?? args[++i];
+    if (flag === '--profiles') {
+      profiles = Number(value());
+      if (!Number.isInteger(profiles) || profiles < 1) throw new Error('--profiles takes a positive integer');
+    } else if (flag === '--stores') {
+      const list = String(value()).split(',').map((s) => s.trim());
+      if (!list.length || list.some((s) => s !== 'sqlite' && s !== 'postgres')) throw new Error('--stores takes sqlite, postgres or both (comma-separated)');
+      stores = list as ImportBenchOptions['stores'];
+    } else {
+      throw new Error(`unknown option ${args[i]} (import takes --profiles N and --stores sqlite,postgres)`);
+    }
+  }
+  return {
+    profiles,
+    stores,
+    databaseUrl: env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    apiEntry: path.resolve(__dirname, '..', 'api', 'main.js'),
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
+}
+
+export async function runImportBench(options: ImportBenchOptions): Promise<ImportBenchResult[]> {
+  if (!fs.existsSync(options.apiEntry)) throw new Error(`${options.apiEntry} is missing: build first (npx tsc -p tsconfig.build.json)`);
+  const results: ImportBenchResult[] = [];
+  options.log(`import benchmark: ${options.profiles.toLocaleString('en-US')} generated profiles as one NDJSON request, per store`);
+  for (const store of options.stores) {
+    const result = store === 'sqlite' ? await benchSqlite(options) : await benchPostgres(options);
+    results.push(result);
+    options.log(formatResult(result));
+  }
+  const worst = Math.max(...results.map((r) => r.peakRssMb));
+  options.log(worst < RSS_TARGET_MB ? `peak RSS under ${RSS_TARGET_MB} MB on every store` : `peak RSS ${worst} MB: over the ${RSS_TARGET_MB} MB target`);
+  return results;
+}
+
+export function formatResult(r: ImportBenchResult): string {
+  return (
+    `${r.store.padEnd(8)} ${r.profiles.toLocaleString('en-US')} profiles in ${r.seconds.toFixed(1)} s ` +
+    `(${Math.round(r.perSecond).toLocaleString('en-US')}/s), API peak RSS ${r.peakRssMb} MB (${r.startRssMb} MB before the import); ` +
+    `upserted ${r.response.upserted.toLocaleString('en-US')}, rejected ${r.response.rejected}`
+  );
+}
+
+async function benchSqlite(options: ImportBenchOptions): Promise<ImportBenchResult> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-bench-'));
+  try {
+    return await benchOne('sqlite', options, { DATA_DIR: dataDir });
+  } finally {
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function benchPostgres(options: ImportBenchOptions): Promise<ImportBenchResult> {
+  const schema = `bench_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: options.databaseUrl });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA ${schema}`);
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-bench-'));
+  try {
+    const url = new URL(options.databaseUrl);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    return await benchOne('postgres', options, { DATA_DIR: dataDir, DATABASE_URL: url.toString() });
+  } finally {
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
+    await admin.end();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function benchOne(store: 'sqlite' | 'postgres', options: ImportBenchOptions, storeEnv: Record<string, string>): Promise<ImportBenchResult> {
+  const port = await freePort();
+  const adminKey = `bench-admin-${randomBytes(16).toString('hex')}`;
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? os.tmpdir(),
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'warn',
+    PORT: String(port),
+    API_KEYS: `admin:${adminKey}`,
+    SECRETS_KEY: randomBytes(32).toString('hex'),
+    // Nothing listens there: the API starts without Temporal and the import does not need it.
+    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
+    ...storeEnv,
+  };
+  const child = spawn(process.execPath, [options.apiEntry], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString('utf8')).slice(-4000);
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    await waitHealthy(port, child, () => stderr);
+    const startRss = readStatusKb(child.pid!, 'VmRSS');
+    let polledPeak = startRss;
+    const poll = setInterval(() => {
+      polledPeak = Math.max(polledPeak, readStatusKb(child.pid!, 'VmRSS'));
+    }, 200);
+    const started = process.hrtime.bigint();
+    let response: ImportBenchResult['response'];
+    try {
+      response = await postStream(port, adminKey, benchNdjson(options.profiles));
+    } finally {
+      clearInterval(poll);
+    }
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const peak = Math.max(readStatusKb(child.pid!, 'VmHWM'), polledPeak);
+    if (response.upserted !== options.profiles) throw new Error(`${store}: upserted ${response.upserted} of ${options.profiles}`);
+    return {
+      store,
+      profiles: options.profiles,
+      seconds,
+      perSecond: options.profiles / seconds,
+      startRssMb: Math.round(startRss / 1024),
+      peakRssMb: Math.round(peak / 1024),
+      response,
+    };
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    const timer = setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode}: ${stderr()}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/healthz', timeout: 1000 }, (res) => {
+        res.resume();
+        resolve(res.statusCode === 200);
+      });
+      req.on('error', () => resolve(false));
+      req.on('timeout', () => req.destroy());
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`the API did not answer /healthz within 60 s: ${stderr()}`);
+}
+
+/** POSTs the chunks as one chunked NDJSON request, writing no faster than the API reads. */
+function postStream(port: number, apiKey: string, body: AsyncIterable<Buffer>): Promise<ImportBenchResult['response']> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/v1/profiles/import',
+        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/x-ndjson' },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (res.statusCode !== 200) return reject(new Error(`import answered ${res.statusCode}: ${text.slice(0, 500)}`));
+          resolve(JSON.parse(text) as ImportBenchResult['response']);
+        });
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    void (async () => {
+      try {
+        for await (const chunk of body) {
+          if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+        }
+        req.end();
+      } catch (err) {
+        req.destroy(err as Error);
+      }
+    })();
+  });
+}
