@@ -1,5 +1,287 @@
-import type { AppDeps } from '../deps';
+import { z } from 'zod';
+import type { Client } from '@temporalio/client';
+import { ApiError, notFound } from '../../common/errors';
+import type { Config } from '../../common/config';
+import type { Logger } from '../../common/logger';
+import {
+  REFRESH_SETTING_KEY,
+  REFRESH_WORKFLOW,
+  WEEKDAYS,
+  exportScheduleId,
+  nextCronTimes,
+  nextRefreshTimes,
+  normalizeRefreshSchedule,
+  readRefreshSchedule,
+  refreshScheduleId,
+  syncExportSchedule,
+  syncRefreshSchedule,
+  type RefreshSchedule,
+} from '../../common/schedules';
+import type { Export, Role, Schedule } from '../../store/types';
+import type { RefreshInput } from '../../workflows/refresh';
+import type { AppDeps, ExportHooks } from '../deps';
 import type { RouteRegistry } from '../http';
+import { exportIdParams, scheduleSchema, timeZoneSchema } from '../schemas/exports';
+import { canUse } from './connections';
 
-// eslint-disable-next-line @typescript-eslint/no-unused-vars
-export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): void {}
+/**
+ * Schedules (api.md, Schedules), backed by Temporal Schedules (common/schedules.ts):
+ * - the refresh schedule (GET/PUT /v1/refresh-schedule), kept in the settings and mirrored to one
+ *   Temporal Schedule (paused when disabled); POST /v1/refresh starts a refresh now;
+ * - an export's schedule (GET/PUT /v1/exports/{id}/schedule): mode `custom` has its own Temporal
+ *   Schedule `export-schedule-<exportId>`; `with-refresh` runs with the refresh schedule; `off` never
+ *   runs by itself. Creating, changing, detaching and deleting exports keep their Temporal Schedules
+ *   in step through the export hooks (createScheduleExportHooks).
+ *
+ * Temporal is changed before the store: when Temporal does not answer, the request fails with 503
+ * `temporal_unavailable` and nothing is saved.
+ */
+
+const EVERYONE = ['admin', 'contributor'] as const;
+const NEXT_RUN_TIMES = 5;
+
+const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a time of day HH:MM (00:00 to 23:59)');
+const weekday = z.enum(WEEKDAYS);
+
+export const refreshScheduleSchema = z
+  .object({
+    times: z
+      .array(hhmm)
+      .min(1, 'name at least one time of day')
+      .max(4, 'at most 4 times a day')
+      .refine((t) => new Set(t).size === t.length, { message: 'times must be unique' })
+      .describe('local times of day, HH:MM, 1 to 4'),
+    timezone: timeZoneSchema,
+    days: z
+      .union([z.literal('daily'), z.array(weekday).min(1, 'name at least one day, or "daily"').max(7)])
+      .refine((d) => d === 'daily' || new Set(d).size === d.length, { message: 'days must be unique' })
+      .describe('"daily", or the days of the week: mon, tue, wed, thu, fri, sat, sun'),
+    enabled: z.boolean().default(true).describe('false keeps the settings and pauses the schedule'),
+  })
+  .strict();
+
+const nextRunTimesSchema = z.array(z.string()).describe('the next times it runs (ISO 8601 UTC), soonest first; empty when it does not run by itself');
+
+const refreshScheduleResponse = z.object({
+  times: z.array(z.string()),
+  timezone: z.string(),
+  days: z.union([z.literal('daily'), z.array(weekday)]),
+  enabled: z.boolean(),
+  updatedAt: z.string().nullable().describe('null until an admin sets the refresh schedule (until then it is disabled)'),
+  scheduleId: z.string().describe('the Temporal Schedule id'),
+  temporalUiUrl: z.string().describe('the Temporal Schedule in the Temporal Web UI'),
+  nextRunTimes: nextRunTimesSchema,
+});
+
+const exportScheduleResponse = z.object({
+  exportId: z.string(),
+  schedule: scheduleSchema,
+  scheduleId: z.string().nullable().describe('the Temporal Schedule id (mode custom only)'),
+  temporalUiUrl: z.string().nullable().describe('the Temporal Schedule in the Temporal Web UI (the refresh schedule for mode with-refresh)'),
+  nextRunTimes: nextRunTimesSchema,
+});
+
+const refreshStarted = z.object({
+  workflowId: z.string(),
+  temporalUiUrl: z.string(),
+  startedAt: z.string(),
+});
+
+const scheduleUiUrl = (temporal: Config['temporal'], scheduleId: string) =>
+  `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/schedules/${encodeURIComponent(scheduleId)}`;
+const workflowUiUrl = (temporal: Config['temporal'], workflowId: string) =>
+  `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+const temporalUnavailable = (what: string, err: unknown) =>
+  new ApiError(503, 'temporal_unavailable', `${what}: Temporal did not answer (${(err as Error)?.message ?? String(err)}); try again when it is up`);
+
+/**
+ * The export hooks that keep each export's Temporal Schedule in step with it (api/deps.ts). A
+ * failure answers 503 `schedule_not_synced`: the export change is saved, and saving the schedule
+ * again (PUT /v1/exports/{id}/schedule) brings Temporal in step.
+ */
+export function createScheduleExportHooks(deps: { temporal: Client; config: Config; logger?: Logger }): ExportHooks {
+  const ctx = { client: deps.temporal, taskQueue: deps.config.temporal.taskQueue };
+  const sync = async (exp: Export, deleted: boolean) => {
+    try {
+      const result = await syncExportSchedule(ctx, exp.id, deleted ? { ...exp, deletedAt: exp.deletedAt ?? 'deleted' } : exp);
+      if (result !== 'none') deps.logger?.info({ exportId: exp.id, scheduleId: exportScheduleId(exp.id), result }, 'export schedule synced');
+    } catch (err) {
+      deps.logger?.error({ exportId: exp.id, err: (err as Error)?.message }, 'export schedule not synced');
+      throw new ApiError(
+        503,
+        'schedule_not_synced',
+        deleted
+          ? `export ${exp.id} was deleted, but its Temporal Schedule could not be removed (Temporal did not answer); a scheduled start will find it deleted and remove the schedule`
+          : `export ${exp.id} was saved, but its Temporal Schedule could not be updated (Temporal did not answer); PUT /v1/exports/${exp.id}/schedule again when Temporal is up`,
+        [{ exportId: exp.id }],
+      );
+    }
+  };
+  return {
+    onExportSaved: (exp) => sync(exp, false),
+    onExportDeleted: (exp) => sync(exp, true),
+  };
+}
+
+export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): void {
+  const { store, config } = deps;
+  const now = () => (deps.clock ? deps.clock() : new Date());
+  const ctx = () => ({ client: deps.temporal, taskQueue: config.temporal.taskQueue });
+  const refreshId = refreshScheduleId(config.temporal.taskQueue);
+
+  /** The export when the caller may see it (as the exports routes decide); 404 otherwise. */
+  const visibleExport = async (id: string, role: Role | undefined): Promise<Export> => {
+    const exp = await store.exports.get(id);
+    if (!exp) throw notFound('export');
+    if (role !== 'admin') {
+      const connection = exp.connectionId ? await store.connections.get(exp.connectionId) : undefined;
+      if (!connection || !canUse(connection, role)) throw notFound('export');
+    }
+    return exp;
+  };
+
+  const refreshView = (schedule: RefreshSchedule, updatedAt: string | null) => ({
+    times: schedule.times,
+    timezone: schedule.timezone,
+    days: schedule.days,
+    enabled: schedule.enabled,
+    updatedAt,
+    scheduleId: refreshId,
+    temporalUiUrl: scheduleUiUrl(config.temporal, refreshId),
+    nextRunTimes: (updatedAt ? nextRefreshTimes(schedule, now(), NEXT_RUN_TIMES) : []).map((d) => d.toISOString()),
+  });
+
+  const exportScheduleView = async (exp: Export) => {
+    const s: Schedule = exp.schedule;
+    let nextRunTimes: Date[] = [];
+    let scheduleId: string | null = null;
+    let temporalUiUrl: string | null = null;
+    if (s.mode === 'custom') {
+      scheduleId = exportScheduleId(exp.id);
+      temporalUiUrl = scheduleUiUrl(config.temporal, scheduleId);
+      nextRunTimes = exp.connectionId ? nextCronTimes(s.cron, s.timezone, now(), NEXT_RUN_TIMES) : [];
+    } else if (s.mode === 'with-refresh') {
+      const refresh = await readRefreshSchedule(store);
+      temporalUiUrl = scheduleUiUrl(config.temporal, refreshId);
+      nextRunTimes = exp.connectionId && refresh.updatedAt ? nextRefreshTimes(refresh.schedule, now(), NEXT_RUN_TIMES) : [];
+    }
+    return { exportId: exp.id, schedule: s, scheduleId, temporalUiUrl, nextRunTimes: nextRunTimes.map((d) => d.toISOString()) };
+  };
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/refresh-schedule',
+      summary: 'Read the refresh schedule with its next run times (disabled until an admin sets it)',
+      tag: 'schedules',
+      roles: EVERYONE,
+      response: { status: 200, schema: refreshScheduleResponse },
+    },
+    async () => {
+      const { schedule, updatedAt } = await readRefreshSchedule(store);
+      return refreshView(schedule, updatedAt);
+    },
+  );
+
+  routes.add(
+    {
+      method: 'put',
+      path: '/v1/refresh-schedule',
+      summary: 'Set the refresh schedule: refresh every segment, then run every with-refresh export, at these times',
+      tag: 'schedules',
+      roles: ['admin'],
+      body: refreshScheduleSchema,
+      response: { status: 200, schema: refreshScheduleResponse },
+      errors: { 503: 'temporal_unavailable: nothing was saved' },
+    },
+    async ({ body }) => {
+      const schedule = normalizeRefreshSchedule(body);
+      try {
+        await syncRefreshSchedule(ctx(), schedule);
+      } catch (err) {
+        throw temporalUnavailable('the refresh schedule was not saved', err);
+      }
+      const saved = await store.settings.set(REFRESH_SETTING_KEY, schedule, now());
+      deps.logger.info({ scheduleId: refreshId, enabled: schedule.enabled }, 'refresh schedule saved');
+      return refreshView(saved.value, saved.updatedAt);
+    },
+  );
+
+  routes.add(
+    {
+      method: 'post',
+      path: '/v1/refresh',
+      summary: 'Refresh now: every segment, then a run of every with-refresh export (trigger refresh)',
+      tag: 'schedules',
+      roles: ['admin'],
+      response: { status: 202, schema: refreshStarted, description: 'the refresh workflow started' },
+      errors: { 503: 'temporal_unavailable' },
+    },
+    async () => {
+      const startedAt = now().toISOString();
+      const workflowId = `refresh-on-demand-${startedAt}`;
+      const args: [RefreshInput] = [{ source: 'on-demand' }];
+      try {
+        await deps.temporal.workflow.start(REFRESH_WORKFLOW, {
+          workflowId,
+          taskQueue: config.temporal.taskQueue,
+          args,
+          staticSummary: 'Refresh now (POST /v1/refresh): every segment, then a run of every with-refresh export',
+        });
+      } catch (err) {
+        if ((err as Error)?.name === 'WorkflowExecutionAlreadyStartedError') {
+          throw new ApiError(409, 'refresh_in_progress', 'a refresh was started this very millisecond; try again');
+        }
+        throw temporalUnavailable('the refresh did not start', err);
+      }
+      deps.logger.info({ workflowId }, 'refresh started');
+      return { workflowId, temporalUiUrl: workflowUiUrl(config.temporal, workflowId), startedAt };
+    },
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/exports/:id/schedule',
+      summary: "Read an export's schedule with its next run times",
+      tag: 'schedules',
+      roles: EVERYONE,
+      params: exportIdParams,
+      response: { status: 200, schema: exportScheduleResponse },
+      errors: { 404: 'no such export, or not visible to the caller' },
+    },
+    async ({ params, role }) => exportScheduleView(await visibleExport(params.id, role)),
+  );
+
+  routes.add(
+    {
+      method: 'put',
+      path: '/v1/exports/:id/schedule',
+      summary: "Set an export's schedule (with-refresh, custom cron in a time zone, or off)",
+      tag: 'schedules',
+      roles: EVERYONE,
+      params: exportIdParams,
+      body: z.object({ schedule: scheduleSchema }).strict(),
+      response: { status: 200, schema: exportScheduleResponse },
+      errors: { 404: 'no such export, or not visible to the caller', 503: 'temporal_unavailable: nothing was saved' },
+    },
+    async ({ params, body, role }) => {
+      const current = await visibleExport(params.id, role);
+      const wanted: Export = { ...current, schedule: body.schedule };
+      try {
+        await syncExportSchedule(ctx(), current.id, wanted);
+      } catch (err) {
+        throw temporalUnavailable('the schedule was not saved', err);
+      }
+      const saved = await store.exports.update(current.id, { schedule: body.schedule }, { now: now().toISOString() });
+      if ('refused' in saved) {
+        // Deleted meanwhile: take its schedule away again.
+        await syncExportSchedule(ctx(), current.id, undefined).catch(() => undefined);
+        throw notFound('export');
+      }
+      await deps.exportHooks?.onExportSaved?.(saved, 'updated');
+      return exportScheduleView(saved);
+    },
+  );
+}
