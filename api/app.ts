@@ -6,6 +6,7 @@ import type { AppDeps } from './deps';
 import { RouteRegistry } from './http';
 import { registerHealthRoutes } from './routes/health';
 import { routeModules } from './routes';
+import { createScheduleExportHooks } from './routes/schedules';
 
 /** The API as an app factory, apart from the listener (api/main.ts), so tests drive it on any port. */
 export function createApp(deps: AppDeps): express.Express {
@@ -22,7 +23,9 @@ export function createApp(deps: AppDeps): express.Express {
   const router = express.Router();
   const routes = new RouteRegistry(router);
   registerHealthRoutes(routes, deps);
-  for (const register of routeModules) register(routes, deps);
+  // Unless told otherwise, saving or deleting an export keeps its Temporal Schedule in step.
+  const routeDeps: AppDeps = deps.exportHooks ? deps : { ...deps, exportHooks: createScheduleExportHooks(deps) };
+  for (const register of routeModules) register(routes, routeDeps);
   app.use(router);
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ApiError(404, 'not_found', 'no such route')));
