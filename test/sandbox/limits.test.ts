@@ -121,13 +121,16 @@ describe('sandbox rate limits with the real clock', () => {
     const s = await start({ ratePerSecond: 4 });
     try {
       const t = await authorize(s.addr);
-      const started = Date.now();
+      // A client that sends a request only once 1 s has passed since the answer to the request 4 before
+      // it (the answer comes after that request's arrival, so arrivals are >= 1 s apart too).
+      const answered: number[] = [];
       for (let i = 0; i < 12; i++) {
-        // Requests i and i+4 are 1,050 ms apart.
-        const due = started + Math.floor(i / 4) * 1050;
-        const wait = due - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        if (i >= 4) {
+          const wait = answered[i - 4] + 1001 - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        }
         expect((await api(s.addr, t.access_token, 'GET', '/contact_lists')).status).toBe(200);
+        answered.push(Date.now());
       }
       const stats = await control(s.addr, 'GET', '/stats');
       expect(stats.body.throttled).toBe(0);
