@@ -5,13 +5,18 @@
 set -eu
 : "${SQL_HOST:=postgresql}" "${SQL_PORT:=5432}" "${SQL_USER:?}" "${SQL_PASSWORD:?}"
 export SQL_PASSWORD
-SCHEMA=/etc/temporal/schema/postgresql/v12
+SCHEMA="${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}"
+# The same names temporalio/server reads (its defaults).
+DBNAME="${DBNAME:-temporal}"
+VISIBILITY_DBNAME="${VISIBILITY_DBNAME:-temporal_visibility}"
 
-until nc -z "$SQL_HOST" "$SQL_PORT"; do echo "waiting for PostgreSQL at $SQL_HOST:$SQL_PORT"; sleep 1; done
+if command -v nc >/dev/null; then
+  until nc -z "$SQL_HOST" "$SQL_PORT"; do echo "waiting for PostgreSQL at $SQL_HOST:$SQL_PORT"; sleep 1; done
+fi
 
-for db in temporal temporal_visibility; do
+for db in "$DBNAME" "$VISIBILITY_DBNAME"; do
   dir=temporal
-  [ "$db" = temporal_visibility ] && dir=visibility
+  [ "$db" = "$VISIBILITY_DBNAME" ] && dir=visibility
   tool="temporal-sql-tool --plugin postgres12 --ep $SQL_HOST -p $SQL_PORT -u $SQL_USER --db $db"
   $tool create 2>/dev/null || echo "database $db exists"
   # setup-schema -v 0.0 only creates the version table; it fails harmlessly when it exists.
