@@ -8,8 +8,10 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
+  ChildWorkflowFailure,
   condition,
   continueAsNew,
+  executeChild,
   isCancellation,
   proxyActivities,
   setCurrentDetails,
@@ -28,6 +30,7 @@ import {
   type ExportRunResult,
   type RunTarget,
 } from './contracts';
+import { mirrorRemovals as removeMembersWhoLeft, removalsWorkflowId } from './mirrorRemovals';
 
 export * from './contracts';
 
@@ -37,7 +40,7 @@ const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', ret
 const snapshotting = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', retry });
 // Uploads and polls heartbeat: a worker killed mid-call is noticed within seconds, and a
 // cancelled run stops an upload before it posts.
-const transfer = proxyActivities<Activities>({ startToCloseTimeout: '15 minutes', heartbeatTimeout: '10 seconds', retry });
+const transfer = proxyActivities<Activities>({ startToCloseTimeout: '15 minutes', heartbeatTimeout: '5 seconds', retry });
 
 const DEFAULT_CHUNKS_PER_EXECUTION = 50;
 const POLL_FIRST_DELAY_MS = 1000;
@@ -210,15 +213,19 @@ async function run(
       }
     };
 
-    // One scope for both loops: when one fails, the other is cancelled (an upload not yet posted is not posted).
+    // One scope for both loops: when one fails, the other is cancelled (an upload not yet posted is
+    // not posted). Both are awaited to the end, so nothing is still uploading when the run is finalized.
     const scope = new CancellationScope();
     await scope.run(async () => {
-      try {
-        await Promise.all([uploads(), polls()]);
-      } catch (err) {
+      const stopOther = (err: unknown) => {
         scope.cancel();
         throw err;
-      }
+      };
+      const settled = await Promise.allSettled([uploads().catch(stopOther), polls().catch(stopOther)]);
+      const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      // A real failure says more than the cancellation it caused in the other loop.
+      const error = errors.find((e) => !isCancellation(e)) ?? errors[0];
+      if (error !== undefined) throw error;
     });
 
     if (!progress.uploadsDone || progress.nextPollChunkNo < progress.nextChunkNo) {
@@ -241,12 +248,25 @@ async function run(
  * phase `awaiting-approval` and record `counts.removed` / `counts.plannedRemovals` through activities.
  */
 async function mirrorRemovals(
-  _input: ExportRunInput,
-  _progress: ExportRunProgress,
+  input: ExportRunInput,
+  progress: ExportRunProgress,
   _withQuota: <T>(step: () => Promise<T>) => Promise<T>,
-  _setPhase: (p: RunPhase) => void,
+  setPhase: (p: RunPhase) => void,
 ): Promise<void> {
-  // Not built yet: a mirror export behaves like upsert until issue 8 lands.
+  // The child workflow (workflows/mirrorRemovals.ts) reads the list, applies the guard, removes and
+  // counts; it handles the daily quota itself. Its failures reach the run as their typed codes.
+  setPhase('removing');
+  const { target } = progress;
+  try {
+    await executeChild(removeMembersWhoLeft, {
+      workflowId: removalsWorkflowId(workflowInfo().workflowId),
+      args: [{ runId: input.runId, connectionId: target.connectionId, listId: target.listId }],
+      staticSummary: `Mirror: remove from list ${target.listId} the members who are not in the run's snapshot`,
+    });
+  } catch (err) {
+    if (err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure) throw err.cause;
+    throw err;
+  }
 }
 
 /** How long to wait when the failure is Constant Contact's daily quota; undefined for any other failure. */
