@@ -329,9 +329,9 @@ describe('sandbox JSON import: activity progress and queue', () => {
 
   it('defaults to 1,000 queued activities', async () => {
     await control(s.addr, 'PUT', '/faults', { importMsPerContact: 1000 });
-    for (let i = 0; i < 1000; i++) {
-      const res = await importContacts(s.addr, t.access_token, [{ email: `q${i}@example.com` }]);
-      expect(res.status).toBe(201);
+    for (let i = 0; i < 1000; i += 50) {
+      const batch = await Promise.all(Array.from({ length: 50 }, (_, j) => importContacts(s.addr, t.access_token, [{ email: `q${i + j}@example.com` }])));
+      expect(batch.every((res) => res.status === 201)).toBe(true);
     }
     expect((await importContacts(s.addr, t.access_token, [{ email: 'one-more@example.com' }])).body).toEqual({ ...THROTTLED, error_message: expect.any(String) });
     expect((await control(s.addr, 'GET', '/stats')).body.queuedActivities).toBe(1000);
