@@ -3,6 +3,7 @@ import { loadConfigOrExit } from '../common/config';
 import { openConfiguredStore } from '../common/bootstrap';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
+import { reconcileSchedules } from '../common/schedules';
 import { createApp } from './app';
 
 async function main(): Promise<void> {
@@ -14,6 +15,11 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
   const app = createApp({ config, store, logger, temporal, constantContact });
+  // Temporal Schedules that missed a change (Temporal down, or a process stopped mid-save) are put right.
+  reconcileSchedules({ client: temporal, taskQueue: config.temporal.taskQueue }, store).then(
+    (r) => logger.info({ upserted: r.upserted.length, deleted: r.deleted.length }, 'schedules reconciled'),
+    (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedules not reconciled: Temporal did not answer'),
+  );
   const server = app.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
 
   const shutdown = (signal: string) => {
