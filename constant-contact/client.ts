@@ -15,9 +15,12 @@ import {
   type ConstantContactApi,
   ConstantContactError,
   type ContactList,
+  type ContactExportStatus,
   type ContactsPage,
   type CustomField,
+  type ListMember,
 } from './types';
+import { CsvParser, type CsvRecord } from '../common/csv';
 
 export { createPkcePair, pkceChallenge, type PkcePair } from './pkce';
 
@@ -87,6 +90,13 @@ const activitySchema = z.object({
     .nullish(),
 });
 const createdActivitySchema = z.object({ activity_id: z.string().min(1) });
+const contactExportSchema = activitySchema.extend({
+  _links: z.object({ results: z.object({ href: z.string().min(1) }).nullish() }).nullish(),
+});
+/** The columns a contact export is asked for (mirror mode needs nothing else). */
+const CONTACT_EXPORT_FIELDS = ['contact_id', 'email'];
+/** Members handed to the caller at a time while a contact export's file streams in. */
+const EXPORT_BATCH = 1000;
 
 const contactsPageSchema = z.object({
   contacts: z
@@ -501,9 +511,116 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
       };
     },
 
+    async startContactExport(connectionId, { listIds }) {
+      if (listIds.length < 1 || listIds.length > 50) throw new ConstantContactError('bad_request', 'a contact export takes 1 to 50 list ids', false);
+      const body = JSON.stringify({ list_ids: listIds, fields: CONTACT_EXPORT_FIELDS });
+      const a = await call(connectionId, '/activities/contact_exports', 'POST', apiUrl('activities/contact_exports'), createdActivitySchema, body);
+      return { activityId: a.activity_id };
+    },
+
+    async getContactExport(connectionId, activityId): Promise<ContactExportStatus> {
+      const a = await call(connectionId, '/activities/{activity_id}', 'GET', apiUrl(`activities/${encodeURIComponent(activityId)}`), contactExportSchema);
+      const s = a.status ?? {};
+      return {
+        activityId: a.activity_id,
+        state: a.state,
+        percentDone: a.percent_done ?? (a.state === 'completed' ? 100 : 0),
+        itemsTotal: s.items_total_count ?? 0,
+        itemsCompleted: s.items_completed_count ?? 0,
+        personCount: s.person_count ?? 0,
+        errorCount: s.error_count ?? 0,
+        correctableCount: s.correctable_count ?? 0,
+        cannotAddToListCount: s.cannot_add_to_list_count ?? 0,
+        resultsHref: a._links?.results?.href ?? null,
+      };
+    },
+
+    async readContactExport(connectionId, resultsHref, onMembers) {
+      const url = apiUrl(resultsHref);
+      const ctx: ErrorContext = { what: 'Constant Contact GET /contact_exports/{id}', connectionId };
+      let stored = await usableTokens(connectionId);
+      for (let attempt = 0; ; attempt++) {
+        await pace(apiKey, apiLimits);
+        let res: Awaited<ReturnType<typeof request>>;
+        try {
+          res = await request(url, {
+            method: 'GET',
+            headers: { authorization: `Bearer ${stored.tokens.accessToken}`, accept: 'text/csv' },
+            dispatcher: agent,
+          });
+        } catch (err) {
+          throw networkError(ctx, err);
+        }
+        if (res.statusCode === 401) {
+          await res.body.dump();
+          if (attempt === 0) {
+            stored = await refreshTokens(connectionId, stored.generation);
+            continue;
+          }
+          return needsReauthorization(connectionId, stored.generation, 'Constant Contact refused the refreshed access token (401)');
+        }
+        if (res.statusCode < 200 || res.statusCode >= 300) {
+          const text = await res.body.text().catch(() => '');
+          throw errorFromResponse(ctx, res.statusCode, res.headers, text, now());
+        }
+        try {
+          return await readMembersCsv(res.body, onMembers);
+        } catch (err) {
+          if (err instanceof ConstantContactError) throw err;
+          throw networkError(ctx, err);
+        }
+      }
+    },
+
     async close() {
       await agent.close();
     },
   };
   return api;
+}
+
+/**
+ * Reads a contact export's CSV (header row first) into batches of members. The contact id and
+ * email columns are found by name, in the spellings seen in exports (`contact_id`, `Contact ID`,
+ * `email`, `email_address`, `Email address`); rows without a contact id are skipped.
+ */
+export async function readMembersCsv(
+  body: AsyncIterable<Buffer | string>,
+  onMembers: (members: ListMember[]) => Promise<void>,
+): Promise<{ rows: number }> {
+  const parser = new CsvParser();
+  const norm = (s: string) => s.trim().toLowerCase().replace(/[\s_-]+/g, '');
+  let idCol = -1;
+  let emailCol = -1;
+  let header = true;
+  let rows = 0;
+  let batch: ListMember[] = [];
+  const take = async (records: CsvRecord[]) => {
+    for (const r of records) {
+      if (header) {
+        header = false;
+        const names = r.fields.map(norm);
+        idCol = names.findIndex((n) => n === 'contactid' || n === 'id');
+        emailCol = names.findIndex((n) => n === 'email' || n === 'emailaddress');
+        if (idCol < 0 || emailCol < 0) {
+          throw new ConstantContactError('invalid_response', 'the contact export file has no contact id or email column', false);
+        }
+        continue;
+      }
+      const contactId = (r.fields[idCol] ?? '').trim();
+      if (r.error || !contactId) continue;
+      batch.push({ contactId, email: r.fields[emailCol] ?? '' });
+      rows++;
+      if (batch.length >= EXPORT_BATCH) {
+        const full = batch;
+        batch = [];
+        await onMembers(full);
+      }
+    }
+  };
+  for await (const chunk of body) await take(parser.push(chunk));
+  await take(parser.end());
+  if (header) throw new ConstantContactError('invalid_response', 'the contact export file is empty (no header row)', false);
+  if (batch.length) await onMembers(batch);
+  return { rows };
 }

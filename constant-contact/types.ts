@@ -49,6 +49,12 @@ export interface ListMember {
   email: string;
 }
 
+/** A contact export activity (POST /activities/contact_exports) and, once completed, where its file is. */
+export interface ContactExportStatus extends ActivityStatus {
+  /** `_links.results.href` of the completed activity (relative `/v3/...`), or null before. */
+  resultsHref: string | null;
+}
+
 export interface ContactsPage {
   members: ListMember[];
   /** Absolute URL of the next page, or null at the end. */
@@ -73,6 +79,17 @@ export interface ConstantContactApi {
   removeListMemberships(connectionId: string, input: { contactIds: string[]; listIds: string[] }): Promise<{ activityId: string }>;
   /** One page (<= 500) of a list's members; pass the previous page's `next` to continue. */
   pageListMembers(connectionId: string, input: { listId: string; next?: string | null }): Promise<ContactsPage>;
+
+  /** POST /activities/contact_exports of the members of up to 50 lists, contact id and email only (mirror mode). */
+  startContactExport(connectionId: string, input: { listIds: string[] }): Promise<{ activityId: string }>;
+  /** GET /activities/{id} of a contact export, with the link to its CSV file once completed. */
+  getContactExport(connectionId: string, activityId: string): Promise<ContactExportStatus>;
+  /**
+   * GET the CSV file of a completed contact export (one call, streamed: a list of any size is never
+   * held whole) and hand its members to `onMembers` in batches. `invalid_response` when the file
+   * has no contact id or email column.
+   */
+  readContactExport(connectionId: string, resultsHref: string, onMembers: (members: ListMember[]) => Promise<void>): Promise<{ rows: number }>;
 }
 
 /**
