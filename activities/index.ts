@@ -4,6 +4,7 @@ import type { ConstantContactApi } from '../constant-contact/types';
 import type { Store } from '../store';
 import { createExportRunActivities } from './exportRun';
 import { createScheduleActivities } from './schedules';
+import { createMirrorActivities } from './mirror';
 
 /** What activities are built over; tests swap any piece (architecture.md). */
 export interface ActivityDeps {
@@ -19,6 +20,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     ...createExportRunActivities(deps),
     ...createScheduleActivities(deps),
+    ...createMirrorActivities(deps),
   };
 }
 

@@ -1,0 +1,296 @@
+import { ApplicationFailure } from '@temporalio/common';
+import { Context } from '@temporalio/activity';
+import type { ActivityDeps } from './index';
+import { ConstantContactError, terminalActivityStates, type ListMember } from '../constant-contact/types';
+import { MirrorRepository, type RemovalDecision } from '../store/mirror';
+
+/**
+ * Mirror mode's activities: read the list's members after the uploads, plan who leaves (members
+ * whose email is not in the run's snapshot), apply the guard's decision, and remove the leavers
+ * from the list with one remove-list-memberships call of at most 500 contact ids per activity.
+ *
+ * Contacts are removed from the list only, never deleted. Every input and output is ids, counts,
+ * states and links: contact ids and emails stay in the store (store/mirror.ts).
+ */
+
+/** Constant Contact takes at most 500 contact ids per remove-list-memberships request. */
+export const REMOVAL_BATCH_SIZE = 500;
+
+export interface ListReadInput {
+  runId: string;
+  connectionId: string;
+  listId: string;
+}
+
+export interface StartListReadResult {
+  /** The contact export's activity id, or null when the account cannot export (read by pages instead). */
+  exportActivityId: string | null;
+}
+
+export interface ListExportState {
+  state: string;
+  terminal: boolean;
+  completed: boolean;
+  percentDone: number;
+}
+
+export interface LoadListExportResult {
+  /** false: the export could not be used (failed, or its file names no contact ids): read by pages. */
+  loaded: boolean;
+  listMembers: number;
+}
+
+export interface ReadListPageResult {
+  members: number;
+  /** The next page's link (a cursor, no personal data), or null at the end. */
+  next: string | null;
+}
+
+export interface PlanRemovalsInput {
+  runId: string;
+  /** The guard's limit; default: the export's maxRemovalPercent. */
+  maxRemovalPercent?: number;
+  /** Overrides the configured approval timeout (REMOVAL_APPROVAL_TIMEOUT_SECONDS). */
+  approvalTimeoutMs?: number;
+}
+
+export interface PlanRemovalsResult {
+  listMembers: number;
+  plannedRemovals: number;
+  batches: number;
+  batchSize: number;
+  /** The guard's limit in percent of the list's members. */
+  maxRemovalPercent: number;
+  /** true when the planned removals exceed maxRemovalPercent of the list's members. */
+  needsApproval: boolean;
+  approvalTimeoutMs: number;
+}
+
+export interface RemoveBatchInput {
+  runId: string;
+  connectionId: string;
+  listId: string;
+  batchNo: number;
+}
+
+export interface RemoveBatchResult {
+  contacts: number;
+  activityId: string | null;
+}
+
+export interface CheckRemovalBatchResult {
+  state: string;
+  done: boolean;
+  removed: number;
+}
+
+export interface FinishRemovalsResult {
+  listMembers: number;
+  plannedRemovals: number;
+  removed: number;
+  removalErrors: number;
+  decision: RemovalDecision | null;
+}
+
+/** Failure types the mirror workflow acts on (in addition to the Constant Contact error codes). */
+export const MirrorFailure = {
+  removalBatchMissing: 'removal_batch_missing',
+} as const;
+
+/**
+ * A Constant Contact error as the failure Temporal retries or not: classified once, in the client
+ * (architecture.md invariant 3); here it only crosses the boundary as its typed code.
+ */
+export function toActivityFailure(err: unknown): unknown {
+  if (!(err instanceof ConstantContactError)) return err;
+  if (err.code === 'daily_quota_exhausted') {
+    // Not retried by Temporal: the workflow waits on a durable timer until the quota resets.
+    return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: true, details: [{ retryAfterMs: err.retryAfterMs ?? 60_000 }] });
+  }
+  return ApplicationFailure.create({
+    message: err.message,
+    type: err.code,
+    nonRetryable: !err.retryable,
+    ...(err.retryable && err.retryAfterMs ? { nextRetryDelay: err.retryAfterMs } : {}),
+  });
+}
+
+async function classified<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toActivityFailure(err);
+  }
+}
+
+function heartbeat(details?: unknown): void {
+  try {
+    Context.current().heartbeat(details);
+  } catch {
+    /* called outside an activity (unit use) */
+  }
+}
+
+/** Codes meaning this account or API does not offer a contact export as we ask for it. */
+const EXPORT_UNAVAILABLE = new Set(['bad_request', 'not_found', 'forbidden', 'unsupported_media_type', 'invalid_response']);
+
+export function createMirrorActivities(deps: ActivityDeps) {
+  const { store, constantContact: cc, logger, clock } = deps;
+  const mirror = new MirrorRepository(store.db);
+  const now = () => clock().toISOString();
+
+  /** The export's limit (default 20 when the export is gone). */
+  async function exportMaxRemovalPercent(runId: string): Promise<number> {
+    const run = await store.runs.get(runId);
+    const exp = run ? await store.exports.get(run.exportId, { includeDeleted: true }) : undefined;
+    return exp?.maxRemovalPercent ?? 20;
+  }
+
+  async function storeMembers(runId: string, members: readonly ListMember[]): Promise<void> {
+    await mirror.addListMembers(
+      runId,
+      members.filter((m) => m.contactId).map((m) => ({ contactId: m.contactId, email: m.email || null })),
+    );
+  }
+
+  return {
+    /** Forgets any earlier read of the run's list and starts a contact export of it (one call). */
+    async startListRead(input: ListReadInput): Promise<StartListReadResult> {
+      await mirror.beginListRead(input.runId, input.listId, now());
+      await store.runs.setPhase(input.runId, 'removing');
+      try {
+        const { activityId } = await cc.startContactExport(input.connectionId, { listIds: [input.listId] });
+        return { exportActivityId: activityId };
+      } catch (err) {
+        if (err instanceof ConstantContactError && EXPORT_UNAVAILABLE.has(err.code)) {
+          logger.warn({ runId: input.runId, code: err.code }, 'contact export unavailable: reading the list by pages');
+          return { exportActivityId: null };
+        }
+        throw toActivityFailure(err);
+      }
+    },
+
+    /** The state of the list's contact export (one call). */
+    async checkListExport(input: { connectionId: string; exportActivityId: string }): Promise<ListExportState> {
+      const s = await classified(() => cc.getContactExport(input.connectionId, input.exportActivityId));
+      return {
+        state: s.state,
+        terminal: terminalActivityStates.includes(s.state),
+        completed: s.state === 'completed',
+        percentDone: s.percentDone,
+      };
+    },
+
+    /** Reads the completed export's file into the store (two calls: the activity for its link, the file). */
+    async loadListExport(input: ListReadInput & { exportActivityId: string }): Promise<LoadListExportResult> {
+      await mirror.beginListRead(input.runId, input.listId, now());
+      try {
+        const s = await cc.getContactExport(input.connectionId, input.exportActivityId);
+        if (s.state !== 'completed' || !s.resultsHref) return { loaded: false, listMembers: 0 };
+        let rows = 0;
+        await cc.readContactExport(input.connectionId, s.resultsHref, async (members) => {
+          await storeMembers(input.runId, members);
+          rows += members.length;
+          heartbeat({ rows });
+        });
+        return { loaded: true, listMembers: await mirror.countListMembers(input.runId) };
+      } catch (err) {
+        if (err instanceof ConstantContactError && err.code === 'invalid_response') {
+          logger.warn({ runId: input.runId }, 'the contact export file cannot be used: reading the list by pages');
+          await mirror.beginListRead(input.runId, input.listId, now());
+          return { loaded: false, listMembers: 0 };
+        }
+        throw toActivityFailure(err);
+      }
+    },
+
+    /**
+     * One page (<= 500) of the list's members into the store (one call): the fallback when the
+     * contact export is not available. `next` null starts from the first page and forgets earlier reads.
+     */
+    async readListPage(input: ListReadInput & { next: string | null }): Promise<ReadListPageResult> {
+      if (!input.next) await mirror.beginListRead(input.runId, input.listId, now());
+      const page = await classified(() => cc.pageListMembers(input.connectionId, { listId: input.listId, next: input.next }));
+      await storeMembers(input.runId, page.members);
+      return { members: page.members.length, next: page.next };
+    },
+
+    /** Numbers the leavers, records counts.plannedRemovals and says whether the guard holds them. */
+    async planRemovals(input: PlanRemovalsInput): Promise<PlanRemovalsResult> {
+      const plan = await mirror.planRemovals(input.runId, REMOVAL_BATCH_SIZE, now());
+      await store.runs.setCounts(input.runId, { plannedRemovals: plan.plannedRemovals, removed: (await mirror.totals(input.runId)).removed });
+      const maxRemovalPercent = input.maxRemovalPercent ?? (await exportMaxRemovalPercent(input.runId));
+      const limit = (Math.max(0, maxRemovalPercent) / 100) * plan.listMembers;
+      return {
+        ...plan,
+        batchSize: REMOVAL_BATCH_SIZE,
+        maxRemovalPercent,
+        needsApproval: plan.plannedRemovals > 0 && plan.plannedRemovals > limit,
+        approvalTimeoutMs: input.approvalTimeoutMs ?? deps.config.exports.removalApprovalTimeoutMs ?? 86_400_000,
+      };
+    },
+
+    /** Shows where the removals are: awaiting-approval, waiting-for-quota, removing. */
+    async setRemovalsPhase(input: { runId: string; phase: 'awaiting-approval' | 'waiting-for-quota' | 'removing' }): Promise<void> {
+      await store.runs.setPhase(input.runId, input.phase);
+    },
+
+    /** Records the guard's outcome (the first one stays) and moves the run on. */
+    async recordRemovalDecision(input: { runId: string; decision: RemovalDecision }): Promise<{ decision: RemovalDecision }> {
+      const decision = await mirror.recordDecision(input.runId, input.decision, now());
+      await store.runs.setPhase(input.runId, decision === 'approved' || decision === 'not-needed' ? 'removing' : 'finalizing');
+      return { decision };
+    },
+
+    /**
+     * Removes one batch (<= 500) of leavers from the list: one remove-list-memberships call. A batch
+     * whose request was made already is not sent again.
+     */
+    async removeBatch(input: RemoveBatchInput): Promise<RemoveBatchResult> {
+      const existing = await mirror.getBatch(input.runId, input.batchNo);
+      if (existing?.activityId) return { contacts: existing.contacts, activityId: existing.activityId };
+      const contactIds = await mirror.removalBatchContactIds(input.runId, input.batchNo, REMOVAL_BATCH_SIZE);
+      if (contactIds.length === 0) {
+        throw ApplicationFailure.nonRetryable(`removal batch ${input.batchNo} of run ${input.runId} has no contacts`, MirrorFailure.removalBatchMissing);
+      }
+      const { activityId } = await classified(() =>
+        cc.removeListMemberships(input.connectionId, { contactIds, listIds: [input.listId] }),
+      );
+      const batch = await mirror.recordBatchPosted(input.runId, input.batchNo, contactIds.length, activityId);
+      return { contacts: batch.contacts, activityId: batch.activityId };
+    },
+
+    /** Polls one batch's activity (one call); once terminal records it and updates counts.removed. */
+    async checkRemovalBatch(input: { runId: string; connectionId: string; batchNo: number }): Promise<CheckRemovalBatchResult> {
+      const batch = await mirror.getBatch(input.runId, input.batchNo);
+      if (!batch?.activityId) {
+        throw ApplicationFailure.nonRetryable(`removal batch ${input.batchNo} of run ${input.runId} was not posted`, MirrorFailure.removalBatchMissing);
+      }
+      if (terminalActivityStates.includes(batch.state as never)) return { state: batch.state, done: true, removed: batch.removed };
+      const s = await classified(() => cc.getActivity(input.connectionId, batch.activityId!));
+      if (!terminalActivityStates.includes(s.state)) return { state: s.state, done: false, removed: 0 };
+      // person_count: the contacts the activity found and took off the list; ids it did not know are errors.
+      const errors = Math.min(batch.contacts, s.errorCount);
+      const removed = s.state === 'completed' ? Math.min(batch.contacts, s.personCount > 0 ? s.personCount : batch.contacts - errors) : 0;
+      await mirror.recordBatchDone(input.runId, input.batchNo, { state: s.state, removed, errors: s.state === 'completed' ? errors : batch.contacts });
+      await store.runs.setCounts(input.runId, { removed: (await mirror.totals(input.runId)).removed });
+      return { state: s.state, done: true, removed };
+    },
+
+    /** Final counts of the run's removals; forgets the copy of the list. */
+    async finishRemovals(input: { runId: string }): Promise<FinishRemovalsResult> {
+      const [state, totals] = await Promise.all([mirror.get(input.runId), mirror.totals(input.runId)]);
+      await store.runs.setCounts(input.runId, { removed: totals.removed, plannedRemovals: state?.plannedRemovals ?? 0 });
+      await mirror.forgetListMembers(input.runId);
+      return {
+        listMembers: state?.listMembers ?? 0,
+        plannedRemovals: state?.plannedRemovals ?? 0,
+        removed: totals.removed,
+        removalErrors: totals.errors,
+        decision: state?.decision ?? null,
+      };
+    },
+  };
+}
+
+export type MirrorActivities = ReturnType<typeof createMirrorActivities>;
