@@ -1,7 +1,7 @@
 import { CsvParser } from '../common/csv';
 import { NdjsonSplitter } from '../common/ndjson';
 import type { Db } from './db';
-import type { Attributes, AttributeValue, Profile } from './types';
+import type { Attributes, Profile } from './types';
 
 /** The largest number of rows one INSERT statement carries (SQLite: 3 parameters a row; PostgreSQL: one JSON array). */
 const ROWS_PER_STATEMENT = { sqlite: 500, postgres: 5000 } as const;
@@ -155,24 +155,22 @@ export type RecordCheck = { ok: true; profile: ProfileInput } | { ok: false; mes
  */
 export function checkProfileRecord(record: unknown): RecordCheck {
   if (typeof record !== 'object' || record === null || Array.isArray(record)) return { ok: false, message: 'a record must be a JSON object' };
-  const entries = Object.entries(record as Record<string, unknown>);
-  const id = (record as Record<string, unknown>).id;
+  const { id, ...attributes } = record as Record<string, unknown>; // rest copies own data properties: a "__proto__" key stays an attribute
   if (id === undefined) return { ok: false, message: 'id is required' };
   if (typeof id !== 'string') return { ok: false, message: 'id must be a string' };
   if (id.length < 1 || id.length > MAX_PROFILE_ID) return { ok: false, message: `id must be 1 to ${MAX_PROFILE_ID} characters` };
   if (!storable(id)) return { ok: false, message: UNSTORABLE };
-  const attributes: [string, AttributeValue][] = [];
-  for (const [name, value] of entries) {
-    if (name === 'id') continue;
+  for (const name of Object.keys(attributes)) {
+    const value = attributes[name];
     if (name.length < 1 || name.length > MAX_ATTRIBUTE_NAME) return { ok: false, message: `attribute names must be 1 to ${MAX_ATTRIBUTE_NAME} characters` };
     if (!storable(name)) return { ok: false, message: UNSTORABLE };
-    if (typeof value === 'string' && !storable(value)) return { ok: false, message: UNSTORABLE };
-    if (value === null || typeof value === 'string' || typeof value === 'boolean') attributes.push([name, value]);
-    else if (typeof value === 'number' && Number.isFinite(value)) attributes.push([name, value]);
-    else return { ok: false, message: `attribute "${truncate(name, 64)}" must be a string, number, boolean or null (nested objects and arrays are not supported)` };
+    if (typeof value === 'string') {
+      if (!storable(value)) return { ok: false, message: UNSTORABLE };
+    } else if (!(value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)))) {
+      return { ok: false, message: `attribute "${truncate(name, 64)}" must be a string, number, boolean or null (nested objects and arrays are not supported)` };
+    }
   }
-  // fromEntries defines own properties, so a "__proto__" attribute stays an attribute.
-  return { ok: true, profile: { id, attributes: Object.fromEntries(attributes) } };
+  return { ok: true, profile: { id, attributes: attributes as Attributes } };
 }
 
 const UNSTORABLE = 'text must be valid Unicode without NUL characters (\\u0000)';

@@ -19,7 +19,11 @@ import { createTestStore, TEST_SECRETS_KEY, type StoreKind, type TestStore } fro
 
 export type Role = 'admin' | 'contributor' | 'none';
 
-export interface HttpResponse<T = any> {
+/** Response bodies in tests are loosely typed JSON that assertions read field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type JsonBody = any;
+
+export interface HttpResponse<T = JsonBody> {
   status: number;
   headers: http.IncomingHttpHeaders;
   text: string;
@@ -31,7 +35,7 @@ export interface ProfilesApp {
   store: Store;
   testStore: TestStore;
   /** JSON request (body serialized) or a raw body with its content type. */
-  request<T = any>(method: string, path: string, options?: { role?: Role; body?: unknown; raw?: string | Buffer | AsyncIterable<Buffer | string>; contentType?: string; headers?: Record<string, string> }): Promise<HttpResponse<T>>;
+  request<T = JsonBody>(method: string, path: string, options?: { role?: Role; body?: unknown; raw?: string | Buffer | AsyncIterable<Buffer | string>; contentType?: string; headers?: Record<string, string> }): Promise<HttpResponse<T>>;
   close(): Promise<void>;
 }
 
@@ -85,7 +89,7 @@ export async function createProfilesApp(kind: StoreKind): Promise<ProfilesApp> {
           } catch {
             body = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: body as any });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, body: body as JsonBody });
         });
         res.on('error', reject);
       });
