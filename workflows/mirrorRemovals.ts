@@ -265,10 +265,11 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
 
   async function awaitApproval(plan: PlanRemovalsResult): Promise<RemovalDecision> {
     const { runId } = input;
-    await calls.setRemovalsPhase({ runId, phase: 'awaiting-approval' });
-    const deadline = new Date(Date.now() + plan.approvalTimeoutMs);
-    state.approvalDeadline = deadline.toISOString();
+    // Decisions are taken from here on: the run shows the phase only after this (an activity), so an
+    // admin who sees it never finds the workflow not yet waiting.
     state.stage = 'awaiting-approval';
+    state.approvalDeadline = new Date(Date.now() + plan.approvalTimeoutMs).toISOString();
+    await calls.setRemovalsPhase({ runId, phase: 'awaiting-approval' });
     const pct = plan.listMembers ? Math.round((plan.plannedRemovals / plan.listMembers) * 1000) / 10 : 100;
     setCurrentDetails(
       `Awaiting approval: ${plan.plannedRemovals} of ${plan.listMembers} list members (${pct}%) would leave the list, ` +
