@@ -5,6 +5,7 @@ import { registerSegmentsRoutes } from './segments';
 import { registerConnectionsRoutes } from './connections';
 import { registerExportsRoutes } from './exports';
 import { registerRunsRoutes } from './runs';
+import { registerRemovalsRoutes } from './removals';
 import { registerSchedulesRoutes } from './schedules';
 
 export const routeModules: ((routes: RouteRegistry, deps: AppDeps) => void)[] = [
@@ -13,5 +14,6 @@ export const routeModules: ((routes: RouteRegistry, deps: AppDeps) => void)[] = 
   registerConnectionsRoutes,
   registerExportsRoutes,
   registerRunsRoutes,
+  registerRemovalsRoutes,
   registerSchedulesRoutes,
 ];
