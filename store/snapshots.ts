@@ -122,8 +122,8 @@ export class SnapshotRepository {
     const ids = [...new Set(segmentIds)];
     if (ids.length === 0) return 0;
     const row = await this.db.get<{ n: number }>(
-      `SELECT COUNT(*) AS n FROM (SELECT DISTINCT m.profile_id FROM segment_members m JOIN profiles p ON p.id = m.profile_id
-       WHERE m.segment_id IN (${ids.map(() => '?').join(', ')})) u`,
+      // Memberships only name existing profiles (refresh inserts from profiles; a profile's delete drops them).
+      `SELECT COUNT(DISTINCT profile_id) AS n FROM segment_members WHERE segment_id IN (${ids.map(() => '?').join(', ')})`,
       ids,
     );
     return Number(row?.n ?? 0);
