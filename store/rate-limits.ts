@@ -22,7 +22,7 @@ export interface ReserveOptions {
 
 export interface RateLimitRepositoryOptions {
   /**
-   * Extra spacing between two slots, as a fraction of 1000/perSecond (default 0.1) with a floor of
+   * Extra spacing between two slots, as a fraction of 1000/perSecond (default 0.2) with a floor of
    * `minMarginMs` (default 5): the server counts arrivals in a rolling second, so evenly spaced slots
    * with a margin keep it under perSecond even when requests arrive with a little jitter.
    */
@@ -54,7 +54,7 @@ export class RateLimitRepository {
     private readonly db: Db,
     options: RateLimitRepositoryOptions = {},
   ) {
-    this.marginRatio = options.marginRatio ?? 0.1;
+    this.marginRatio = options.marginRatio ?? 0.2;
     this.minMarginMs = options.minMarginMs ?? 5;
   }
 
