@@ -21,6 +21,9 @@ async function main(): Promise<void> {
     (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedules not reconciled: Temporal did not answer'),
   );
   const server = app.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
+  // A profile import streams its body for as long as millions of lines take: Node's default limit
+  // on a whole request (5 minutes) would cut it with a 408. Headers still must arrive in time.
+  server.requestTimeout = 0;
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
