@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, type WorkflowBundle } from '@temporalio/worker';
 import { createActivities } from '../../activities';
+import type { Config } from '../../common/config';
 import type { ConstantContactApi } from '../../constant-contact/types';
 import type { TestApp } from '../helpers/app';
 
@@ -36,7 +37,7 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-export async function startWorker(app: TestApp, options: { constantContact?: ConstantContactApi } = {}): Promise<TestWorker> {
+export async function startWorker(app: TestApp, options: { constantContact?: ConstantContactApi; config?: Config } = {}): Promise<TestWorker> {
   quietRuntime();
   const connection = await NativeConnection.connect({ address: app.config.temporal.address });
   const worker = await Worker.create({
@@ -45,7 +46,7 @@ export async function startWorker(app: TestApp, options: { constantContact?: Con
     taskQueue: app.config.temporal.taskQueue,
     workflowBundle: await workflowBundle(),
     activities: createActivities({
-      config: app.config,
+      config: options.config ?? app.config,
       store: app.store,
       constantContact: options.constantContact ?? app.constantContact,
       logger: app.logger,
