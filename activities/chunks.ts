@@ -70,7 +70,8 @@ export async function cutChunk(
     }
   }
 
-  const firstSeq = cursor.afterSeq + 1;
+  let firstSeq = cursor.afterSeq + 1;
+  let firstRow = true;
   let lastSeq = cursor.afterSeq;
   let lastAcceptedSeq = cursor.lastAcceptedSeq;
   const rejects: Reject[] = [];
@@ -87,6 +88,10 @@ export async function cutChunk(
     const page = await reader.readPage(runId, after, limit);
     for (const row of page) {
       if (options.untilSeq !== undefined && row.seq > options.untilSeq) break scan;
+      if (firstRow) {
+        firstSeq = row.seq;
+        firstRow = false;
+      }
       const mapped = toImportContact(mapProfile(row.data, limits.mapping), previousKey);
       if (!mapped.ok) {
         rejects.push({ snapshotSeq: row.seq, profileId: row.profileId, email: mapped.email, reason: mapped.reason });

@@ -103,7 +103,7 @@ export function exportRunStartOptions(
   profiles?: number,
 ): WorkflowStartOptions<(input: ExportRunInput) => Promise<unknown>> & { workflowId: string } {
   const workflowId = exportRunWorkflowId(exp.id, run.id);
-  const size = profiles === undefined ? '' : `: ${profiles.toLocaleString('en-US')} profiles`;
+  const size = profiles === undefined ? '' : `: ${exp.segmentIds.length > 1 ? 'up to ' : ''}${profiles.toLocaleString('en-US')} profiles`;
   return {
     workflowId,
     taskQueue: config.temporal.taskQueue,
@@ -171,11 +171,13 @@ export async function startRun(deps: RunsDeps, input: { exportId: string; trigge
       runningRunId: created.runningRunId,
     };
   }
+  // For the summary only: the segments' member counts at their last refresh (no query over members here).
   let profiles: number | undefined;
   try {
-    profiles = await store.snapshots.count(exp.segmentIds);
+    const segments = await Promise.all(exp.segmentIds.map((id) => store.segments.get(id)));
+    if (segments.every((s) => s && s.memberCount !== null)) profiles = segments.reduce((n, s) => n + (s!.memberCount ?? 0), 0);
   } catch {
-    profiles = undefined; // only for the summary
+    profiles = undefined;
   }
   try {
     await temporal.workflow.start(EXPORT_RUN_WORKFLOW_TYPE, exportRunStartOptions(config, exp, { id: runId, trigger: input.trigger }, profiles));
