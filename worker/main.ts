@@ -4,6 +4,7 @@ import { openConfiguredStore } from '../common/bootstrap';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { createActivities } from '../activities';
+import { workflowBundlePath } from './workflow-bundle';
 
 /** Wires configuration, connections and the activities; nothing else. */
 async function main(): Promise<void> {
@@ -17,7 +18,8 @@ async function main(): Promise<void> {
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
-    workflowsPath: require.resolve('../workflows'),
+    // Bundled once per workflow code version, outside this process (worker/workflow-bundle.ts).
+    workflowBundle: { codePath: await workflowBundlePath(require.resolve('../workflows'), (msg) => logger.info(msg)) },
     activities: createActivities({ config, store, constantContact, logger, clock: () => new Date() }),
   });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
