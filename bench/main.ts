@@ -1,13 +1,19 @@
 import { importBenchOptions, runImportBench } from './import';
+import { exportBenchOptions, runExportBench } from './export';
 
 /**
  * `npm run bench -- <benchmark> [options]` (runs `node dist/bench/main.js`; build first).
  *
  *   import [--profiles N] [--stores sqlite,postgres]   streamed profile import: time and API peak RSS
+ *   export [--profiles N] [--store sqlite|postgres]    the export run against a plain script (the default)
  *
  * Each benchmark is a function `(args) => Promise<void>` registered below.
  */
 const benchmarks: Record<string, { usage: string; run: (args: string[]) => Promise<unknown> }> = {
+  export: {
+    usage: 'export [--profiles N] [--store sqlite|postgres] [--keep]   exports N generated profiles (default 1,000,000) through the whole stack and by a plain script; prints times, worker peak RSS, history events (the default)',
+    run: (args) => runExportBench(exportBenchOptions(args)),
+  },
   import: {
     usage: 'import [--profiles N] [--stores sqlite,postgres]   imports N generated profiles (default 1,000,000) through the API; prints time and peak RSS',
     run: (args) => runImportBench(importBenchOptions(args)),
@@ -15,7 +21,8 @@ const benchmarks: Record<string, { usage: string; run: (args: string[]) => Promi
 };
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
+  // No benchmark named (or only options): the export benchmark.
+  const [name, ...args] = argv.length === 0 || argv[0].startsWith('--') ? ['export', ...argv] : argv;
   const bench = name ? benchmarks[name] : undefined;
   if (!bench) {
     process.stderr.write(`usage: npm run bench -- <benchmark> [options]\n${Object.values(benchmarks).map((b) => `  ${b.usage}`).join('\n')}\n`);

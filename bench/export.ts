@@ -1,0 +1,450 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import pg from 'pg';
+import { createApp } from '../api/app';
+import { parseConfig, type Config } from '../common/config';
+import { createLogger } from '../common/logger';
+import { createConstantContactClient } from '../constant-contact/client';
+import { openStore, type Store } from '../store';
+import { benchProfile } from './profiles';
+import { plainExport, type PlainExportResult } from './plain-export';
+
+/**
+ * `npm run bench` (or `npm run bench -- export [--profiles N] [--store sqlite|postgres] [--keep]`)
+ *
+ * Starts what it needs and stops it after: a Temporal dev server (its own ports and database file),
+ * the Constant Contact sandbox as a process (imports processed at once, 4 requests a second per key
+ * enforced), a fresh store, the API in this process, and one worker as a child process (its peak
+ * RSS read from /proc). Generates N profiles (default 1,000,000) straight into the store, a segment
+ * of all of them and an export, then:
+ *
+ *   1. runs the export through the real stack (POST /v1/exports/{id}/runs, polled until it ends)
+ *      and reads the workflow history for the time per phase and the number of events;
+ *   2. resets the sandbox and does the same export with a plain script (bench/plain-export.ts: the
+ *      same reads and requests, no Temporal, no run records);
+ *
+ * and prints both, their ratio, and as its last line one JSON object:
+ * {profiles, totalSeconds, plainScriptSeconds, ratio, workerPeakRssMb, historyEvents}.
+ */
+
+export interface ExportBenchOptions {
+  profiles: number;
+  store: 'sqlite' | 'postgres';
+  databaseUrl: string;
+  keep: boolean;
+  log: (line: string) => void;
+}
+
+export interface ExportBenchResult {
+  profiles: number;
+  totalSeconds: number;
+  plainScriptSeconds: number;
+  ratio: number;
+  workerPeakRssMb: number;
+  historyEvents: number;
+}
+
+export const TARGETS = { seconds: 60, ratio: 1.5, workerRssMb: 400 };
+
+const ROOT = findRoot(__dirname);
+const DIST = path.resolve(__dirname, '..');
+const ADMIN_KEY = `bench-admin-${randomBytes(16).toString('hex')}`;
+
+function findRoot(dir: string): string {
+  for (let d = dir; ; d = path.dirname(d)) {
+    if (fs.existsSync(path.join(d, 'package.json'))) return d;
+    if (path.dirname(d) === d) throw new Error('package.json not found above the bench');
+  }
+}
+
+export function exportBenchOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ExportBenchOptions {
+  let profiles = 1_000_000;
+  let store: ExportBenchOptions['store'] = 'sqlite';
+  let keep = false;
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split('=', 2);
+    const value = () => inline ?? args[++i];
+    if (flag === '--profiles') {
+      profiles = Number(String(value()).replace(/[_,]/g, ''));
+      if (!Number.isInteger(profiles) || profiles < 1) throw new Error('--profiles takes a positive integer');
+    } else if (flag === '--store') {
+      const s = value();
+      if (s !== 'sqlite' && s !== 'postgres') throw new Error('--store takes sqlite or postgres');
+      store = s;
+    } else if (flag === '--keep') {
+      keep = true;
+    } else {
+      throw new Error(`unknown option ${args[i]} (export takes --profiles N, --store sqlite|postgres, --keep)`);
+    }
+  }
+  return {
+    profiles,
+    store,
+    databaseUrl: env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    keep,
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const temporalScripts = require(path.join(ROOT, 'scripts', 'temporal.js')) as {
+  ensureTemporalCli(o?: { log?: (m: string) => void }): Promise<{ path: string }>;
+  startDevServer(o: Record<string, unknown>): Promise<{ address: string; stop(): Promise<void> }>;
+  freePort(): Promise<number>;
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const fmt = (n: number) => n.toLocaleString('en-US');
+const secs = (n: number) => `${n.toFixed(1)} s`;
+
+export async function runExportBench(options: ExportBenchOptions): Promise<ExportBenchResult> {
+  const log = options.log;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-export-bench-'));
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
+  };
+  const onSignal = () => {
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    log(`export benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, work files in ${dir}`);
+    if (!options.keep) cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
+
+    // ---- Temporal dev server
+    const cli = await temporalScripts.ensureTemporalCli({ log: (m) => log(`[temporal] ${m}`) });
+    const temporalPort = await temporalScripts.freePort();
+    const server = await temporalScripts.startDevServer({
+      cli: cli.path,
+      port: temporalPort,
+      headless: true,
+      dbFile: path.join(dir, 'temporal.db'),
+      logFile: path.join(dir, 'temporal.log'),
+      watchOwner: process.pid,
+      log: () => undefined,
+    });
+    cleanups.push(() => server.stop());
+    log(`Temporal dev server at ${server.address}`);
+
+    // ---- Constant Contact sandbox (a process of its own, as in production the service is remote)
+    const sandboxPort = await temporalScripts.freePort();
+    const sandbox = spawnChild('sandbox', path.join(DIST, 'sandbox', 'main.js'), {
+      ...baseEnv(),
+      CC_SANDBOX_PORT: String(sandboxPort),
+      CC_SANDBOX_IMPORT_MS_PER_CONTACT: '0',
+      CC_SANDBOX_RATE_PER_SECOND: '4',
+      CC_SANDBOX_RATE_PER_DAY: '100000',
+    });
+    cleanups.push(() => sandbox.stop());
+    await sandbox.waitFor('sandbox listening');
+    const sandboxBase = `http://127.0.0.1:${sandboxPort}`;
+
+    // ---- store
+    let storeEnv: Record<string, string>;
+    if (options.store === 'postgres') {
+      const schema = `bench_${randomBytes(6).toString('hex')}`;
+      const admin = new pg.Client({ connectionString: options.databaseUrl });
+      await admin.connect();
+      await admin.query(`CREATE SCHEMA ${schema}`);
+      await admin.end();
+      cleanups.push(async () => {
+        const c = new pg.Client({ connectionString: options.databaseUrl });
+        await c.connect();
+        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        await c.end();
+      });
+      const url = new URL(options.databaseUrl);
+      url.searchParams.set('options', `-c search_path=${schema}`);
+      storeEnv = { DATABASE_URL: url.toString(), DATA_DIR: path.join(dir, 'data') };
+    } else {
+      storeEnv = { DATA_DIR: path.join(dir, 'data') };
+    }
+
+    // ---- the API, in this process
+    const httpServer = http.createServer();
+    await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', () => resolve()));
+    cleanups.push(() => new Promise<void>((resolve) => { httpServer.close(() => resolve()); httpServer.closeAllConnections(); }));
+    const apiBase = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
+    const secretsKey = randomBytes(32).toString('hex');
+    const appEnv: Record<string, string> = {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      ...storeEnv,
+      SECRETS_KEY: secretsKey,
+      API_KEYS: `admin:${ADMIN_KEY}`,
+      PUBLIC_BASE_URL: apiBase,
+      TEMPORAL_ADDRESS: server.address,
+      TEMPORAL_TASK_QUEUE: 'bench-export',
+      CC_SANDBOX: 'true',
+      CC_SANDBOX_PORT: String(sandboxPort),
+      CC_API_BASE_URL: `${sandboxBase}/v3`,
+      CC_AUTH_BASE_URL: `${sandboxBase}/oauth2/default/v1`,
+      CC_RATE_PER_SECOND: '4',
+      CC_RATE_PER_DAY: '100000',
+      EXPORT_MAX_PROFILES: String(Math.max(1_000_000, options.profiles)),
+    };
+    const config = parseConfig(appEnv);
+    const logger = createLogger('warn', 'bench');
+    const store = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'segment-export.db'), secretsKey });
+    cleanups.push(() => store.close());
+    const temporalConnection = await Connection.connect({ address: server.address });
+    cleanups.push(() => temporalConnection.close());
+    const temporal = new Client({ connection: temporalConnection, namespace: config.temporal.namespace });
+    const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
+    httpServer.on('request', createApp({ config, store, logger, temporal, constantContact }));
+
+    // ---- data: N profiles, a segment of them all, a connection, an export
+    const seedStarted = Date.now();
+    await seed(store, options.profiles, (done) => progress(`generating profiles ${fmt(done)}/${fmt(options.profiles)}`));
+    const segment = await store.segments.create({ name: 'Bench: every profile', rule: { all: [] } });
+    const refreshed = await store.segments.refresh(segment.id);
+    endProgress(`generated ${fmt(options.profiles)} profiles and a segment of ${fmt(refreshed?.memberCount ?? 0)} in ${secs((Date.now() - seedStarted) / 1000)}`);
+    const connectionId = await connectSandbox(apiBase);
+    const created = await api(apiBase, 'POST', '/v1/exports', {
+      name: 'Bench export',
+      connectionId,
+      listId: '00000000-0000-4000-8000-000000000001',
+      mapping: { email: 'email', firstName: 'firstName', lastName: 'lastName' },
+      segmentIds: [segment.id],
+      schedule: { mode: 'off' },
+    });
+    const exportId = created.id as string;
+
+    // ---- the worker, as a process
+    const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...appEnv, LOG_LEVEL: 'info' });
+    cleanups.push(() => worker.stop());
+    await worker.waitFor('worker started');
+    let sampledPeakKb = 0;
+    const sampler = setInterval(() => (sampledPeakKb = Math.max(sampledPeakKb, readStatusKb(worker.child.pid!, 'VmRSS'))), 250);
+    cleanups.push(async () => clearInterval(sampler));
+
+    // ---- 1. through the real stack
+    log('');
+    log('1. the export run (API → Temporal → worker → sandbox)');
+    const t0 = Date.now();
+    const { run } = await api(apiBase, 'POST', `/v1/exports/${exportId}/runs`);
+    let ended: any;
+    for (;;) {
+      ended = await api(apiBase, 'GET', `/v1/runs/${run.id}`);
+      const p = ended.progress;
+      progress(`${bar(p.percent)} ${String(p.percent).padStart(3)}% ${p.phase.padEnd(18)} chunks ${p.chunksDone}/${p.chunksTotal}  ${secs((Date.now() - t0) / 1000)}`);
+      if (ended.status !== 'running') break;
+      await sleep(250);
+    }
+    const totalSeconds = (Date.now() - t0) / 1000;
+    endProgress(`run ${ended.status} in ${secs(totalSeconds)}`);
+    if (ended.status !== 'succeeded') throw new Error(`the run ended ${ended.status}: ${JSON.stringify(ended.error)}`);
+    const workerPeakRssMb = Math.round(Math.max(readStatusKb(worker.child.pid!, 'VmHWM'), sampledPeakKb) / 1024);
+    const history = await readHistory(temporal, run.workflowId);
+    const c = ended.counts;
+    log(`   counts: ${fmt(c.segmentProfiles)} profiles = ${fmt(c.sent)} sent + ${fmt(c.rejected)} rejected + ${fmt(c.duplicates)} duplicates; imported ${fmt(c.imported)}`);
+    log(`   ${ended.progress.chunksTotal} imports; ${fmt(history.events)} history events in ${history.executions} workflow execution(s); worker peak RSS ${workerPeakRssMb} MB`);
+    log('   time per phase (from the workflow history):');
+    for (const [name, s] of Object.entries(history.phases)) log(`     ${name.padEnd(34)} ${secs(s)}`);
+    const stats = await fetchJson(`${sandboxBase}/__sandbox/stats`);
+    log(`   sandbox: ${stats.requests} requests, ${stats.importRequests} imports, max ${stats.maxRequestsInOneSecond} in one second, ${stats.throttled} throttled`);
+
+    // ---- 2. the plain script
+    await fetchJson(`${sandboxBase}/__sandbox/reset`, 'POST');
+    log('');
+    log('2. the same export by a plain script (no Temporal, no run records)');
+    const exp = (await store.exports.get(exportId))!;
+    const plain: PlainExportResult = await plainExport({ store, constantContact, config }, exp);
+    log(`   done in ${secs(plain.seconds)}: ${plain.imports} imports, ${fmt(plain.contacts)} contacts sent, ${fmt(plain.rejected)} rejected, ${fmt(plain.duplicates)} duplicates`);
+    log(`   time per phase: ${Object.entries(plain.phases).filter(([k]) => k !== 'uploadsEndAt').map(([k, v]) => `${k} ${secs(v)}`).join(', ')}`);
+    if (plain.contacts !== c.sent) throw new Error(`the plain script sent ${plain.contacts} contacts, the run ${c.sent}`);
+
+    const ratio = totalSeconds / plain.seconds;
+    log('');
+    log(`total ${secs(totalSeconds)} (target < ${TARGETS.seconds} s), plain script ${secs(plain.seconds)}, ratio ${ratio.toFixed(2)} (target <= ${TARGETS.ratio}), worker peak RSS ${workerPeakRssMb} MB (target < ${TARGETS.workerRssMb} MB)`);
+    const result: ExportBenchResult = {
+      profiles: options.profiles,
+      totalSeconds: round1(totalSeconds),
+      plainScriptSeconds: round1(plain.seconds),
+      ratio: Math.round(ratio * 100) / 100,
+      workerPeakRssMb,
+      historyEvents: history.events,
+    };
+    await cleanup();
+    log(JSON.stringify(result));
+    return result;
+  } catch (err) {
+    endProgress('');
+    await cleanup();
+    throw err;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+const round1 = (n: number) => Math.round(n * 10) / 10;
+
+// ---------------------------------------------------------------- helpers
+
+function baseEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[k]) env[k] = process.env[k]!;
+  return env;
+}
+
+async function seed(store: Store, n: number, onProgress: (done: number) => void): Promise<void> {
+  const batch = 10_000;
+  const now = new Date().toISOString();
+  for (let i = 0; i < n; i += batch) {
+    const items = [];
+    for (let j = i; j < Math.min(n, i + batch); j++) {
+      const { id, ...attributes } = benchProfile(j);
+      items.push({ id, attributes });
+    }
+    await store.profiles.upsertMany(items, now);
+    onProgress(Math.min(n, i + batch));
+  }
+}
+
+interface Child {
+  child: ChildProcess;
+  waitFor(text: string, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+function spawnChild(name: string, entry: string, env: Record<string, string>): Child {
+  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: build first (npx tsc -p tsconfig.build.json)`);
+  const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (c: Buffer) => {
+    out = (out + c.toString('utf8')).slice(-20_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    async waitFor(text, timeoutMs = 60_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (!out.includes(text)) {
+        if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}):\n${out.slice(-3000)}`);
+        if (Date.now() > deadline) throw new Error(`${name} did not say "${text}" in time:\n${out.slice(-3000)}`);
+        await sleep(50);
+      }
+    },
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function fetchJson(url: string, method = 'GET', body?: unknown, headers: Record<string, string> = {}): Promise<any> {
+  const res = await fetch(url, {
+    method,
+    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (res.status >= 300) throw new Error(`${method} ${new URL(url).pathname}: ${res.status} ${text.slice(0, 300)}`);
+  return text ? JSON.parse(text) : undefined;
+}
+
+const api = (base: string, method: string, p: string, body?: unknown) => fetchJson(`${base}${p}`, method, body, { authorization: `Bearer ${ADMIN_KEY}` });
+
+/** A connection through the API, authorized against the sandbox by following the redirects as a browser would. */
+async function connectSandbox(apiBase: string): Promise<string> {
+  const created = await api(apiBase, 'POST', '/v1/connections', { displayName: 'Bench sandbox', usableBy: 'admins', dataPrivacyConsent: true });
+  let url: string = created.authorizeUrl;
+  for (let hop = 0; hop < 5; hop++) {
+    const res = await fetch(url, { redirect: 'manual' });
+    await res.text();
+    const location = res.headers.get('location');
+    if (!location) break;
+    url = new URL(location, url).toString();
+  }
+  const connection = await api(apiBase, 'GET', `/v1/connections/${created.id}`);
+  if (connection.status !== 'connected') throw new Error(`the bench connection is ${connection.status}`);
+  return created.id;
+}
+
+const tty = process.stderr.isTTY;
+function progress(line: string): void {
+  if (tty) process.stderr.write(`\r${line.padEnd(100)}`);
+}
+function endProgress(line: string): void {
+  if (tty) process.stderr.write(`\r${' '.repeat(100)}\r`);
+  if (line) process.stdout.write(`${line}\n`);
+}
+const bar = (percent: number) => {
+  const n = Math.round((Math.max(0, Math.min(100, percent)) / 100) * 30);
+  return `[${'#'.repeat(n)}${'.'.repeat(30 - n)}]`;
+};
+
+type Event = { eventType?: unknown; eventTime?: { seconds?: unknown; nanos?: number | null } | null; [k: string]: unknown };
+
+/** Events and time per phase from the run's workflow history (every execution of its continue-as-new chain). */
+async function readHistory(client: Client, workflowId: string): Promise<{ events: number; executions: number; phases: Record<string, number> }> {
+  const events: Event[] = [];
+  let executions = 0;
+  for await (const e of client.workflow.list({ query: `WorkflowId="${workflowId}"` })) {
+    const h = await client.workflow.getHandle(workflowId, e.runId).fetchHistory();
+    events.push(...((h.events ?? []) as unknown as Event[]));
+    executions++;
+  }
+  const time = (e: Event) => Number(e.eventTime?.seconds ?? 0) + (e.eventTime?.nanos ?? 0) / 1e9;
+  events.sort((a, b) => time(a) - time(b));
+  // Event types arrive as enum numbers (temporal.api.enums.v1.EventType) or names.
+  const NAMES: Record<number, string> = { 1: 'WORKFLOW_EXECUTION_STARTED', 10: 'ACTIVITY_TASK_SCHEDULED', 12: 'ACTIVITY_TASK_COMPLETED', 13: 'ACTIVITY_TASK_FAILED', 14: 'ACTIVITY_TASK_TIMED_OUT' };
+  const type = (e: Event) => (typeof e.eventType === 'number' ? (NAMES[e.eventType] ?? String(e.eventType)) : String(e.eventType));
+  // activity type by scheduled event id, per execution order (ids repeat across executions: key by time order)
+  const scheduled = new Map<string, { type: string; at: number }>();
+  const spans: Record<string, { first: number; last: number; busy: number }> = {};
+  let execution = 0;
+  for (const e of events) {
+    const t = type(e);
+    if (t.includes('WORKFLOW_EXECUTION_STARTED')) execution++;
+    if (t.includes('ACTIVITY_TASK_SCHEDULED')) {
+      const a = e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } };
+      scheduled.set(`${execution}:${String((e as { eventId?: unknown }).eventId)}`, { type: a?.activityType?.name ?? '?', at: time(e) });
+    }
+    if (t.includes('ACTIVITY_TASK_COMPLETED') || t.includes('ACTIVITY_TASK_FAILED') || t.includes('ACTIVITY_TASK_TIMED_OUT')) {
+      const attrs = (e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes) as { scheduledEventId?: unknown };
+      const s = scheduled.get(`${execution}:${String(attrs?.scheduledEventId)}`);
+      if (!s) continue;
+      const span = (spans[s.type] ??= { first: s.at, last: time(e), busy: 0 });
+      span.first = Math.min(span.first, s.at);
+      span.last = Math.max(span.last, time(e));
+      span.busy += time(e) - s.at;
+    }
+  }
+  const start = events.length ? time(events[0]) : 0;
+  const end = events.length ? time(events[events.length - 1]) : 0;
+  const phases: Record<string, number> = {};
+  const span = (name: string) => spans[name];
+  if (span('validateRun')) phases['validate (start → validated)'] = span('validateRun').last - start;
+  if (span('snapshotRun')) phases.snapshot = span('snapshotRun').last - span('snapshotRun').first;
+  if (span('uploadChunk')) phases['upload chunks (first → last)'] = span('uploadChunk').last - span('uploadChunk').first;
+  if (span('uploadChunk')) phases['  of which in uploadChunk activities'] = span('uploadChunk').busy;
+  if (span('pollImport')) phases['  of which in pollImport activities'] = span('pollImport').busy;
+  if (span('pollImport') && span('uploadChunk')) phases['imports after the last upload'] = Math.max(0, span('pollImport').last - span('uploadChunk').last);
+  if (span('finalizeRun')) phases['finalize'] = end - span('finalizeRun').first;
+  phases['workflow start → end'] = end - start;
+  return { events: events.length, executions, phases };
+}
