@@ -103,6 +103,10 @@ function errorHandler(deps: AppDeps) {
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  // The router could not percent-decode a path parameter (e.g. /v1/profiles/%E0%A4%A).
+  if (err instanceof URIError) {
+    return new ApiError(400, 'validation_failed', 'the request path is not valid percent-encoded UTF-8', [{ path: ['params'], message: 'not valid percent-encoding' }]);
+  }
   const e = err as BodyParserError;
   switch (e?.type) {
     case 'entity.parse.failed':
