@@ -159,13 +159,13 @@ export function checkProfileRecord(record: unknown): RecordCheck {
   if (id === undefined) return { ok: false, message: 'id is required' };
   if (typeof id !== 'string') return { ok: false, message: 'id must be a string' };
   if (id.length < 1 || id.length > MAX_PROFILE_ID) return { ok: false, message: `id must be 1 to ${MAX_PROFILE_ID} characters` };
-  if (!storable(id)) return { ok: false, message: UNSTORABLE };
+  if (!storableText(id)) return { ok: false, message: UNSTORABLE };
   for (const name of Object.keys(attributes)) {
     const value = attributes[name];
     if (name.length < 1 || name.length > MAX_ATTRIBUTE_NAME) return { ok: false, message: `attribute names must be 1 to ${MAX_ATTRIBUTE_NAME} characters` };
-    if (!storable(name)) return { ok: false, message: UNSTORABLE };
+    if (!storableText(name)) return { ok: false, message: UNSTORABLE };
     if (typeof value === 'string') {
-      if (!storable(value)) return { ok: false, message: UNSTORABLE };
+      if (!storableText(value)) return { ok: false, message: UNSTORABLE };
     } else if (!(value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value)))) {
       return { ok: false, message: `attribute "${truncate(name, 64)}" must be a string, number, boolean or null (nested objects and arrays are not supported)` };
     }
@@ -173,10 +173,10 @@ export function checkProfileRecord(record: unknown): RecordCheck {
   return { ok: true, profile: { id, attributes: attributes as Attributes } };
 }
 
-const UNSTORABLE = 'text must be valid Unicode without NUL characters (\\u0000)';
+export const UNSTORABLE = 'text must be valid Unicode without NUL characters (\\u0000)';
 
 /** Both stores keep the text as is: no NUL (PostgreSQL text and jsonb refuse it) and no lone surrogate. */
-function storable(s: string): boolean {
+export function storableText(s: string): boolean {
   return !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
@@ -329,6 +329,7 @@ function checkCsvHeader(fields: string[], error: string | undefined): string[] {
   const seen = new Set<string>();
   for (const name of fields) {
     if (name.length < 1 || name.length > MAX_ATTRIBUTE_NAME) throw new CsvHeaderError(`every CSV header column needs a name of 1 to ${MAX_ATTRIBUTE_NAME} characters`);
+    if (!storableText(name)) throw new CsvHeaderError(`the CSV header row is not usable: ${UNSTORABLE}`);
     if (seen.has(name)) throw new CsvHeaderError(`the CSV header names the column "${truncate(name, 64)}" twice`);
     seen.add(name);
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Db, Dialect } from './db';
+import { storableText, UNSTORABLE } from './profiles';
 
 /**
  * Segment rules (api.md): the grammar, its validation, and its compilation to parameterized SQL
@@ -47,8 +48,9 @@ export const MAX_VALUE_CHARS = 10_000;
 const attribute = z
   .string({ error: 'attribute must be a string' })
   .min(1, 'attribute must not be empty')
-  .max(MAX_ATTRIBUTE_NAME, `attribute must be at most ${MAX_ATTRIBUTE_NAME} characters`);
-const str = z.string().max(MAX_VALUE_CHARS, `a string value must be at most ${MAX_VALUE_CHARS} characters`);
+  .max(MAX_ATTRIBUTE_NAME, `attribute must be at most ${MAX_ATTRIBUTE_NAME} characters`)
+  .refine(storableText, UNSTORABLE);
+const str = z.string().max(MAX_VALUE_CHARS, `a string value must be at most ${MAX_VALUE_CHARS} characters`).refine(storableText, UNSTORABLE);
 const num = z.number({ error: 'expected a finite number' });
 const scalar = z.union([str, num, z.boolean()], { error: 'value must be a string, a number or a boolean (use exists/notExists for missing values)' });
 

@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { ApiError, badRequest, notFound } from '../../common/errors';
 import { decodeCursor, encodeCursor, pageQuery } from '../../common/paging';
-import { CsvHeaderError, importProfiles, MAX_PROFILE_ID, type ImportFormat } from '../../store/profiles';
+import { CsvHeaderError, importProfiles, MAX_PROFILE_ID, storableText, UNSTORABLE, type ImportFormat } from '../../store/profiles';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 
@@ -21,7 +21,7 @@ const profileSchema = z.object({
   attributes: z.record(z.string(), attributeValue),
   updatedAt: z.string().describe('ISO 8601 UTC time of the last import that wrote it'),
 });
-const profileParams = z.strictObject({ id: z.string().min(1).max(MAX_PROFILE_ID) });
+const profileParams = z.strictObject({ id: z.string().min(1).max(MAX_PROFILE_ID).refine(storableText, UNSTORABLE) });
 
 const importResultSchema = z.object({
   received: z.number().int().describe('records read (non-blank lines; CSV: rows after the header)'),
@@ -167,6 +167,6 @@ function importFormat(req: Request): ImportFormat {
 function afterId(cursor: string | undefined): string | undefined {
   const position = decodeCursor(cursor);
   if (position === undefined) return undefined;
-  if (position.length !== 1 || typeof position[0] !== 'string') throw badRequest('cursor is not valid', [{ path: ['query', 'cursor'], message: 'not a cursor this API issued' }]);
+  if (position.length !== 1 || typeof position[0] !== 'string' || !storableText(position[0])) throw badRequest('cursor is not valid', [{ path: ['query', 'cursor'], message: 'not a cursor this API issued' }]);
   return position[0];
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { badRequest, conflict, notFound } from '../../common/errors';
 import { decodeCursor, encodeCursor, pageQuery } from '../../common/paging';
+import { storableText, UNSTORABLE } from '../../store/profiles';
 import { ruleSchema, type Rule } from '../../store/rules';
 import type { Segment } from '../../store/types';
 import type { AppDeps } from '../deps';
@@ -15,8 +16,8 @@ import type { RouteRegistry } from '../http';
 const ADMIN = ['admin'] as const;
 const EVERYONE = ['admin', 'contributor'] as const;
 
-const name = z.string().trim().min(1, 'name must not be empty').max(200);
-const segmentParams = z.strictObject({ id: z.string().min(1).max(100) });
+const name = z.string().trim().min(1, 'name must not be empty').max(200).refine(storableText, UNSTORABLE);
+const segmentParams = z.strictObject({ id: z.string().min(1).max(100).refine(storableText, UNSTORABLE) });
 
 const segmentSchema = z.object({
   id: z.string(),
@@ -74,7 +75,7 @@ export function registerSegmentsRoutes(routes: RouteRegistry, deps: AppDeps): vo
     },
     async ({ query }) => {
       const position = decodeCursor(query.cursor);
-      if (position !== undefined && (position.length !== 1 || typeof position[0] !== 'string')) {
+      if (position !== undefined && (position.length !== 1 || typeof position[0] !== 'string' || !storableText(position[0]))) {
         throw badRequest('cursor is not valid', [{ path: ['query', 'cursor'], message: 'not a cursor this API issued' }]);
       }
       const page = await store.segments.list(query.limit, position?.[0] as string | undefined);

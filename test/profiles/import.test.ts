@@ -75,6 +75,18 @@ describe.each(storeKinds)('profile import and routes on %s', (kind) => {
     expect(res.body.errors[0].message).toMatch(/NUL/);
   });
 
+  it('answers malformed ids and cursors with 400, never 500', async () => {
+    expect((await app.request('GET', '/v1/profiles/a%00b')).status).toBe(400);
+    expect((await app.request('DELETE', '/v1/profiles/a%00b')).status).toBe(400);
+    expect((await app.request('GET', `/v1/profiles/${'x'.repeat(129)}`)).status).toBe(400);
+    expect((await app.request('GET', `/v1/profiles?cursor=${Buffer.from(JSON.stringify(['\u0000'])).toString('base64url')}`)).status).toBe(400);
+    const odd = await app.request('GET', '/v1/profiles/%E0%A4%A');
+    expect(odd.status).toBeGreaterThanOrEqual(400);
+    expect(odd.status).toBeLessThan(500);
+    const header = await importCsv('id,a\u0000\nx,1\n');
+    expect(header.status).toBe(400);
+  });
+
   it('lists only the first 100 errors but counts them all', async () => {
     const body = Array.from({ length: 150 }, (_, i) => (i % 2 ? '{bad' : JSON.stringify({ id: `p${i}` }))).join('\n');
     const res = await importNdjson(body);

@@ -62,6 +62,24 @@ describe.each(storeKinds)('segment routes on %s', (kind) => {
     expect(await tables()).toEqual(before);
   });
 
+  it('answers malformed text, ids and cursors with 400 or 404, never 500, on both stores', async () => {
+    const before = await tables();
+    const nul = await app.request('POST', '/v1/segments', { body: { name: 'x', rule: { attribute: 'a', op: 'eq', value: 'x\u0000y' } } });
+    expect(nul.status).toBe(400);
+    expect(nul.body.error.details.map((d: { path: string[] }) => d.path.join('.'))).toEqual(['body.rule.value']);
+    expect((await app.request('POST', '/v1/segments', { body: { name: 'x', rule: { attribute: '\ud800', op: 'exists' } } })).status).toBe(400);
+    expect((await app.request('POST', '/v1/segments', { body: { name: 'a\u0000', rule: LV } })).status).toBe(400);
+    expect((await app.request('GET', '/v1/segments/%00')).status).toBe(400);
+    expect((await app.request('POST', '/v1/segments/seg_%00/refresh')).status).toBe(400);
+    const cursor = Buffer.from(JSON.stringify(['a\u0000'])).toString('base64url');
+    expect((await app.request('GET', `/v1/segments?cursor=${cursor}`)).status).toBe(400);
+    expect((await app.request('GET', `/v1/segments?cursor=${Buffer.from('[1]').toString('base64url')}`)).status).toBe(400);
+    const odd = await app.request('GET', '/v1/segments/%FF');
+    expect(odd.status).toBeGreaterThanOrEqual(400);
+    expect(odd.status).toBeLessThan(500);
+    expect(await tables()).toEqual(before);
+  });
+
   it('treats injection-shaped attribute names and values as data', async () => {
     const rule = { any: [{ attribute: "Country' OR '1'='1", op: 'eq', value: 'LV' }, { attribute: 'Country', op: 'eq', value: "LV' OR '1'='1" }, { attribute: 'a"); DELETE FROM profiles; --', op: 'exists' }] };
     const seg = (await app.request('POST', '/v1/segments', { body: { name: 'tricky', rule } })).body;
