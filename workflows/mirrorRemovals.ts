@@ -41,6 +41,8 @@ export interface MirrorRemovalsInput {
   approvalTimeoutMs?: number;
   /** Set when an execution continues as new in the middle of removing. */
   resume?: MirrorRemovalsResume;
+  /** Removal steps (posts and checks of batches) per workflow execution before it continues as new (default: by history size). */
+  stepsPerExecution?: number;
 }
 
 export interface MirrorRemovalsResume {
@@ -119,6 +121,8 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
     batches: input.resume?.plan.batches ?? 0,
   };
   let requested: RemovalDecisionRequest['decision'] | undefined;
+  /** Removal steps taken in this execution (for stepsPerExecution). */
+  let steps = 0;
 
   const awaiting = () => state.stage === 'awaiting-approval' && requested === undefined;
   setHandler(removalsStateQuery, () => state);
@@ -203,6 +207,7 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
       );
       nextBatch += window.length;
       state.batchesPosted = nextBatch;
+      steps += window.length;
       if (historyFull()) await continueAsNew<typeof mirrorRemovals>({ ...input, resume: { plan, decision, nextBatch, nextCheck } });
     }
     let delay = 500;
@@ -217,7 +222,8 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
         nextCheck++;
         state.batchesDone = nextCheck;
         delay = 500;
-        if (historyFull()) await continueAsNew<typeof mirrorRemovals>({ ...input, resume: { plan, decision, nextBatch, nextCheck } });
+        steps++;
+        if (historyFull() && nextCheck < plan.batches) await continueAsNew<typeof mirrorRemovals>({ ...input, resume: { plan, decision, nextBatch, nextCheck } });
       } else {
         await sleep(delay);
         delay = Math.min(delay * 2, 10_000);
@@ -301,7 +307,7 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
 
   function historyFull(): boolean {
     const info = workflowInfo();
-    return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS;
+    return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || steps >= (input.stepsPerExecution ?? Infinity);
   }
 }
 

@@ -227,3 +227,19 @@ it('reads the list by pages of 500 when the account offers no contact export', a
     worker = await startWorker(app);
   }
 });
+
+it('continues as new in the middle of removing and still removes every leaver exactly once', async () => {
+  const s = await scenario(100, 1600, 100);
+  const before = await sandboxStats(app);
+  const handle = await startRemovals(s, { stepsPerExecution: 1 });
+  const firstRunId = (await handle.describe()).runId;
+  const result = await handle.result();
+  expect(result).toEqual({ listMembers: 1700, plannedRemovals: 1600, removed: 1600, removalErrors: 0, decision: 'not-needed' });
+  expect((await handle.describe()).runId).not.toBe(firstRunId);
+  expect(await sandboxEmails(app, s.listId)).toEqual(s.kept);
+  const after = await sandboxStats(app);
+  // 1600 leavers: 4 calls of <= 500 contact ids, none sent twice across the executions.
+  expect(after.removeRequests - before.removeRequests).toBe(4);
+  expect((await app.store.runs.get(s.runId))?.counts.removed).toBe(1600);
+  expect(after.maxRequestsInOneSecond).toBeLessThanOrEqual(4);
+});
