@@ -249,7 +249,7 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
       // A refresh must end well within its lease, whatever the server does.
       timeoutMs: Math.min(30_000, Math.floor(refreshLeaseMs / 2)),
     });
-    if (answer.status < 200 || answer.status >= 300) throw errorFromResponse(ctx, answer.status, answer.headers, answer.text, now());
+    if (answer.status < 200 || answer.status >= 300) throw errorFromResponse(ctx, answer.status, answer.headers, answer.text, Date.now());
     const t = parseBody(ctx, answer, tokenResponseSchema);
     const expiresAt = jwtExpiresAt(t.access_token) ?? (t.expires_in ? now() + t.expires_in * 1000 : now() + 86_400_000);
     const set: TokenSet = { accessToken: t.access_token, expiresAt };
@@ -326,7 +326,13 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
       fresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh', stored.tokens);
     } catch (err) {
       if (err instanceof ConstantContactError && err.code === 'needs_reauthorization') {
-        return needsReauthorization(connectionId, stored.generation, 'the refresh token was refused (invalid_grant)');
+        // Marking also frees the lease; when newer tokens were saved meanwhile, use those instead.
+        if (!(await tokens.markNeedsReauthorization(connectionId, stored.generation))) {
+          await tokens.releaseRefreshLease(connectionId, owner);
+          return currentTokens(connectionId);
+        }
+        logger.warn({ connectionId }, 'connection needs re-authorization: the refresh token was refused (invalid_grant)');
+        throw new ConstantContactError('needs_reauthorization', `connection ${connectionId} needs a new Constant Contact authorization: the refresh token was refused (invalid_grant)`, false, undefined, err.status);
       }
       await tokens.releaseRefreshLease(connectionId, owner);
       throw err;
@@ -389,7 +395,7 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
         return needsReauthorization(connectionId, stored.generation, 'Constant Contact refused the refreshed access token (401)');
       }
       if (answer.status >= 200 && answer.status < 300) return parseBody(ctx, answer, schema);
-      throw errorFromResponse(ctx, answer.status, answer.headers, answer.text, now());
+      throw errorFromResponse(ctx, answer.status, answer.headers, answer.text, Date.now());
     }
   }
 
@@ -561,7 +567,7 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
         }
         if (res.statusCode < 200 || res.statusCode >= 300) {
           const text = await res.body.text().catch(() => '');
-          throw errorFromResponse(ctx, res.statusCode, res.headers, text, now());
+          throw errorFromResponse(ctx, res.statusCode, res.headers, text, Date.now());
         }
         try {
           return await readMembersCsv(res.body, onMembers);

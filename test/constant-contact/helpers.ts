@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import type { Config } from '../../common/config';
 import { createLogger } from '../../common/logger';
 import { createConstantContactClient, createPkcePair, type ConstantContactClient, type ConstantContactClientDeps } from '../../constant-contact/client';
@@ -34,8 +34,10 @@ export interface SandboxStatsJson {
 export async function startSandbox(options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
   const sandbox = createSandbox(options);
   const address = await sandbox.listen(0);
+  const agent = new Agent();
   const control = async <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> => {
     const res = await request(`${address.baseUrl}/__sandbox${path}`, {
+      dispatcher: agent,
       method,
       headers: body === undefined ? {} : { 'content-type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
@@ -49,7 +51,10 @@ export async function startSandbox(options: Partial<SandboxOptions> = {}): Promi
     address,
     control,
     stats: () => control<SandboxStatsJson>('GET', '/stats'),
-    close: () => sandbox.close(),
+    close: async () => {
+      await sandbox.close();
+      await agent.close();
+    },
   };
 }
 
@@ -93,8 +98,10 @@ export async function insertConnection(store: Store, id = `conn-${process.pid}-$
 
 /** The browser part of the authorization: the sandbox approves at once and redirects with code and state. */
 export async function followAuthorize(authorizeUrl: string): Promise<{ code: string; state: string; location: URL }> {
-  const res = await request(authorizeUrl, { method: 'GET' });
+  const agent = new Agent();
+  const res = await request(authorizeUrl, { method: 'GET', dispatcher: agent });
   await res.body.dump();
+  await agent.close();
   if (res.statusCode !== 302) throw new Error(`authorize answered ${res.statusCode}`);
   const location = new URL(String(res.headers.location));
   const code = location.searchParams.get('code');

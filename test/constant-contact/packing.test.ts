@@ -77,7 +77,8 @@ describe('import packing', () => {
 
   it('packs 1,000,000 contacts in a few seconds', () => {
     const packer = new ImportPacker<number>({ listIds: [LIST], maxContacts: 40_000, maxBytes: 4 * 1024 * 1024 - 64 * 1024 });
-    const started = Date.now();
+    // CPU time, not wall time: other processes on a busy machine must not fail this test.
+    const started = process.cpuUsage();
     let bodies = 0;
     let contacts = 0;
     let largest = 0;
@@ -94,10 +95,11 @@ describe('import packing', () => {
       bodies++;
       contacts += last.contacts;
     }
-    const ms = Date.now() - started;
+    const used = process.cpuUsage(started);
+    const ms = (used.user + used.system) / 1000;
     expect(contacts).toBe(1_000_000);
     expect(bodies).toBe(25);
     expect(largest).toBeLessThan(4 * 1024 * 1024 - 64 * 1024);
-    expect(ms).toBeLessThan(5_000);
+    expect(ms).toBeLessThan(6_000); // about 2 s on an idle machine
   });
 });
