@@ -29,7 +29,7 @@ export interface ConstantContactClientDeps {
   tokens: TokenRepository;
   rateLimits: RateLimitRepository;
   logger: Logger;
-  /** The time used to judge token expiry (tests move it); pacing always uses the wall clock. */
+  /** The time used to judge token expiry (tests move it); pacing and refresh leases, shared with other processes, use the wall clock. */
   clock?: () => Date;
   /** Refresh when the access token expires within this margin (default 5 minutes). */
   refreshMarginMs?: number;
@@ -294,7 +294,7 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
       let stored = await currentTokens(connectionId);
       if (stored.generation !== seen) return stored;
       const owner = `${instance}:${randomUUID()}`;
-      if (await tokens.acquireRefreshLease(connectionId, owner, refreshLeaseMs, now())) {
+      if (await tokens.acquireRefreshLease(connectionId, owner, refreshLeaseMs, Date.now())) {
         // Someone may have saved between our read and our lease.
         stored = await currentTokens(connectionId).catch(async (err) => {
           await tokens.releaseRefreshLease(connectionId, owner);

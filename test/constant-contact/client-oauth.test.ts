@@ -154,6 +154,34 @@ describe.each(storeKinds)('Constant Contact client: OAuth (%s)', (kind) => {
     }
   });
 
+  it('takes over the refresh when the process holding the lease died', async () => {
+    const c = client();
+    const id = await insertConnection(ts.store);
+    await authorizeConnection(c, ts.store, id);
+    // A process took the lease and crashed before saving anything.
+    expect(await ts.store.tokens.acquireRefreshLease(id, 'crashed-worker', 1_500, Date.now())).toBe(true);
+    offsetMs = 400_000;
+    const started = Date.now();
+    await c.listLists(id);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect((await ts.store.tokens.read(id))!).toMatchObject({ generation: 2, status: 'connected' });
+  });
+
+  it('a refresh that fails for a passing reason frees the lease and leaves the connection connected', async () => {
+    const c = client();
+    const id = await insertConnection(ts.store);
+    await authorizeConnection(c, ts.store, id);
+    // The token endpoint's bucket is empty and refills very slowly: the refresh gets a 429.
+    await sb.control('PUT', '/limits', { tokenRatePerSecond: 0.001, tokenBurst: 1 });
+    sb.sandbox.oauth.tokenBucket.take(Date.now() + offsetMs);
+    offsetMs = 400_000;
+    const err = await caught(() => c.listLists(id));
+    expect(err).toMatchObject({ code: 'throttled', retryable: true, status: 429 });
+    expect((await ts.store.tokens.read(id))!).toMatchObject({ generation: 1, status: 'connected' });
+    expect(await ts.store.tokens.acquireRefreshLease(id, 'next-worker', 30_000, Date.now())).toBe(true);
+    await ts.store.tokens.releaseRefreshLease(id, 'next-worker');
+  });
+
   it('a 401 refreshes once and retries once', async () => {
     const c = client();
     const id = await insertConnection(ts.store);
