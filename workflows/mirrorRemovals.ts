@@ -1,7 +1,9 @@
 import {
   ActivityFailure,
   ApplicationFailure,
+  CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   defineQuery,
   defineSignal,
@@ -152,6 +154,9 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
   try {
     return await run();
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
+    // Cancelled (the run was cancelled) or failed: the copy of the list is not kept.
+    await CancellationScope.nonCancellable(() => calls.finishRemovals({ runId: input.runId })).catch(() => undefined);
     // The export run reads the cause's type: it crosses as the same typed code.
     if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
       throw ApplicationFailure.create({ message: err.cause.message, type: err.cause.type ?? 'removals_failed', nonRetryable: true, cause: err });

@@ -1,5 +1,5 @@
-import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { newId } from '../../common/ids';
 import { ConstantContactError } from '../../constant-contact/types';
 import { exportRunWorkflowId } from '../../workflows/contracts';
@@ -12,6 +12,7 @@ import {
   type MirrorRemovalsInput,
 } from '../../workflows/mirrorRemovals';
 import type { ProfileInput } from '../../store/profiles';
+import { MirrorRepository } from '../../store/mirror';
 import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { createSandboxList, emailOf, eventually, sandboxEmails, sandboxStats, startWorker, uniqueTaskQueue, type TestWorker } from './helpers';
 
@@ -242,4 +243,17 @@ it('continues as new in the middle of removing and still removes every leaver ex
   expect(after.removeRequests - before.removeRequests).toBe(4);
   expect((await app.store.runs.get(s.runId))?.counts.removed).toBe(1600);
   expect(after.maxRequestsInOneSecond).toBeLessThanOrEqual(4);
+});
+
+it('a run cancelled while awaiting approval removes nobody and keeps no copy of the list', async () => {
+  const s = await scenario(3, 3);
+  const handle = await startRemovals(s);
+  await waitForApproval(s, handle);
+  expect(await new MirrorRepository(app.store.db).countListMembers(s.runId)).toBe(6);
+  await handle.cancel();
+  const err = await handle.result().catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+  expect(await sandboxEmails(app, s.listId)).toEqual([...s.kept, ...s.leaving].sort());
+  await eventually(async () => expect(await new MirrorRepository(app.store.db).countListMembers(s.runId)).toBe(0));
 });
