@@ -15,16 +15,29 @@ until temporal operator cluster health --address "$ADDRESS" >/dev/null 2>&1; do
   sleep 1
 done
 
+# A namespace just created takes a few seconds to be known to every service: retry until it is.
+retry() {
+  n=0
+  until "$@"; do
+    n=$((n + 1))
+    [ "$n" -ge 60 ] && { echo "gave up: $*"; return 1; }
+    sleep 1
+  done
+}
+
 if ! temporal operator namespace describe --address "$ADDRESS" --namespace "$NAMESPACE" >/dev/null 2>&1; then
-  temporal operator namespace create --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION"
+  retry temporal operator namespace create --address "$ADDRESS" --namespace "$NAMESPACE" --retention "$RETENTION"
 fi
 
-existing="$(temporal operator search-attribute list --address "$ADDRESS" --namespace "$NAMESPACE")"
+list_attributes() {
+  existing="$(temporal operator search-attribute list --address "$ADDRESS" --namespace "$NAMESPACE" 2>/dev/null)"
+}
+retry list_attributes
 for name in ExportId ConnectionId RunTrigger RunStatus; do
   if echo "$existing" | grep -qw "$name"; then
     echo "search attribute $name exists"
   else
-    temporal operator search-attribute create --address "$ADDRESS" --namespace "$NAMESPACE" --name "$name" --type Keyword
+    retry temporal operator search-attribute create --address "$ADDRESS" --namespace "$NAMESPACE" --name "$name" --type Keyword
   fi
 done
 echo "namespace $NAMESPACE is ready"
