@@ -16,7 +16,7 @@ import type {
   UploadChunkResult,
 } from '../workflows/contracts';
 import { DAILY_QUOTA_EXHAUSTED } from '../workflows/contracts';
-import { cutChunk, type SnapshotReader } from './chunks';
+import { cutChunk, type CutChunk, type SnapshotReader } from './chunks';
 import { mapProfile, toImportContact } from './contacts';
 import { SnapshotTooLargeError } from '../store/snapshots';
 import type { Mapping } from '../store/types';
@@ -89,18 +89,48 @@ function throwIfCancelled(ctx: Context | undefined): void {
   if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('the run was cancelled');
 }
 
+/** Snapshot rows read per query when cutting chunks. */
+const MAX_PAGE_ROWS = 5000;
+
 const terminalChunkStates: readonly ChunkState[] = ['empty', 'completed', 'failed', 'cancelled', 'timed_out'];
 
 export function createExportRunActivities(deps: ActivityDeps) {
   const { store, constantContact: cc, config, logger, clock } = deps;
-  const snapshots: SnapshotReader & Pick<Store['snapshots'], 'create' | 'count' | 'drop'> = store.snapshots;
+  const snapshots: SnapshotReader & Pick<Store['snapshots'], 'create' | 'drop'> = store.snapshots;
   const limits = (listId: string, mapping: Mapping) => ({
     listId,
     mapping,
     maxContacts: config.constantContact.maxContactsPerImport,
     maxBytes: config.constantContact.maxImportBytes,
-    pageSize: Math.max(1, Math.min(config.exports.snapshotPageSize, config.constantContact.maxContactsPerImport)),
+    // Pages of at most 5,000 rows: the objects of a page die young (cheap garbage collection, a
+    // smaller heap), and a chunk wastes at most one page of reading where it is cut.
+    pageSize: Math.max(1, Math.min(config.exports.snapshotPageSize, config.constantContact.maxContactsPerImport, MAX_PAGE_ROWS)),
   });
+
+  /**
+   * The next chunk, cut ahead while this one is posted (the cut is CPU work, the post waits on
+   * Constant Contact). Only a cache: the next upload uses it when it runs in this process with the
+   * same cursor, and cuts again otherwise (the cut is deterministic). Nothing is recorded ahead.
+   */
+  const ahead = new Map<string, { cursor: string; at: number; cut: Promise<CutChunk | undefined> }>();
+  const aheadKey = (runId: string, chunkNo: number) => `${runId}:${chunkNo}`;
+  const cursorKey = (cursor: UploadChunkInput['cursor'], listId: string, mapping: Mapping) => JSON.stringify([cursor, listId, mapping]);
+  function cutAhead(input: UploadChunkInput): void {
+    const now = Date.now();
+    for (const [key, entry] of ahead) if (now - entry.at > 120_000 || ahead.size > 8) ahead.delete(key);
+    const cut = cutChunk(snapshots, input.runId, input.cursor, limits(input.listId, input.mapping)).catch(() => undefined);
+    ahead.set(aheadKey(input.runId, input.chunkNo), { cursor: cursorKey(input.cursor, input.listId, input.mapping), at: now, cut });
+  }
+  async function cutNow(input: UploadChunkInput, onPage: () => void): Promise<CutChunk> {
+    const key = aheadKey(input.runId, input.chunkNo);
+    const entry = ahead.get(key);
+    ahead.delete(key);
+    if (entry && entry.cursor === cursorKey(input.cursor, input.listId, input.mapping)) {
+      const cut = await entry.cut;
+      if (cut) return cut;
+    }
+    return cutChunk(snapshots, input.runId, input.cursor, limits(input.listId, input.mapping), { onPage });
+  }
 
   async function loadRun(runId: string) {
     const run = await store.runs.get(runId);
@@ -123,13 +153,8 @@ export function createExportRunActivities(deps: ActivityDeps) {
           throw runFailure('needs_reauthorization', `connection ${connection.id} needs a new Constant Contact authorization`);
         }
         if (connection.status !== 'connected') throw runFailure('connection_not_connected', `connection ${connection.id} is not authorized yet`);
-        const profiles = await snapshots.count(exp.segmentIds);
-        if (profiles > config.exports.maxProfiles) {
-          throw runFailure(
-            'segment_too_large',
-            `the export's segments hold ${profiles} profiles; an export takes at most ${config.exports.maxProfiles}`,
-          );
-        }
+        // The segment size is checked by the snapshot (step 2), which stops at maxProfiles + 1 rows,
+        // before anything is uploaded: counting the union here as well would read it twice.
         try {
           await cc.getList(exp.connectionId, exp.listId);
         } catch (err) {
@@ -138,7 +163,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
           }
           throw err;
         }
-        logger.info({ runId, exportId: exp.id, profiles }, 'run validated');
+        logger.info({ runId, exportId: exp.id }, 'run validated');
         return {
           exportName: exp.name,
           connectionId: exp.connectionId,
@@ -210,7 +235,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
         let nextCursor: UploadChunkResult['nextCursor'];
         let done: boolean;
         if (!chunk) {
-          const cut = await cutChunk(snapshots, runId, input.cursor, limits(listId, mapping), { onPage });
+          const cut = await cutNow(input, onPage);
           if (cut.lastSeq < cut.firstSeq) {
             // Nothing left to cover (a run whose snapshot ended exactly at the previous chunk).
             return { chunkNo, contacts: 0, rejected: 0, duplicates: 0, posted: false, nextCursor: input.cursor, done: true };
@@ -232,6 +257,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
           body = cut.packed?.body;
           nextCursor = cut.nextCursor;
           done = cut.done;
+          if (!done) cutAhead({ ...input, chunkNo: chunkNo + 1, cursor: nextCursor });
         } else {
           // A retry: the same range again (deterministic), for the body and the cursor.
           const again = await cutChunk(snapshots, runId, input.cursor, limits(listId, mapping), { untilSeq: chunk.lastSeq, onPage });

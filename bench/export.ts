@@ -206,6 +206,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     await seed(store, options.profiles, (done) => progress(`generating profiles ${fmt(done)}/${fmt(options.profiles)}`));
     const segment = await store.segments.create({ name: 'Bench: every profile', rule: { all: [] } });
     const refreshed = await store.segments.refresh(segment.id);
+    await settleStore(store);
     endProgress(`generated ${fmt(options.profiles)} profiles and a segment of ${fmt(refreshed?.memberCount ?? 0)} in ${secs((Date.now() - seedStarted) / 1000)}`);
     const connectionId = await connectSandbox(apiBase);
     const created = await api(apiBase, 'POST', '/v1/exports', {
@@ -223,7 +224,13 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     cleanups.push(() => worker.stop());
     await worker.waitFor('worker started');
     let sampledPeakKb = 0;
-    const sampler = setInterval(() => (sampledPeakKb = Math.max(sampledPeakKb, readStatusKb(worker.child.pid!, 'VmRSS'))), 250);
+    let currentPhase = 'idle';
+    const rssByPhase: Record<string, number> = {};
+    const sampler = setInterval(() => {
+      const kb = readStatusKb(worker.child.pid!, 'VmRSS');
+      sampledPeakKb = Math.max(sampledPeakKb, kb);
+      rssByPhase[currentPhase] = Math.max(rssByPhase[currentPhase] ?? 0, kb);
+    }, 100);
     cleanups.push(async () => clearInterval(sampler));
 
     // ---- 1. through the real stack
@@ -235,6 +242,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     for (;;) {
       ended = await api(apiBase, 'GET', `/v1/runs/${run.id}`);
       const p = ended.progress;
+      currentPhase = p.phase;
       progress(`${bar(p.percent)} ${String(p.percent).padStart(3)}% ${p.phase.padEnd(18)} chunks ${p.chunksDone}/${p.chunksTotal}  ${secs((Date.now() - t0) / 1000)}`);
       if (ended.status !== 'running') break;
       await sleep(250);
@@ -247,6 +255,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const c = ended.counts;
     log(`   counts: ${fmt(c.segmentProfiles)} profiles = ${fmt(c.sent)} sent + ${fmt(c.rejected)} rejected + ${fmt(c.duplicates)} duplicates; imported ${fmt(c.imported)}`);
     log(`   ${ended.progress.chunksTotal} imports; ${fmt(history.events)} history events in ${history.executions} workflow execution(s); worker peak RSS ${workerPeakRssMb} MB`);
+    log(`   worker RSS by phase (MB): ${Object.entries(rssByPhase).map(([k, v]) => `${k} ${Math.round(v / 1024)}`).join(', ')}`);
     log('   time per phase (from the workflow history):');
     for (const [name, s] of Object.entries(history.phases)) log(`     ${name.padEnd(34)} ${secs(s)}`);
     const stats = await fetchJson(`${sandboxBase}/__sandbox/stats`);
@@ -254,6 +263,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
 
     // ---- 2. the plain script
     await fetchJson(`${sandboxBase}/__sandbox/reset`, 'POST');
+    await settleStore(store);
     log('');
     log('2. the same export by a plain script (no Temporal, no run records)');
     const exp = (await store.exports.get(exportId))!;
@@ -289,6 +299,20 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 // ---------------------------------------------------------------- helpers
+
+/**
+ * Both exports start from the same state of the database: SQLite's write-ahead log folded into the
+ * database file (the generated profiles, or the first run's dropped snapshot), statistics fresh.
+ */
+async function settleStore(store: Store): Promise<void> {
+  if (store.db.dialect === 'sqlite') {
+    await store.db.run('PRAGMA wal_checkpoint(TRUNCATE)');
+    await store.db.run('ANALYZE');
+  } else {
+    await store.db.run('CHECKPOINT').catch(() => undefined);
+    await store.db.run('ANALYZE');
+  }
+}
 
 function baseEnv(): Record<string, string> {
   const env: Record<string, string> = {};
