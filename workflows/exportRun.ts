@@ -5,6 +5,7 @@
  * profile data in the store. Counts live in the store (chunk rows), so the workflow only steers.
  */
 import {
+  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -37,10 +38,23 @@ export * from './contracts';
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 
 const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
-const snapshotting = proxyActivities<Activities>({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', retry });
+// A cancelled run waits for its snapshot to be written before it drops it (no rows left behind).
+const snapshotting = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '2 minutes',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
 // Uploads and polls heartbeat: a worker killed mid-call is noticed within seconds, and a
-// cancelled run stops an upload before it posts.
-const transfer = proxyActivities<Activities>({ startToCloseTimeout: '15 minutes', heartbeatTimeout: '5 seconds', retry });
+// cancelled run stops an upload before it posts. The cancellation type is explicit: left unset,
+// SDK 1.24 sends TRY_CANCEL (the proto default), and the run would be finalized `cancelled` while
+// an upload still posts.
+const transfer = proxyActivities<Activities>({
+  startToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '5 seconds',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry,
+});
 
 const DEFAULT_CHUNKS_PER_EXECUTION = 50;
 const POLL_FIRST_DELAY_MS = 1000;
