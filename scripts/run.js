@@ -273,7 +273,7 @@ function formatLine(name, line) {
         void pid;
         void hostname;
         const extra = Object.keys(rest).length ? ` ${JSON.stringify(rest)}` : '';
-        text = `${LEVELS[level] || level || ''} ${msg}${extra}`;
+        text = `${[LEVELS[level] ?? level, msg].filter((p) => p !== undefined && p !== '').join(' ')}${extra}`;
       }
     } catch {
       /* not JSON after all */
