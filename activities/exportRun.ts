@@ -200,7 +200,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
     /** Step 2: the frozen copy of the segments' members (invariant 2). A retry reuses a finished snapshot. */
     async snapshotRun({ runId, segmentIds, mapping }: SnapshotInput): Promise<SnapshotResult> {
       return heartbeating(async () => {
-        const run = await loadRun(runId);
+        await loadRun(runId);
         await store.runs.setPhase(runId, 'snapshotting');
         let profiles: number;
         try {

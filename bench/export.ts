@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { createApp } from '../api/app';
-import { parseConfig, type Config } from '../common/config';
+import { parseConfig } from '../common/config';
+import type { RunJson } from '../common/runs';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { openStore, type Store } from '../store';
@@ -209,7 +210,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     await settleStore(store);
     endProgress(`generated ${fmt(options.profiles)} profiles and a segment of ${fmt(refreshed?.memberCount ?? 0)} in ${secs((Date.now() - seedStarted) / 1000)}`);
     const connectionId = await connectSandbox(apiBase);
-    const created = await api(apiBase, 'POST', '/v1/exports', {
+    const created = await api<{ id: string }>(apiBase, 'POST', '/v1/exports', {
       name: 'Bench export',
       connectionId,
       listId: '00000000-0000-4000-8000-000000000001',
@@ -217,7 +218,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
       segmentIds: [segment.id],
       schedule: { mode: 'off' },
     });
-    const exportId = created.id as string;
+    const exportId = created.id;
 
     // ---- the worker, as a process
     const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...appEnv, LOG_LEVEL: 'info' });
@@ -237,10 +238,10 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     log('');
     log('1. the export run (API → Temporal → worker → sandbox)');
     const t0 = Date.now();
-    const { run } = await api(apiBase, 'POST', `/v1/exports/${exportId}/runs`);
-    let ended: any;
+    const { run } = await api<{ run: RunJson }>(apiBase, 'POST', `/v1/exports/${exportId}/runs`);
+    let ended: RunJson;
     for (;;) {
-      ended = await api(apiBase, 'GET', `/v1/runs/${run.id}`);
+      ended = await api<RunJson>(apiBase, 'GET', `/v1/runs/${run.id}`);
       const p = ended.progress;
       currentPhase = p.phase;
       progress(`${bar(p.percent)} ${String(p.percent).padStart(3)}% ${p.phase.padEnd(18)} chunks ${p.chunksDone}/${p.chunksTotal}  ${secs((Date.now() - t0) / 1000)}`);
@@ -258,7 +259,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     log(`   worker RSS by phase (MB): ${Object.entries(rssByPhase).map(([k, v]) => `${k} ${Math.round(v / 1024)}`).join(', ')}`);
     log('   time per phase (from the workflow history):');
     for (const [name, s] of Object.entries(history.phases)) log(`     ${name.padEnd(34)} ${secs(s)}`);
-    const stats = await fetchJson(`${sandboxBase}/__sandbox/stats`);
+    const stats = await fetchJson<{ requests: number; importRequests: number; maxRequestsInOneSecond: number; throttled: number }>(`${sandboxBase}/__sandbox/stats`);
     log(`   sandbox: ${stats.requests} requests, ${stats.importRequests} imports, max ${stats.maxRequestsInOneSecond} in one second, ${stats.throttled} throttled`);
 
     // ---- 2. the plain script
@@ -379,7 +380,7 @@ function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   }
 }
 
-async function fetchJson(url: string, method = 'GET', body?: unknown, headers: Record<string, string> = {}): Promise<any> {
+async function fetchJson<T = unknown>(url: string, method = 'GET', body?: unknown, headers: Record<string, string> = {}): Promise<T> {
   const res = await fetch(url, {
     method,
     headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -387,14 +388,14 @@ async function fetchJson(url: string, method = 'GET', body?: unknown, headers: R
   });
   const text = await res.text();
   if (res.status >= 300) throw new Error(`${method} ${new URL(url).pathname}: ${res.status} ${text.slice(0, 300)}`);
-  return text ? JSON.parse(text) : undefined;
+  return (text ? JSON.parse(text) : undefined) as T;
 }
 
-const api = (base: string, method: string, p: string, body?: unknown) => fetchJson(`${base}${p}`, method, body, { authorization: `Bearer ${ADMIN_KEY}` });
+const api = <T = unknown>(base: string, method: string, p: string, body?: unknown) => fetchJson<T>(`${base}${p}`, method, body, { authorization: `Bearer ${ADMIN_KEY}` });
 
 /** A connection through the API, authorized against the sandbox by following the redirects as a browser would. */
 async function connectSandbox(apiBase: string): Promise<string> {
-  const created = await api(apiBase, 'POST', '/v1/connections', { displayName: 'Bench sandbox', usableBy: 'admins', dataPrivacyConsent: true });
+  const created = await api<{ id: string; authorizeUrl: string }>(apiBase, 'POST', '/v1/connections', { displayName: 'Bench sandbox', usableBy: 'admins', dataPrivacyConsent: true });
   let url: string = created.authorizeUrl;
   for (let hop = 0; hop < 5; hop++) {
     const res = await fetch(url, { redirect: 'manual' });
@@ -403,7 +404,7 @@ async function connectSandbox(apiBase: string): Promise<string> {
     if (!location) break;
     url = new URL(location, url).toString();
   }
-  const connection = await api(apiBase, 'GET', `/v1/connections/${created.id}`);
+  const connection = await api<{ status: string }>(apiBase, 'GET', `/v1/connections/${created.id}`);
   if (connection.status !== 'connected') throw new Error(`the bench connection is ${connection.status}`);
   return created.id;
 }

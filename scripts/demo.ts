@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type { RunJson } from '../common/runs';
 
 /**
  * `npm run demo`: against the stack `npm start` runs (API, worker, Temporal, the Constant Contact
@@ -50,7 +51,7 @@ function adminKey(): string {
   throw new DemoError(`no admin API key: set DEMO_API_KEY or API_KEYS, or start the stack with \`npm start\` (it writes ${file})`);
 }
 
-async function call<T = any>(key: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; text: string }> {
+async function call<T = unknown>(key: string, method: string, p: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: T; text: string }> {
   let res: Response;
   try {
     res = await fetch(`${apiUrl}${p}`, {
@@ -71,7 +72,7 @@ async function call<T = any>(key: string, method: string, p: string, body?: unkn
   return { status: res.status, body: parsed as T, text };
 }
 
-async function must<T = any>(key: string, method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
+async function must<T = unknown>(key: string, method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<T> {
   const r = await call<T>(key, method, p, body, headers);
   if (r.status >= 300) {
     const error = (r.body as { error?: { code?: string; message?: string } } | undefined)?.error;
@@ -109,28 +110,29 @@ async function main(): Promise<void> {
 
   // 1. profiles
   const file = path.join(ROOT, 'samples', 'profiles.ndjson');
-  const imported = await must(key, 'POST', '/v1/profiles/import', fs.readFileSync(file), { 'content-type': 'application/x-ndjson' });
+  const imported = await must<{ upserted: number; rejected: number }>(key, 'POST', '/v1/profiles/import', fs.readFileSync(file), { 'content-type': 'application/x-ndjson' });
   say(`1. imported ${fmt(imported.upserted)} sample profiles from samples/profiles.ndjson (${imported.rejected} bad lines)`);
 
   // 2. segment
-  const segment = await must(key, 'POST', '/v1/segments', {
+  const segment = await must<{ id: string; name: string }>(key, 'POST', '/v1/segments', {
     name: `Demo: Baltic newsletter subscribers (${stamp})`,
     rule: { all: [{ attribute: 'Newsletter', op: 'eq', value: true }, { attribute: 'Country', op: 'in', value: ['LV', 'EE', 'LT'] }] },
   });
-  const refreshed = await must(key, 'POST', `/v1/segments/${segment.id}/refresh`);
+  const refreshed = await must<{ memberCount: number }>(key, 'POST', `/v1/segments/${segment.id}/refresh`);
   say(`2. segment "${segment.name}": ${fmt(refreshed.memberCount)} profiles`);
 
   // 3. connection
-  const connection = await must(key, 'POST', '/v1/connections', { displayName: `Demo sandbox (${stamp})`, usableBy: 'admins', dataPrivacyConsent: true });
+  const connection = await must<{ id: string; displayName: string; authorizeUrl: string }>(key, 'POST', '/v1/connections', { displayName: `Demo sandbox (${stamp})`, usableBy: 'admins', dataPrivacyConsent: true });
   const authorized = await authorizeInSandbox(connection.authorizeUrl);
-  let status = (await must(key, 'GET', `/v1/connections/${connection.id}`)).status as string;
+  const connectionStatus = async () => (await must<{ status: string }>(key, 'GET', `/v1/connections/${connection.id}`)).status;
+  let status = await connectionStatus();
   if (!authorized || status !== 'connected') {
     // A real Constant Contact account: a person signs in. Wait for them.
     say(`3. open this link in a browser and sign in to Constant Contact:\n   ${connection.authorizeUrl}`);
     const deadline = Date.now() + 10 * 60_000;
     while (status !== 'connected' && Date.now() < deadline) {
       await sleep(2000);
-      status = (await must(key, 'GET', `/v1/connections/${connection.id}`)).status;
+      status = await connectionStatus();
     }
     if (status !== 'connected') throw new DemoError('the connection was not authorized within 10 minutes');
   }
@@ -140,7 +142,7 @@ async function main(): Promise<void> {
   say(`3. connection "${connection.displayName}" is connected; exporting to list "${list.name}" (${list.listId})`);
 
   // 4. export and run
-  const exp = await must(key, 'POST', '/v1/exports', {
+  const exp = await must<{ id: string; name: string }>(key, 'POST', '/v1/exports', {
     name: `Demo export (${stamp})`,
     connectionId: connection.id,
     listId: list.listId,
@@ -148,13 +150,13 @@ async function main(): Promise<void> {
     segmentIds: [segment.id],
     schedule: { mode: 'off' },
   });
-  const { run } = await must(key, 'POST', `/v1/exports/${exp.id}/runs`);
+  const { run } = await must<{ run: RunJson }>(key, 'POST', `/v1/exports/${exp.id}/runs`);
   say(`4. export "${exp.name}" is running: run ${run.id}`);
   let current = run;
   let lastLine = '';
   const started = Date.now();
   for (;;) {
-    current = await must(key, 'GET', `/v1/runs/${run.id}`);
+    current = await must<RunJson>(key, 'GET', `/v1/runs/${run.id}`);
     const p = current.progress;
     const line = `   ${bar(p.percent)} ${String(p.percent).padStart(3)}%  ${p.phase.padEnd(18)} chunks ${p.chunksDone}/${p.chunksTotal}  ${((Date.now() - started) / 1000).toFixed(0)} s`;
     if (tty) process.stdout.write(`\r${line}`);

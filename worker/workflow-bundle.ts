@@ -25,6 +25,7 @@ function hashWorkflows(workflowsDir: string): string {
   };
   walk(workflowsDir);
   // A different SDK version bundles differently.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
   hash.update(String((require('@temporalio/workflow/package.json') as { version: string }).version));
   return hash.digest('hex').slice(0, 16);
 }

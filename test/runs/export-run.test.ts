@@ -1,4 +1,5 @@
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
+import { runSearchAttributes } from '../../workflows/contracts';
 import { createTestApp, type TestApp } from '../helpers/app';
 import { temporalCliJson } from '../helpers/temporal';
 import { startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../helpers/worker';
@@ -110,12 +111,12 @@ describe('export run (SQLite, in-process worker)', () => {
     expect(listed.body.items[0]).toMatchObject({ id: run.id, status: 'succeeded' });
 
     // Operators: search attributes find it; the history holds no email, name or token.
-    const found = await temporalCliJson<any[]>(['workflow', 'list', '--query', `ExportId="${exportId}"`]);
+    const found = await temporalCliJson<{ execution: { workflowId: string } }[]>(['workflow', 'list', '--query', `ExportId="${exportId}"`]);
     expect(found.map((w) => w.execution.workflowId)).toContain(run.workflowId);
     const described = await app.temporal.workflow.getHandle(run.workflowId).describe();
-    expect(described.typedSearchAttributes.get({ name: 'ConnectionId', type: 'KEYWORD' } as any)).toBe(connectionId);
-    expect(described.typedSearchAttributes.get({ name: 'RunTrigger', type: 'KEYWORD' } as any)).toBe('on-demand');
-    expect(described.typedSearchAttributes.get({ name: 'RunStatus', type: 'KEYWORD' } as any)).toBe('succeeded');
+    expect(described.typedSearchAttributes.get(runSearchAttributes.connectionId)).toBe(connectionId);
+    expect(described.typedSearchAttributes.get(runSearchAttributes.runTrigger)).toBe('on-demand');
+    expect(described.typedSearchAttributes.get(runSearchAttributes.runStatus)).toBe('succeeded');
 
     const history = await historyText(app.temporal, run.workflowId);
     expect(history.text.includes('upload chunk 1/')).toBe(true);

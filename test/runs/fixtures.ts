@@ -3,6 +3,8 @@ import type { Attributes } from '../../store/types';
 import type { Store } from '../../store';
 import { connectSandboxConnection, type TestApp } from '../helpers/app';
 import type { Client } from '@temporalio/client';
+import type { RunJson } from '../../common/runs';
+import type { RunCounts } from '../../store/types';
 
 /**
  * Fictional profiles for the export-run tests, deterministic by index, with the awkward cases a
@@ -112,38 +114,55 @@ export async function setupExport(
   return { connectionId, segmentId: segment.body.id, exportId: created.body.id };
 }
 
-export async function startRunViaApi(app: TestApp, exportId: string): Promise<any> {
+export async function startRunViaApi(app: TestApp, exportId: string): Promise<RunJson> {
   const res = await app.as('admin').post(`/v1/exports/${exportId}/runs`);
   if (res.status !== 202) throw new Error(`POST /v1/exports/${exportId}/runs: ${res.status} ${res.text}`);
   return res.body.run;
 }
 
 /** Polls GET /v1/runs/{id} until the run is no longer running (or `until` holds). */
-export async function waitForRun(app: TestApp, runId: string, options: { timeoutMs?: number; until?: (run: any) => boolean } = {}): Promise<any> {
+export async function waitForRun(app: TestApp, runId: string, options: { timeoutMs?: number; until?: (run: RunJson) => boolean } = {}): Promise<RunJson> {
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
-  const until = options.until ?? ((run: any) => run.status !== 'running');
-  let last: any;
+  const until = options.until ?? ((run: RunJson) => run.status !== 'running');
+  let last: RunJson | undefined;
   for (;;) {
-    const res = await app.as('admin').get(`/v1/runs/${runId}`);
+    const res = await app.as('admin').get<RunJson>(`/v1/runs/${runId}`);
     last = res.body;
-    if (res.status === 200 && until(last)) return last;
+    if (res.status === 200 && until(res.body)) return res.body;
     if (Date.now() > deadline) throw new Error(`run ${runId} did not get there in time; last seen: ${JSON.stringify(last)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
 
+export interface SandboxMember {
+  contactId: string;
+  email: string;
+  firstName?: string;
+  lastName?: string;
+  customFields: Record<string, string>;
+  permissionToSend: string;
+}
+
+export interface SandboxStats {
+  requests: number;
+  throttled: number;
+  maxRequestsInOneSecond: number;
+  importRequests: number;
+  importedContacts: number;
+}
+
 /** The members of a sandbox list, as the sandbox's control API reports them. */
-export async function listMembers(app: TestApp, listId = DEFAULT_LIST_ID): Promise<any[]> {
+export async function listMembers(app: TestApp, listId = DEFAULT_LIST_ID): Promise<SandboxMember[]> {
   const res = await fetch(`${app.sandboxAddress.baseUrl}/__sandbox/lists/${listId}/members`);
   const text = await res.text();
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as SandboxMember);
 }
 
-export async function sandboxStats(app: TestApp): Promise<any> {
-  return (await app.sandboxControl('GET', '/stats')).body;
+export async function sandboxStats(app: TestApp): Promise<SandboxStats> {
+  return (await app.sandboxControl<SandboxStats>('GET', '/stats')).body;
 }
 
-export function expectCountsReconcile(counts: any): void {
+export function expectCountsReconcile(counts: RunCounts): void {
   expect(counts.segmentProfiles).toBe(counts.sent + counts.rejected + counts.duplicates);
   expect(counts.sent).toBe(counts.imported + counts.unsubscribed + counts.constantContactErrors);
 }
