@@ -59,7 +59,13 @@ export class SnapshotRepository {
     const names = mappedAttributes(input.mapping);
     if (names.length > 50) throw new Error('a mapping names at most 50 attributes');
     return this.db.tx(async (tx) => {
-      if (tx.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(hashtext(?))', [`run_snapshot:${runId}`]);
+      if (tx.dialect === 'postgres') {
+        await tx.run('SELECT pg_advisory_xact_lock(hashtext(?))', [`run_snapshot:${runId}`]);
+        // One big sort: in memory rather than in temporary files (this transaction only); no JIT
+        // compilation for a plan that runs once.
+        await tx.run(`SET LOCAL work_mem = '64MB'`);
+        await tx.run('SET LOCAL jit = off');
+      }
       const existing = await this.size(runId, tx);
       if (existing > 0 || segmentIds.length === 0) return { profiles: existing };
       const limit = input.maxProfiles !== undefined ? input.maxProfiles + 1 : undefined;
@@ -111,6 +117,7 @@ export class SnapshotRepository {
             jsonb_build_object(${pairs.join(', ')})::text AS data
           FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id = ANY(?::text[])) m
           JOIN profiles p ON p.id = m.profile_id
+          OFFSET 0 -- computes data before the sort, which then carries it instead of whole attributes
         ) t
         ${limit !== undefined ? 'LIMIT ?' : ''}`,
       params,
