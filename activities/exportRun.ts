@@ -89,6 +89,8 @@ function throwIfCancelled(ctx: Context | undefined): void {
   if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('the run was cancelled');
 }
 
+const mb = (bytes: number) => Math.round(bytes / 1048576);
+
 /** Snapshot rows read per query when cutting chunks. */
 const MAX_PAGE_ROWS = 5000;
 
@@ -275,6 +277,10 @@ export function createExportRunActivities(deps: ActivityDeps) {
           posted = true;
         }
         logger.info({ runId, chunkNo, contacts: chunk.contacts, rejected: chunk.rejected, duplicates: chunk.duplicates, bytes: chunk.bytes }, 'chunk uploaded');
+        if (logger.isLevelEnabled('debug')) {
+          const m = process.memoryUsage();
+          logger.debug({ runId, chunkNo, rssMb: mb(m.rss), heapUsedMb: mb(m.heapUsed), heapTotalMb: mb(m.heapTotal), externalMb: mb(m.external), arrayBuffersMb: mb(m.arrayBuffers) }, 'worker memory');
+        }
         return { chunkNo, contacts: chunk.contacts, rejected: chunk.rejected, duplicates: chunk.duplicates, posted, nextCursor, done };
       });
     },

@@ -221,7 +221,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const exportId = created.id;
 
     // ---- the worker, as a process
-    const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...appEnv, LOG_LEVEL: 'info' });
+    const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...appEnv, LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'info', ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}) }, path.join(dir, 'worker.log'));
     cleanups.push(() => worker.stop());
     await worker.waitFor('worker started');
     let sampledPeakKb = 0;
@@ -341,12 +341,14 @@ interface Child {
   stop(): Promise<void>;
 }
 
-function spawnChild(name: string, entry: string, env: Record<string, string>): Child {
+function spawnChild(name: string, entry: string, env: Record<string, string>, logFile?: string): Child {
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: build first (npx tsc -p tsconfig.build.json)`);
   const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = logFile ? fs.createWriteStream(logFile) : undefined;
   let out = '';
   const keep = (c: Buffer) => {
     out = (out + c.toString('utf8')).slice(-20_000);
+    log?.write(c);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { cutChunk, type ChunkCursor } from '../activities/chunks';
 import type { Config } from '../common/config';
-import { terminalActivityStates, type ConstantContactApi } from '../constant-contact/types';
+import { ConstantContactError, terminalActivityStates, type ConstantContactApi } from '../constant-contact/types';
 import type { Store } from '../store';
 import type { Export } from '../store/types';
 
@@ -9,8 +9,9 @@ import type { Export } from '../store/types';
  * The same export as the workflow, by a plain script without Temporal: the same reads (snapshot,
  * pages of it), the same mapping, validation and packing (activities/chunks.ts), the same requests
  * through the same Constant Contact client and its shared rate limit, uploads and polls side by side
- * as the workflow does them. What it leaves out is what makes a run durable: no run or chunk
- * records, no rejects, no workflow, no retries. The bench compares the two.
+ * as the workflow does them, a 429 or 5xx retried as any script would. What it leaves out is what
+ * makes a run durable: no run or chunk records, no rejects, no workflow, no resuming after a crash.
+ * The bench compares the two.
  */
 
 export interface PlainExportResult {
@@ -25,6 +26,18 @@ export interface PlainExportResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** What any script does with a 429 or a 5xx: wait (Constant Contact's delay when it gave one) and try again. */
+async function retrying<T>(call: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof ConstantContactError) || !err.retryable || err.code === 'daily_quota_exhausted' || attempt >= 8) throw err;
+      await sleep(err.retryAfterMs ?? Math.min(1000 * 2 ** (attempt - 1), 30_000));
+    }
+  }
+}
+
 export async function plainExport(deps: { store: Store; constantContact: ConstantContactApi; config: Config }, exp: Export): Promise<PlainExportResult> {
   const { store, constantContact: cc, config } = deps;
   const connectionId = exp.connectionId!;
@@ -38,7 +51,7 @@ export async function plainExport(deps: { store: Store; constantContact: Constan
     mark = now;
   };
 
-  await cc.getList(connectionId, exp.listId);
+  await retrying(() => cc.getList(connectionId, exp.listId));
   phase('validate');
   const { profiles } = await store.snapshots.create(runId, { segmentIds: exp.segmentIds, mapping: exp.mapping, maxProfiles: config.exports.maxProfiles });
   phase('snapshot');
@@ -63,7 +76,8 @@ export async function plainExport(deps: { store: Store; constantContact: Constan
     while (!uploadsDone) {
       const cut = await cutChunk(store.snapshots, runId, cursor, limits);
       if (cut.packed) {
-        const { activityId } = await cc.importContacts(connectionId, cut.packed.body);
+        const body = cut.packed.body;
+        const { activityId } = await retrying(() => cc.importContacts(connectionId, body));
         activities.push(activityId);
         contacts += cut.packed.contacts;
         wake?.();
@@ -86,7 +100,8 @@ export async function plainExport(deps: { store: Store; constantContact: Constan
         await new Promise<void>((resolve) => (wake = resolve));
         continue;
       }
-      const status = await cc.getActivity(connectionId, activities[next]);
+      const activityId = activities[next];
+      const status = await retrying(() => cc.getActivity(connectionId, activityId));
       if (terminalActivityStates.includes(status.state)) {
         imported += status.state === 'completed' ? status.itemsTotal - status.errorCount - status.correctableCount - status.cannotAddToListCount : 0;
         next++;

