@@ -1,7 +1,10 @@
 import { CsvParser } from '../common/csv';
 import { NdjsonSplitter } from '../common/ndjson';
 import type { Db } from './db';
+import { analyze, ANALYZE_AFTER_ROWS, storableText, UNSTORABLE } from './rules';
 import type { Attributes, Profile } from './types';
+
+export { storableText, UNSTORABLE } from './rules';
 
 /** The largest number of rows one INSERT statement carries (SQLite: 3 parameters a row; PostgreSQL: one JSON array). */
 const ROWS_PER_STATEMENT = { sqlite: 500, postgres: 5000 } as const;
@@ -86,6 +89,11 @@ export class ProfileRepository {
       }
     });
     return ids.length;
+  }
+
+  /** PostgreSQL: fresh planner statistics after a bulk import (store/segments.ts, analyze). */
+  async analyze(): Promise<void> {
+    await analyze(this.db, 'profiles');
   }
 
   async get(id: string): Promise<Profile | undefined> {
@@ -187,13 +195,6 @@ export function checkProfileRecord(record: unknown): RecordCheck {
   return { ok: true, profile: { id, attributes: attributes as Attributes } };
 }
 
-export const UNSTORABLE = 'text must be valid Unicode without NUL characters (\\u0000)';
-
-/** Both stores keep the text as is: no NUL (PostgreSQL text and jsonb refuse it) and no lone surrogate. */
-export function storableText(s: string): boolean {
-  return !s.includes('\u0000') && (s as unknown as { isWellFormed(): boolean }).isWellFormed();
-}
-
 const truncate = (s: string, n: number) => (s.length > n ? `${s.slice(0, n)}…` : s);
 
 // ---------------------------------------------------------------- streaming import
@@ -282,6 +283,7 @@ export async function importProfiles(
   await flush();
   if (writing) await writing;
   if (writeError) throw writeError;
+  if (result.upserted >= ANALYZE_AFTER_ROWS) await repo.analyze();
   return result;
 }
 

@@ -1,6 +1,6 @@
 import { newId } from '../common/ids';
 import type { Db } from './db';
-import { caseFoldCollation, compileRule, ensureSqliteFunctions, type Rule, type SqlFragment } from './rules';
+import { analyze, ANALYZE_AFTER_ROWS, caseFoldCollation, compileRule, ensureSqliteFunctions, type Rule, type SqlFragment } from './rules';
 import type { Segment } from './types';
 
 interface SegmentRow {
@@ -24,6 +24,7 @@ const toSegment = (r: SegmentRow): Segment => ({
 });
 
 const COLUMNS = 'id, name, rule, member_count, refreshed_at, created_at, updated_at';
+
 
 export interface RefreshResult {
   id: string;
@@ -165,7 +166,7 @@ export class SegmentRepository {
    */
   async refresh(id: string, now: () => Date = () => new Date()): Promise<RefreshResult | undefined> {
     const collation = await caseFoldCollation(this.db);
-    return this.db.tx(async (tx) => {
+    const result = await this.db.tx(async (tx) => {
       // Lock the segment row first (PostgreSQL): two refreshes of one segment run one after the other.
       const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
       if (!row) return undefined;
@@ -180,6 +181,8 @@ export class SegmentRepository {
       await tx.run('UPDATE segments SET member_count = ?, refreshed_at = ? WHERE id = ?', [inserted.changes, refreshedAt, id]);
       return { id, memberCount: inserted.changes, refreshedAt };
     });
+    if (result && result.memberCount >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'segment_members');
+    return result;
   }
 
   /** Refreshes every segment, each in its own transaction (the scheduled refresh). */
