@@ -50,6 +50,8 @@ export interface CutChunk {
   done: boolean;
 }
 
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Called between pages (heartbeats, cancellation checks). */
 export type PageHook = () => void;
 
@@ -83,6 +85,9 @@ export async function cutChunk(
 
   scan: for (;;) {
     options.onPage?.();
+    // Let timers and I/O run between pages: with SQLite a page is read synchronously, and a chunk
+    // cut in one go would hold up the rate-limited requests (and heartbeats) of this process.
+    if (after !== cursor.afterSeq) await yieldToEventLoop();
     const limit = options.untilSeq !== undefined ? Math.min(limits.pageSize, options.untilSeq - after) : limits.pageSize;
     if (limit <= 0) break;
     const page = await reader.readPage(runId, after, limit);

@@ -92,7 +92,7 @@ function throwIfCancelled(ctx: Context | undefined): void {
 const mb = (bytes: number) => Math.round(bytes / 1048576);
 
 /** Snapshot rows read per query when cutting chunks. */
-const MAX_PAGE_ROWS = 5000;
+const MAX_PAGE_ROWS = 1000;
 
 const terminalChunkStates: readonly ChunkState[] = ['empty', 'completed', 'failed', 'cancelled', 'timed_out'];
 
@@ -104,8 +104,9 @@ export function createExportRunActivities(deps: ActivityDeps) {
     mapping,
     maxContacts: config.constantContact.maxContactsPerImport,
     maxBytes: config.constantContact.maxImportBytes,
-    // Pages of at most 5,000 rows: the objects of a page die young (cheap garbage collection, a
-    // smaller heap), and a chunk wastes at most one page of reading where it is cut.
+    // Pages of at most 1,000 rows: the objects of a page die young (cheap garbage collection, a
+    // smaller heap), a page is a short slice of the event loop (the client's request pacing stays
+    // on time), and a chunk wastes at most one page of reading where it is cut.
     pageSize: Math.max(1, Math.min(config.exports.snapshotPageSize, config.constantContact.maxContactsPerImport, MAX_PAGE_ROWS)),
   });
 
