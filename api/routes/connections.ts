@@ -4,7 +4,7 @@ import { ApiError, notFound } from '../../common/errors';
 import { pageQuery } from '../../common/paging';
 import { createPkcePair } from '../../constant-contact/pkce';
 import type { ConstantContactErrorCode } from '../../constant-contact/types';
-import type { Connection, Role } from '../../store/types';
+import type { Connection, Export, Role } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 import { connectionIdSchema } from '../schemas/exports';
@@ -324,6 +324,25 @@ export async function visibleConnection(deps: AppDeps, id: string, role: Role | 
   const connection = await deps.store.connections.get(id);
   if (!connection || !canUse(connection, role)) throw notFound('connection');
   return connection;
+}
+
+/**
+ * The export when the caller may act on it: admins always; contributors only on a connection shared
+ * with them (a detached export has none). 404 otherwise. Deleted exports only for reading history.
+ */
+export async function visibleExport(
+  deps: AppDeps,
+  id: string,
+  role: Role | undefined,
+  options: { includeDeleted?: boolean } = {},
+): Promise<Export> {
+  const exp = await deps.store.exports.get(id, { includeDeleted: options.includeDeleted });
+  if (!exp) throw notFound('export');
+  if (role !== 'admin') {
+    const connection = exp.connectionId ? await deps.store.connections.get(exp.connectionId) : undefined;
+    if (!connection || !canUse(connection, role)) throw notFound('export');
+  }
+  return exp;
 }
 
 export function assertConnected(connection: Connection): void {

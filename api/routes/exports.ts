@@ -15,7 +15,7 @@ import {
   exportPatchSchema,
   exportSettingsSchema,
 } from '../schemas/exports';
-import { assertConnected, callConstantContact, canUse } from './connections';
+import { assertConnected, callConstantContact, canUse, visibleExport } from './connections';
 import { runSchema } from './runs';
 
 export const exportResponseSchema = exportSettingsSchema.extend({
@@ -54,17 +54,6 @@ const saveErrors = {
 export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): void {
   const { store } = deps;
   const now = () => (deps.clock ? deps.clock() : new Date()).toISOString();
-
-  /** The export when the caller may see it; 404 otherwise. */
-  const visibleExport = async (id: string, role: Role | undefined): Promise<Export> => {
-    const exp = await store.exports.get(id);
-    if (!exp) throw notFound('export');
-    if (role !== 'admin') {
-      const connection = exp.connectionId ? await store.connections.get(exp.connectionId) : undefined;
-      if (!connection || !canUse(connection, role)) throw notFound('export');
-    }
-    return exp;
-  };
 
   /** A connection named in a body: 404 `connection_not_found` when absent or not usable by the caller. */
   const usableConnection = async (id: string, role: Role | undefined): Promise<Connection> => {
@@ -167,7 +156,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       errors: { 404: 'no such export, or not visible to the caller' },
     },
     async ({ params, role }) => {
-      return view(await visibleExport(params.id, role));
+      return view(await visibleExport(deps, params.id, role));
     },
   );
 
@@ -184,7 +173,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       errors: { ...saveErrors, 404: 'no such export or connection, or not visible to the caller' },
     },
     async ({ params, body, role, res }) => {
-      const current = await visibleExport(params.id, role);
+      const current = await visibleExport(deps, params.id, role);
       const connectionChanges = body.connectionId !== undefined && body.connectionId !== current.connectionId;
       const listChanges = body.listId !== undefined && body.listId !== current.listId;
       const fieldNames = Object.keys((body.mapping ?? current.mapping).customFields ?? {});
@@ -230,7 +219,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       errors: { 404: 'no such export, or not visible to the caller' },
     },
     async ({ params, role }) => {
-      await visibleExport(params.id, role);
+      await visibleExport(deps, params.id, role);
       const removed = await store.exports.softDelete(params.id, { now: now() });
       if (!removed) throw notFound('export');
       await deps.exportHooks?.onExportDeleted?.(removed);

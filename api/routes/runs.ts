@@ -3,11 +3,11 @@ import { ApiError, notFound } from '../../common/errors';
 import { pageQuery } from '../../common/paging';
 import { cancelRun, RunStartError, runJson, startRun } from '../../common/runs';
 import type { RunRecord } from '../../store/runs';
-import type { Export, Role } from '../../store/types';
+import type { Role } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 import { exportIdSchema } from '../schemas/exports';
-import { canUse } from './connections';
+import { visibleExport } from './connections';
 
 /**
  * Runs (api.md, Runs): start one on demand, read them, cancel one, stream its rejects.
@@ -59,23 +59,12 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
   const { store, config } = deps;
   const view = (run: RunRecord) => runJson(run, config.temporal);
 
-  /** The export when the caller may act on it (deleted ones only for reading history); 404 otherwise. */
-  const visibleExport = async (id: string, role: Role | undefined, options: { includeDeleted?: boolean } = {}): Promise<Export> => {
-    const exp = await store.exports.get(id, { includeDeleted: options.includeDeleted });
-    if (!exp) throw notFound('export');
-    if (role !== 'admin') {
-      const connection = exp.connectionId ? await store.connections.get(exp.connectionId) : undefined;
-      if (!connection || !canUse(connection, role)) throw notFound('export');
-    }
-    return exp;
-  };
-
   const visibleRun = async (id: string, role: Role | undefined): Promise<RunRecord> => {
     const run = await store.runs.get(id);
     if (!run) throw notFound('run');
     if (role !== 'admin') {
       try {
-        await visibleExport(run.exportId, role, { includeDeleted: true });
+        await visibleExport(deps, run.exportId, role, { includeDeleted: true });
       } catch {
         throw notFound('run');
       }
@@ -99,7 +88,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       },
     },
     async ({ params, role, res, requestId }) => {
-      const exp = await visibleExport(params.id, role);
+      const exp = await visibleExport(deps, params.id, role);
       let outcome;
       try {
         outcome = await startRun({ ...deps, logger: deps.logger }, { exportId: exp.id, trigger: 'on-demand' });
@@ -136,7 +125,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       errors: { 404: 'no such export, or not visible to the caller' },
     },
     async ({ params, query, role }) => {
-      const exp = await visibleExport(params.id, role, { includeDeleted: true });
+      const exp = await visibleExport(deps, params.id, role, { includeDeleted: true });
       const page = await store.runs.listByExport(exp.id, { limit: query.limit, cursor: query.cursor });
       return { items: page.items.map(view), nextCursor: page.nextCursor };
     },

@@ -17,12 +17,12 @@ import {
   syncRefreshSchedule,
   type RefreshSchedule,
 } from '../../common/schedules';
-import type { Export, Role, Schedule } from '../../store/types';
+import type { Export, Schedule } from '../../store/types';
 import type { RefreshInput } from '../../workflows/refresh';
 import type { AppDeps, ExportHooks } from '../deps';
 import type { RouteRegistry } from '../http';
 import { exportIdParams, scheduleSchema, timeZoneSchema } from '../schemas/exports';
-import { canUse } from './connections';
+import { visibleExport } from './connections';
 
 /**
  * Schedules (api.md, Schedules), backed by Temporal Schedules (common/schedules.ts):
@@ -129,17 +129,6 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
   const now = () => (deps.clock ? deps.clock() : new Date());
   const ctx = () => ({ client: deps.temporal, taskQueue: config.temporal.taskQueue });
   const refreshId = refreshScheduleId(config.temporal.taskQueue);
-
-  /** The export when the caller may see it (as the exports routes decide); 404 otherwise. */
-  const visibleExport = async (id: string, role: Role | undefined): Promise<Export> => {
-    const exp = await store.exports.get(id);
-    if (!exp) throw notFound('export');
-    if (role !== 'admin') {
-      const connection = exp.connectionId ? await store.connections.get(exp.connectionId) : undefined;
-      if (!connection || !canUse(connection, role)) throw notFound('export');
-    }
-    return exp;
-  };
 
   const refreshView = (schedule: RefreshSchedule, updatedAt: string | null) => ({
     times: schedule.times,
@@ -251,7 +240,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       response: { status: 200, schema: exportScheduleResponse },
       errors: { 404: 'no such export, or not visible to the caller' },
     },
-    async ({ params, role }) => exportScheduleView(await visibleExport(params.id, role)),
+    async ({ params, role }) => exportScheduleView(await visibleExport(deps, params.id, role)),
   );
 
   routes.add(
@@ -267,7 +256,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       errors: { 404: 'no such export, or not visible to the caller', 503: 'temporal_unavailable: nothing was saved' },
     },
     async ({ params, body, role }) => {
-      const current = await visibleExport(params.id, role);
+      const current = await visibleExport(deps, params.id, role);
       const wanted: Export = { ...current, schedule: body.schedule };
       try {
         await syncExportSchedule(ctx(), current.id, wanted);
