@@ -89,6 +89,21 @@ const activitySchema = z.object({
     })
     .nullish(),
 });
+function activityStatus(a: z.infer<typeof activitySchema>): ActivityStatus {
+  const s = a.status ?? {};
+  return {
+    activityId: a.activity_id,
+    state: a.state,
+    percentDone: a.percent_done ?? (a.state === 'completed' ? 100 : 0),
+    itemsTotal: s.items_total_count ?? 0,
+    itemsCompleted: s.items_completed_count ?? 0,
+    personCount: s.person_count ?? 0,
+    errorCount: s.error_count ?? 0,
+    correctableCount: s.correctable_count ?? 0,
+    cannotAddToListCount: s.cannot_add_to_list_count ?? 0,
+  };
+}
+
 const createdActivitySchema = z.object({ activity_id: z.string().min(1) });
 const contactExportSchema = activitySchema.extend({
   _links: z.object({ results: z.object({ href: z.string().min(1) }).nullish() }).nullish(),
@@ -484,19 +499,7 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
 
     async getActivity(connectionId, activityId) {
       const a = await call(connectionId, '/activities/{activity_id}', 'GET', apiUrl(`activities/${encodeURIComponent(activityId)}`), activitySchema);
-      const s = a.status ?? {};
-      const status: ActivityStatus = {
-        activityId: a.activity_id,
-        state: a.state,
-        percentDone: a.percent_done ?? (a.state === 'completed' ? 100 : 0),
-        itemsTotal: s.items_total_count ?? 0,
-        itemsCompleted: s.items_completed_count ?? 0,
-        personCount: s.person_count ?? 0,
-        errorCount: s.error_count ?? 0,
-        correctableCount: s.correctable_count ?? 0,
-        cannotAddToListCount: s.cannot_add_to_list_count ?? 0,
-      };
-      return status;
+      return activityStatus(a);
     },
 
     async removeListMemberships(connectionId, { contactIds, listIds }) {
@@ -526,19 +529,7 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
 
     async getContactExport(connectionId, activityId): Promise<ContactExportStatus> {
       const a = await call(connectionId, '/activities/{activity_id}', 'GET', apiUrl(`activities/${encodeURIComponent(activityId)}`), contactExportSchema);
-      const s = a.status ?? {};
-      return {
-        activityId: a.activity_id,
-        state: a.state,
-        percentDone: a.percent_done ?? (a.state === 'completed' ? 100 : 0),
-        itemsTotal: s.items_total_count ?? 0,
-        itemsCompleted: s.items_completed_count ?? 0,
-        personCount: s.person_count ?? 0,
-        errorCount: s.error_count ?? 0,
-        correctableCount: s.correctable_count ?? 0,
-        cannotAddToListCount: s.cannot_add_to_list_count ?? 0,
-        resultsHref: a._links?.results?.href ?? null,
-      };
+      return { ...activityStatus(a), resultsHref: a._links?.results?.href ?? null };
     },
 
     async readContactExport(connectionId, resultsHref, onMembers) {
