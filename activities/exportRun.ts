@@ -141,11 +141,18 @@ export function createExportRunActivities(deps: ActivityDeps) {
     return run;
   }
 
+  /** A workflow whose run record ended (recorded failed when its start seemed to fail) does nothing more. */
+  async function loadRunningRun(runId: string) {
+    const run = await loadRun(runId);
+    if (run.status !== 'running') throw runFailure('run_not_running', `run ${runId} is ${run.status}: its workflow stops`);
+    return run;
+  }
+
   return {
     /** Step 1: the export, its connection, the list and the segment size, before anything is read or sent. */
     async validateRun({ runId }: { runId: string }): Promise<RunTarget> {
       try {
-        const run = await loadRun(runId);
+        const run = await loadRunningRun(runId);
         await store.runs.setPhase(runId, 'validating');
         const exp = await store.exports.get(run.exportId, { includeDeleted: true });
         if (!exp || exp.deletedAt) throw runFailure('export_not_found', `export ${run.exportId} was deleted`);
@@ -273,6 +280,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
         if (chunk.contacts > 0 && !posted) {
           if (!body) throw new Error(`chunk ${chunkNo} of run ${runId} could not be rebuilt`);
           throwIfCancelled(ctx);
+          await loadRunningRun(runId);
           const { activityId } = await cc.importContacts(connectionId, body);
           chunk = await store.runs.setChunkActivity(runId, chunkNo, activityId);
           posted = true;

@@ -128,6 +128,9 @@ export function exportRunStartOptions(
 
 const oneLine = (s: string) => s.replace(/\s+/g, ' ').slice(0, 120);
 
+/** How long starting the run's workflow may take before the run is recorded failed (start_failed). */
+export const START_DEADLINE_MS = 8000;
+
 export type StartRunOutcome =
   | { outcome: 'started'; run: RunRecord }
   | { outcome: 'refused'; code: 'run_in_progress'; message: string; runningRunId: string }
@@ -180,15 +183,25 @@ export async function startRun(deps: RunsDeps, input: { exportId: string; trigge
     profiles = undefined;
   }
   try {
-    await temporal.workflow.start(EXPORT_RUN_WORKFLOW_TYPE, exportRunStartOptions(config, exp, { id: runId, trigger: input.trigger }, profiles));
+    // A caller waits for this answer: when Temporal does not answer within seconds, say so.
+    await temporal.withDeadline(Date.now() + START_DEADLINE_MS, () =>
+      temporal.workflow.start(EXPORT_RUN_WORKFLOW_TYPE, exportRunStartOptions(config, exp, { id: runId, trigger: input.trigger }, profiles)),
+    );
   } catch (err) {
-    deps.logger?.error({ runId, exportId: exp.id, err: err instanceof Error ? err.message : String(err) }, 'could not start the run workflow');
-    const failed = await store.runs.finish(runId, {
-      status: 'failed',
-      error: { code: 'start_failed', message: 'the run could not be started: Temporal did not accept its workflow' },
-      finishedAt: now().toISOString(),
-    });
-    throw new RunStartError(failed ?? created.run, err);
+    // The start may have reached Temporal even though its answer did not reach us.
+    const startedAnyway = await temporal
+      .withDeadline(Date.now() + 3000, () => temporal.workflow.getHandle(workflowId).describe())
+      .then(() => true, () => false);
+    if (!startedAnyway) {
+      deps.logger?.error({ runId, exportId: exp.id, err: err instanceof Error ? err.message : String(err) }, 'could not start the run workflow');
+      // If the workflow does start after all, it finds its run not running and stops before uploading.
+      const failed = await store.runs.finish(runId, {
+        status: 'failed',
+        error: { code: 'start_failed', message: 'the run could not be started: Temporal did not accept its workflow' },
+        finishedAt: now().toISOString(),
+      });
+      throw new RunStartError(failed ?? created.run, err);
+    }
   }
   deps.logger?.info({ runId, exportId: exp.id, trigger: input.trigger, workflowId }, 'run started');
   return { outcome: 'started', run: created.run };

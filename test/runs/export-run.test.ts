@@ -1,6 +1,6 @@
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
 import { runSearchAttributes } from '../../workflows/contracts';
-import { createTestApp, type TestApp } from '../helpers/app';
+import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { temporalCliJson } from '../helpers/temporal';
 import { startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../helpers/worker';
 import {
@@ -157,9 +157,32 @@ describe('a run that cannot start its work', () => {
       expect(res.status).toBe(409);
       expect(res.body.error.code).toBe('export_detached');
       expect((await app.as('admin').get(`/v1/exports/${exportId}/runs`)).body.items).toEqual([]);
-      void DEFAULT_LIST_ID;
     } finally {
       await app.close();
     }
   });
+
+  test('Temporal not answering: 503, and the run is recorded failed (start_failed), so the export can run again', async () => {
+    const app = await createTestApp({ kind: 'sqlite', env: { TEMPORAL_ADDRESS: '127.0.0.1:1', TEMPORAL_TASK_QUEUE: uniqueTaskQueue('down') } });
+    try {
+      // Saved straight in the store: saving through the API would also want Temporal (the export's schedule).
+      const connectionId = await connectSandboxConnection(app);
+      const segment = await app.store.segments.create({ name: 'Everyone', rule: { all: [] } });
+      const saved = await app.store.exports.create(
+        { name: 'Down', connectionId, listId: DEFAULT_LIST_ID, mapping: { email: 'EmailAddress' }, segmentIds: [segment.id], syncMode: 'upsert', maxRemovalPercent: 20, schedule: { mode: 'off' } },
+        { createdByRole: 'admin', now: new Date().toISOString() },
+      );
+      if (!('id' in saved)) throw new Error('export not saved');
+      const exportId = saved.id;
+      const res = await app.as('admin').post(`/v1/exports/${exportId}/runs`);
+      expect(res.status).toBe(503);
+      expect(res.body.error.code).toBe('temporal_unavailable');
+      const runs = (await app.as('admin').get(`/v1/exports/${exportId}/runs`)).body.items;
+      expect(runs).toHaveLength(1);
+      expect(runs[0]).toMatchObject({ status: 'failed', error: { code: 'start_failed' }, progress: { phase: 'done' } });
+      expect(await app.store.runs.running(exportId)).toBeUndefined(); // a next start is not refused with 409
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
 });
