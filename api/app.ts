@@ -84,7 +84,6 @@ interface BodyParserError extends Error {
 
 function errorHandler(deps: AppDeps) {
   // Express recognises error middleware by its four parameters.
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const requestId = res.locals.requestId as string;
     const apiError = toApiError(err);
