@@ -25,7 +25,6 @@ const nonWorkflowPackages = [
   '@temporalio/activity',
   '@temporalio/testing',
   'pg',
-  'pg-cursor',
   'better-sqlite3',
   'undici',
   'express',
