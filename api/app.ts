@@ -1,6 +1,6 @@
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { ApiError } from '../common/errors';
+import { ApiError, toApiError } from './errors';
 import type { Role } from '../store/types';
 import type { AppDeps } from './deps';
 import { RouteRegistry } from './http';
@@ -77,11 +77,6 @@ function rejectNonJsonBodies(req: Request, _res: Response, next: NextFunction): 
   next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json'));
 }
 
-interface BodyParserError extends Error {
-  type?: string;
-  status?: number;
-}
-
 function errorHandler(deps: AppDeps) {
   // Express recognises error middleware by its four parameters.
   return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
@@ -98,27 +93,6 @@ function errorHandler(deps: AppDeps) {
       },
     });
   };
-}
-
-function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
-  // The router could not percent-decode a path parameter (e.g. /v1/profiles/%E0%A4%A).
-  if (err instanceof URIError) {
-    return new ApiError(400, 'validation_failed', 'the request path is not valid percent-encoded UTF-8', [{ path: ['params'], message: 'not valid percent-encoding' }]);
-  }
-  const e = err as BodyParserError;
-  switch (e?.type) {
-    case 'entity.parse.failed':
-      return new ApiError(400, 'invalid_json', 'the body is not valid JSON');
-    case 'entity.too.large':
-      return new ApiError(413, 'payload_too_large', 'the body is larger than this route accepts');
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return new ApiError(415, 'unsupported_media_type', 'unsupported body encoding');
-    case 'request.aborted':
-      return new ApiError(400, 'request_aborted', 'the request was aborted');
-  }
-  return new ApiError(500, 'internal_error', 'something went wrong on our side; the request id identifies it in the logs');
 }
 
 /** Name and message only: a stack or cause could carry request data. */

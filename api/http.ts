@@ -1,6 +1,6 @@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { z, type ZodType } from 'zod';
-import { ApiError } from '../common/errors';
+import { ApiError } from './errors';
 import type { Role } from '../store/types';
 
 /**

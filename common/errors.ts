@@ -1,20 +1,22 @@
 /**
- * Errors cross boundaries as typed codes. ApiError carries the HTTP status and the snake_case code
- * of api.md; the API's one error middleware turns it into the error body.
+ * Errors of the product in its own words, raised below the API (store, services) and crossing
+ * boundaries as a typed code. `kind` says what went wrong for the caller; the API's one error
+ * middleware (api/errors.ts) turns each kind into an HTTP status and the code into the error body.
  */
-export class ApiError extends Error {
+export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unprocessable';
+
+export class DomainError extends Error {
   constructor(
-    readonly status: number,
+    readonly kind: DomainErrorKind,
+    /** snake_case, the same vocabulary as the API's error codes (e.g. `validation_failed`). */
     readonly code: string,
     message: string,
     readonly details?: unknown[],
   ) {
     super(message);
-    this.name = 'ApiError';
+    this.name = 'DomainError';
   }
 }
 
-export const badRequest = (message: string, details?: unknown[]) => new ApiError(400, 'validation_failed', message, details);
-export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
-export const conflict = (code: string, message: string, details?: unknown[]) => new ApiError(409, code, message, details);
-export const unprocessable = (code: string, message: string, details?: unknown[]) => new ApiError(422, code, message, details);
+/** Input that cannot be used as given (the API answers 400 `validation_failed`). */
+export const invalidInput = (message: string, details?: unknown[]) => new DomainError('invalid', 'validation_failed', message, details);

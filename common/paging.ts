@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { badRequest } from './errors';
+import { invalidInput } from './errors';
 
-/** List endpoints: `limit` 1..500 (default 50) and an opaque `cursor` (api.md). */
+/** List endpoints: `limit` 1..500 (default 50) and an opaque `cursor`. */
 export const pageQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(512).optional(),
@@ -13,13 +13,20 @@ export function encodeCursor(position: unknown[]): string {
   return Buffer.from(JSON.stringify(position)).toString('base64url');
 }
 
-export function decodeCursor(cursor: string | undefined): unknown[] | undefined {
+/**
+ * The position a cursor stands for; undefined without a cursor. A cursor this API did not issue
+ * (not base64url JSON, or a position without `strings` leading strings that `fits`) is invalid input.
+ */
+export function decodeCursor(cursor: string | undefined, strings = 0, fits: (value: string) => boolean = () => true): unknown[] | undefined {
   if (cursor === undefined) return undefined;
+  let value: unknown;
   try {
-    const value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    if (Array.isArray(value)) return value;
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through
+    value = undefined;
   }
-  throw badRequest('cursor is not valid', [{ path: ['cursor'], message: 'not a cursor this API issued' }]);
+  if (!Array.isArray(value) || value.length < strings || !value.slice(0, strings).every((v) => typeof v === 'string' && fits(v))) {
+    throw invalidInput('cursor is not valid', [{ path: ['query', 'cursor'], message: 'not a cursor this API issued' }]);
+  }
+  return value;
 }

@@ -1,4 +1,3 @@
-import { badRequest } from '../common/errors';
 import { encodeCursor, decodeCursor } from '../common/paging';
 import { newId } from '../common/ids';
 import type { Db } from './db';
@@ -107,9 +106,8 @@ export class ExportRepository {
   async list(options: ListExportsOptions): Promise<Page<Export>> {
     const where = ['e.deleted_at IS NULL'];
     const params: unknown[] = [];
-    const position = decodeCursor(options.cursor);
+    const position = decodeCursor(options.cursor, 1);
     if (position) {
-      if (typeof position[0] !== 'string') throw badRequest('cursor is not valid', [{ path: ['cursor'], message: 'not a cursor this API issued' }]);
       where.push('e.id > ?');
       params.push(position[0]);
     }

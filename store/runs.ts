@@ -1,4 +1,3 @@
-import { badRequest } from '../common/errors';
 import { decodeCursor, encodeCursor } from '../common/paging';
 import type { Db } from './db';
 import {
@@ -196,12 +195,9 @@ export class RunRepository {
   async listByExport(exportId: string, options: { limit: number; cursor?: string }): Promise<Page<RunRecord>> {
     const params: unknown[] = [exportId];
     let where = 'r.export_id = ?';
-    const position = decodeCursor(options.cursor);
+    const position = decodeCursor(options.cursor, 2);
     if (position) {
       const [startedAt, id] = position;
-      if (typeof startedAt !== 'string' || typeof id !== 'string') {
-        throw badRequest('cursor is not valid', [{ path: ['cursor'], message: 'not a cursor this API issued' }]);
-      }
       where += ' AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?))';
       params.push(startedAt, startedAt, id);
     }

@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { ApiError, notFound } from '../../common/errors';
+import { ApiError, notFound } from '../errors';
 import { pageQuery } from '../../common/paging';
 import { createPkcePair } from '../../constant-contact/pkce';
 import type { ConstantContactErrorCode } from '../../constant-contact/types';

@@ -1,6 +1,6 @@
 import type { Response } from 'express';
 import { z } from 'zod';
-import { ApiError, notFound, unprocessable } from '../../common/errors';
+import { ApiError, notFound, unprocessable } from '../errors';
 import { pageQuery } from '../../common/paging';
 import { runJson } from '../../common/runs';
 import { isSaveRefusal, type SaveRefusal } from '../../store/exports';

@@ -1,6 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
-import { ApiError, badRequest, notFound } from '../../common/errors';
+import { ApiError, badRequest, notFound } from '../errors';
 import { decodeCursor, encodeCursor, pageQuery } from '../../common/paging';
 import { CsvHeaderError, importProfiles, MAX_PROFILE_ID, storableText, UNSTORABLE, type ImportFormat } from '../../store/profiles';
 import type { AppDeps } from '../deps';
@@ -165,8 +165,5 @@ function importFormat(req: Request): ImportFormat {
 }
 
 function afterId(cursor: string | undefined): string | undefined {
-  const position = decodeCursor(cursor);
-  if (position === undefined) return undefined;
-  if (position.length !== 1 || typeof position[0] !== 'string' || !storableText(position[0])) throw badRequest('cursor is not valid', [{ path: ['query', 'cursor'], message: 'not a cursor this API issued' }]);
-  return position[0];
+  return decodeCursor(cursor, 1, storableText)?.[0] as string | undefined;
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { ApiError, conflict, notFound } from '../../common/errors';
+import { ApiError, conflict, notFound } from '../errors';
 import { runJson } from '../../common/runs';
 import {
   NOT_AWAITING_APPROVAL,

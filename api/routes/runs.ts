@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ApiError, notFound } from '../../common/errors';
+import { ApiError, notFound } from '../errors';
 import { pageQuery } from '../../common/paging';
 import { cancelRun, RunStartError, runJson, startRun } from '../../common/runs';
 import type { RunRecord } from '../../store/runs';

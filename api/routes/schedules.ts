@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { ApiError, notFound } from '../../common/errors';
+import { ApiError, notFound } from '../errors';
 import type { Config } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import {

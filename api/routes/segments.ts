@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { badRequest, conflict, notFound } from '../../common/errors';
+import { conflict, notFound } from '../errors';
 import { decodeCursor, encodeCursor, pageQuery } from '../../common/paging';
 import { storableText, UNSTORABLE } from '../../store/profiles';
 import { ruleSchema, type Rule } from '../../store/rules';
@@ -74,10 +74,7 @@ export function registerSegmentsRoutes(routes: RouteRegistry, deps: AppDeps): vo
       response: { status: 200, schema: z.object({ items: z.array(segmentSchema), nextCursor: z.string().nullable() }) },
     },
     async ({ query }) => {
-      const position = decodeCursor(query.cursor);
-      if (position !== undefined && (position.length !== 1 || typeof position[0] !== 'string' || !storableText(position[0]))) {
-        throw badRequest('cursor is not valid', [{ path: ['query', 'cursor'], message: 'not a cursor this API issued' }]);
-      }
+      const position = decodeCursor(query.cursor, 1, storableText);
       const page = await store.segments.list(query.limit, position?.[0] as string | undefined);
       const last = page.items[page.items.length - 1];
       return { items: page.items.map(view), nextCursor: page.hasMore && last ? encodeCursor([last.id]) : null };
