@@ -5,7 +5,7 @@ import { pageQuery } from '../../common/paging';
 import { runJson } from '../../common/runs';
 import { isSaveRefusal, type SaveRefusal } from '../../store/exports';
 import type { RunRecord } from '../../store/runs';
-import type { Connection, Export, Role } from '../../store/types';
+import type { Connection, Export } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 import {
@@ -15,7 +15,8 @@ import {
   exportPatchSchema,
   exportSettingsSchema,
 } from '../schemas/exports';
-import { assertConnected, callConstantContact, canUse, visibleExport } from './connections';
+import { usableConnection, visibleExport } from '../access';
+import { assertConnected, callConstantContact } from '../constant-contact';
 import { runSchema } from './runs';
 
 export const exportResponseSchema = exportSettingsSchema.extend({
@@ -54,15 +55,6 @@ const saveErrors = {
 export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): void {
   const { store } = deps;
   const now = () => (deps.clock ? deps.clock() : new Date()).toISOString();
-
-  /** A connection named in a body: 404 `connection_not_found` when absent or not usable by the caller. */
-  const usableConnection = async (id: string, role: Role | undefined): Promise<Connection> => {
-    const connection = await store.connections.get(id);
-    if (!connection || !canUse(connection, role)) {
-      throw new ApiError(404, 'connection_not_found', `connection ${id} does not exist or is not shared with you`);
-    }
-    return connection;
-  };
 
   const assertSegmentsExist = async (segmentIds: string[]) => {
     const missing = await store.exports.missingSegments(segmentIds);
@@ -117,7 +109,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       errors: saveErrors,
     },
     async ({ body, role, res }) => {
-      const connection = await usableConnection(body.connectionId, role);
+      const connection = await usableConnection(deps, body.connectionId, role);
       assertConnected(connection);
       await assertSegmentsExist(body.segmentIds);
       await checkDestination(res, connection, { listId: body.listId, customFields: Object.keys(body.mapping.customFields ?? {}) });
@@ -187,10 +179,10 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
         if (!connectionId) {
           throw new ApiError(409, 'export_detached', 'this export has no connection (it was removed); name a connectionId to change its list or custom fields');
         }
-        connection = await usableConnection(connectionId, role);
+        connection = await usableConnection(deps, connectionId, role);
         assertConnected(connection);
       } else if (body.connectionId !== undefined) {
-        await usableConnection(body.connectionId, role);
+        await usableConnection(deps, body.connectionId, role);
       }
       if (body.segmentIds) await assertSegmentsExist(body.segmentIds);
       if (connection) {

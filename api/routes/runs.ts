@@ -3,11 +3,10 @@ import { ApiError, notFound } from '../errors';
 import { pageQuery } from '../../common/paging';
 import { cancelRun, RunStartError, runJson, startRun } from '../../common/runs';
 import type { RunRecord } from '../../store/runs';
-import type { Role } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 import { exportIdSchema } from '../schemas/exports';
-import { visibleExport } from './connections';
+import { visibleExport, visibleRun } from '../access';
 
 /**
  * Runs (api.md, Runs): start one on demand, read them, cancel one, stream its rejects.
@@ -59,18 +58,6 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
   const { store, config } = deps;
   const view = (run: RunRecord) => runJson(run, config.temporal);
 
-  const visibleRun = async (id: string, role: Role | undefined): Promise<RunRecord> => {
-    const run = await store.runs.get(id);
-    if (!run) throw notFound('run');
-    if (role !== 'admin') {
-      try {
-        await visibleExport(deps, run.exportId, role, { includeDeleted: true });
-      } catch {
-        throw notFound('run');
-      }
-    }
-    return run;
-  };
 
   routes.add(
     {
@@ -142,7 +129,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       response: { status: 200, schema: runSchema },
       errors: { 404: 'no such run, or not visible to the caller' },
     },
-    async ({ params, role }) => view(await visibleRun(params.id, role)),
+    async ({ params, role }) => view(await visibleRun(deps, params.id, role)),
   );
 
   routes.add(
@@ -157,7 +144,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       errors: { 404: 'no such run, or not visible to the caller', 409: 'run_not_running: the run has ended already' },
     },
     async ({ params, role }) => {
-      const run = await visibleRun(params.id, role);
+      const run = await visibleRun(deps, params.id, role);
       const outcome = await cancelRun({ ...deps }, run);
       if (outcome.outcome === 'not_running') {
         throw new ApiError(409, 'run_not_running', `run ${run.id} is ${run.status}: only a running run can be cancelled`);
@@ -187,7 +174,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       errors: { 404: 'no such run, or not visible to the caller' },
     },
     async ({ params, role, res, req }) => {
-      const run = await visibleRun(params.id, role);
+      const run = await visibleRun(deps, params.id, role);
       res.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
       let closed = false;
       req.on('close', () => (closed = true));

@@ -22,7 +22,7 @@ import type { RefreshInput } from '../../workflows/refresh';
 import type { AppDeps, ExportHooks } from '../deps';
 import type { RouteRegistry } from '../http';
 import { exportIdParams, scheduleSchema, timeZoneSchema } from '../schemas/exports';
-import { visibleExport } from './connections';
+import { visibleExport } from '../access';
 
 /**
  * Schedules (api.md, Schedules), backed by Temporal Schedules (common/schedules.ts):

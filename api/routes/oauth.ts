@@ -1,0 +1,143 @@
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { createPkcePair } from '../../constant-contact/pkce';
+import { constantContactErrorCode, isRetryable } from '../constant-contact';
+import type { AppDeps } from '../deps';
+import { ApiError, notFound } from '../errors';
+import type { RouteRegistry } from '../http';
+import { connectionIdSchema } from '../schemas/exports';
+
+/**
+ * The browser half of authorizing a connection. `authorizeUrl` carries a single-use ticket (10
+ * minutes, stored hashed); `GET …/authorize?ticket` answers 302 to Constant Contact with a fresh
+ * single-use `state` (stored hashed) and a PKCE S256 challenge (the verifier is stored sealed); the
+ * callback exchanges the code and stores the tokens encrypted. Tickets, states, codes and tokens
+ * never reach a response body or a log line (the request log records the path only).
+ */
+
+export const OAUTH_STATE_TTL_MS = 10 * 60_000;
+
+const idParams = z.object({ id: connectionIdSchema }).strict();
+
+export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps): void {
+  const { store } = deps;
+  const now = () => (deps.clock ? deps.clock() : new Date());
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/connections/:id/authorize',
+      summary: "The admin's browser: redeems the single-use ticket and redirects to Constant Contact's authorize page",
+      tag: 'connections',
+      roles: 'public',
+      params: idParams,
+      query: z.object({ ticket: z.string().min(1).max(256) }),
+      response: { status: 302, description: "redirect to Constant Contact's authorize URL (state and PKCE S256 challenge)" },
+      errors: { 400: 'invalid_ticket: unknown, used or expired ticket' },
+    },
+    async ({ req, res, params, query }) =>
+      forBrowser(req, res, async () => {
+        const at = now();
+        if (!(await store.connections.redeemTicket(params.id, query.ticket, at))) {
+          throw new ApiError(400, 'invalid_ticket', 'this authorization link is unknown, used or expired; get a new one with POST /v1/connections/{id}/reauthorize');
+        }
+        const pkce = createPkcePair();
+        const state = await store.connections.beginAuthorization(params.id, pkce.codeVerifier, { now: at, ttlMs: OAUTH_STATE_TTL_MS });
+        noStore(res);
+        res.redirect(302, deps.constantContact.authorizeUrl({ state, codeChallenge: pkce.codeChallenge }));
+      }),
+  );
+
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/oauth/constant-contact/callback',
+      summary: 'Constant Contact redirects the browser here: exchanges the code and stores the tokens encrypted',
+      tag: 'connections',
+      roles: 'public',
+      query: z.object({
+        code: z.string().min(1).max(4096).optional(),
+        state: z.string().min(1).max(512).optional(),
+        error: z.string().max(200).optional(),
+        error_description: z.string().max(2000).optional(),
+      }),
+      response: { status: 200, contentType: 'text/html', description: 'a short page saying the connection is connected' },
+      errors: {
+        400: 'invalid_state (unknown, used or expired), authorization_denied, or authorization_failed; nothing is stored',
+        502: 'Constant Contact did not answer the code exchange',
+      },
+    },
+    async ({ req, res, query }) =>
+      forBrowser(req, res, async () => {
+        noStore(res);
+        if (!query.state) throw invalidState();
+        const pending = await store.connections.completeAuthorization(query.state, now());
+        if (!pending) throw invalidState();
+        if (query.error !== undefined) {
+          const denied = query.error === 'access_denied';
+          throw new ApiError(
+            400,
+            denied ? 'authorization_denied' : 'authorization_failed',
+            denied
+              ? 'the authorization was denied in Constant Contact; nothing was stored. Start again with POST /v1/connections/{id}/reauthorize'
+              : `Constant Contact answered ${/^[a-z_]{1,64}$/.test(query.error) ? query.error : 'an error'}; nothing was stored. Start again with POST /v1/connections/{id}/reauthorize`,
+          );
+        }
+        if (!query.code) throw new ApiError(400, 'authorization_failed', 'the callback carries no code; nothing was stored');
+        let tokens;
+        try {
+          tokens = await deps.constantContact.exchangeCode({ code: query.code, codeVerifier: pending.codeVerifier });
+        } catch (err) {
+          const code = constantContactErrorCode(err);
+          if (code && isRetryable(err)) throw new ApiError(502, 'constant_contact_unavailable', 'Constant Contact did not complete the code exchange; start again with a new authorize URL');
+          if (code) throw new ApiError(400, 'authorization_failed', 'Constant Contact refused the authorization code; nothing was stored. Start again with POST /v1/connections/{id}/reauthorize');
+          throw err;
+        }
+        const connection = await store.connections.get(pending.connectionId);
+        if (!connection) throw notFound('connection');
+        await store.tokens.save(pending.connectionId, tokens);
+        res
+          .status(200)
+          .type('html')
+          .send(page('Connected', `<strong>${escapeHtml(connection.displayName)}</strong> is connected to Constant Contact. You can close this window.`));
+      }),
+  );
+}
+
+const invalidState = () =>
+  new ApiError(400, 'invalid_state', 'this authorization is unknown, used or expired; nothing was stored. Start again with POST /v1/connections/{id}/reauthorize');
+
+function noStore(res: Response): void {
+  res.setHeader('Cache-Control', 'no-store');
+  // The callback URL carries the code: never send it on as a Referer.
+  res.setHeader('Referrer-Policy', 'no-referrer');
+}
+
+/**
+ * Browser routes answer errors as a short HTML page to a browser (Accept prefers text/html) and as
+ * the usual JSON error body to everyone else.
+ */
+async function forBrowser(req: Request, res: Response, handle: () => Promise<void>): Promise<undefined> {
+  try {
+    await handle();
+  } catch (err) {
+    if (err instanceof ApiError && req.accepts(['json', 'html']) === 'html' && !res.headersSent) {
+      noStore(res);
+      res.status(err.status).type('html').send(page('Not connected', escapeHtml(err.message)));
+      return undefined;
+    }
+    throw err;
+  }
+  return undefined;
+}
+
+function page(title: string, bodyHtml: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+<body><h1>${escapeHtml(title)}</h1><p>${bodyHtml}</p></body></html>
+`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+}
