@@ -4,8 +4,8 @@ import { ConstantContactError, terminalActivityStates } from '../constant-contac
 import type { ChunkState, RunChunk } from '../store/runs';
 import type { RunError } from '../store/types';
 import type {
-  ExportRunResult,
   FinalizeInput,
+  FinalizeResult,
   PollImportInput,
   PollImportResult,
   RecordPhaseInput,
@@ -14,8 +14,8 @@ import type {
   SnapshotResult,
   UploadChunkInput,
   UploadChunkResult,
-} from '../workflows/contracts';
-import { DAILY_QUOTA_EXHAUSTED } from '../workflows/contracts';
+} from './contracts';
+import { DAILY_QUOTA_EXHAUSTED } from '../services/contracts';
 import { cutChunk, type CutChunk, type SnapshotReader } from './chunks';
 import { mapProfile, toImportContact } from './contacts';
 import { SnapshotTooLargeError } from '../store/snapshots';
@@ -328,7 +328,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
     },
 
     /** Step 6: the run's end. Idempotent: a finished run stays as it was. The snapshot goes; rejects stay. */
-    async finalizeRun({ runId, status, error }: FinalizeInput): Promise<ExportRunResult> {
+    async finalizeRun({ runId, status, error }: FinalizeInput): Promise<FinalizeResult> {
       const chunks = await store.runs.chunks(runId);
       const run = await store.runs.finish(runId, {
         status,

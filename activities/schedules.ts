@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
-import { RunStartError, recordSkippedRun, startRun } from '../common/runs';
+import { RunStartError, recordSkippedRun, startRun } from '../services/run-start';
 import { deleteExportSchedule } from '../common/schedules';
 import type { RunError } from '../store/types';
 import type { ActivityDeps } from './index';

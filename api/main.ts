@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit } from '../common/config';
-import { openConfiguredStore } from '../common/bootstrap';
+import { openConfiguredStore } from '../store';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { reconcileSchedules } from '../common/schedules';

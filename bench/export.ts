@@ -9,7 +9,7 @@ import { Client, Connection } from '@temporalio/client';
 import pg from 'pg';
 import { createApp } from '../api/app';
 import { parseConfig } from '../common/config';
-import type { RunJson } from '../common/runs';
+import type { RunJson } from '../api/run-view';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { openStore, type Store } from '../store';

@@ -10,8 +10,7 @@ import {
 } from '@temporalio/client';
 import type { Export, Schedule } from '../store/types';
 import type { Store } from '../store';
-import type { RefreshInput } from '../workflows/refresh';
-import type { ScheduledExportRunInput } from '../workflows/scheduledExportRun';
+import type { RefreshInput, ScheduledExportRunInput } from '../services/contracts';
 
 /**
  * Schedules (api.md, Schedules) on Temporal Schedules:

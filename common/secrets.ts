@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import type { Config } from './config';
 
 /**
  * AES-256-GCM for what the store keeps secret (OAuth tokens, PKCE verifiers).
@@ -35,3 +38,20 @@ export class SecretBox {
 export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 export const randomToken = (bytes = 32) => randomBytes(bytes).toString('base64url');
+
+/**
+ * SECRETS_KEY from the environment; in development, when unset, one generated once and kept with
+ * mode 0600 under the data directory. Production requires it: losing it loses every stored token.
+ */
+export function resolveSecretsKey(config: Config): string {
+  if (config.secretsKey) return config.secretsKey;
+  if (config.env === 'production') throw new Error('SECRETS_KEY: required when NODE_ENV=production');
+  const file = path.join(config.dataDir, 'secrets-key');
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  try {
+    fs.writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  return fs.readFileSync(file, 'utf8').trim();
+}

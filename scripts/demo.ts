@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import type { RunJson } from '../common/runs';
+import type { RunJson } from '../api/run-view';
 
 /**
  * `npm run demo`: against the stack `npm start` runs (API, worker, Temporal, the Constant Contact

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Config } from '../common/config';
-import { SecretBox } from '../common/secrets';
+import { resolveSecretsKey, SecretBox } from '../common/secrets';
 import { type Db, openPostgres, openSqlite } from './db';
 import { migrate } from './migrations';
 import { ProfileRepository } from './profiles';
@@ -78,6 +78,11 @@ export function storeOptionsFromConfig(config: Config, secretsKey: string): Open
     sqliteFile: path.join(config.dataDir, 'segment-export.db'),
     secretsKey,
   };
+}
+
+/** The store of a process: the configured database, with SECRETS_KEY (generated once in development). */
+export function openConfiguredStore(config: Config): Promise<Store> {
+  return openStore(storeOptionsFromConfig(config, resolveSecretsKey(config)));
 }
 
 export type { Db } from './db';

@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfigOrExit } from '../common/config';
-import { openConfiguredStore } from '../common/bootstrap';
+import { openConfiguredStore } from '../store';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { createActivities } from '../activities';

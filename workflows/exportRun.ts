@@ -21,18 +21,36 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { FinalizeResult, RunTarget, UploadCursor } from '../activities/contracts';
+import { DAILY_QUOTA_EXHAUSTED, runSearchAttributes, type ExportRunStart } from '../services/contracts';
 import type { RunError, RunPhase } from '../store/types';
-import {
-  DAILY_QUOTA_EXHAUSTED,
-  runSearchAttributes,
-  type ExportRunInput,
-  type ExportRunProgress,
-  type ExportRunResult,
-  type RunTarget,
-} from './contracts';
 import { mirrorRemovals as removeMembersWhoLeft, removalsWorkflowId } from './mirrorRemovals';
 
-export * from './contracts';
+/** Where a run is, carried across continue-as-new. */
+export interface ExportRunProgress {
+  target: RunTarget;
+  segmentProfiles: number;
+  chunksEstimate: number;
+  /** Next chunk to upload and where it starts; `uploadsDone` when the snapshot is used up. */
+  nextChunkNo: number;
+  cursor: UploadCursor;
+  uploadsDone: boolean;
+  /** Next chunk whose import to poll. */
+  nextPollChunkNo: number;
+  /** After the imports: mirror mode's removals, then finalizing. */
+  stage: 'transfer' | 'after-imports';
+  /** Imports that ended failed, cancelled or timed out. */
+  failedImports: number;
+}
+
+export interface ExportRunInput extends ExportRunStart {
+  /** Present after continue-as-new: where the previous execution stopped. */
+  resume?: ExportRunProgress;
+  /** Chunks uploaded per workflow execution before it continues as new (default 50). */
+  chunksPerExecution?: number;
+}
+
+export type ExportRunResult = FinalizeResult;
 
 const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
 

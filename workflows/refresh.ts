@@ -1,5 +1,6 @@
 import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { ScheduleActivities, ScheduledRunOutcome } from '../activities/schedules';
+import type { RefreshInput } from '../services/contracts';
 
 /**
  * The refresh: every segment is refreshed, then every export whose schedule mode is `with-refresh`
@@ -9,11 +10,6 @@ import type { ScheduleActivities, ScheduledRunOutcome } from '../activities/sche
  *
  * Started by the refresh Temporal Schedule and by POST /v1/refresh.
  */
-export interface RefreshInput {
-  /** Who asked: the refresh schedule, or POST /v1/refresh. */
-  source: 'schedule' | 'on-demand';
-}
-
 export interface RefreshResult {
   segmentsRefreshed: number;
   runs: ScheduledRunOutcome[];

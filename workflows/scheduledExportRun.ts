@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ScheduleActivities, ScheduledRunOutcome } from '../activities/schedules';
+import type { ScheduledExportRunInput } from '../services/contracts';
 
 /**
  * What an export's Temporal Schedule (`export-schedule-<exportId>`) starts: one activity that
@@ -7,9 +8,6 @@ import type { ScheduleActivities, ScheduledRunOutcome } from '../activities/sche
  * run_in_progress, export_detached, export_deleted). It ends as soon as the run is started; the
  * run is its own workflow (`export-run-<exportId>-<runId>`).
  */
-export interface ScheduledExportRunInput {
-  exportId: string;
-}
 
 const { startExportRun } = proxyActivities<ScheduleActivities>({
   startToCloseTimeout: '1 minute',

@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { ApiError, notFound, unprocessable } from '../errors';
 import { pageQuery } from '../../common/paging';
-import { runJson } from '../../common/runs';
+import { runJson } from '../run-view';
 import { isSaveRefusal, type SaveRefusal } from '../../store/exports';
 import type { RunRecord } from '../../store/runs';
 import type { Connection, Export } from '../../store/types';

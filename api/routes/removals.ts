@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { ApiError, conflict, notFound } from '../errors';
-import { runJson } from '../../common/runs';
+import { runJson } from '../run-view';
 import {
   NOT_AWAITING_APPROVAL,
   decideRemovalsUpdate,

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { ApiError, notFound } from '../errors';
 import { pageQuery } from '../../common/paging';
-import { cancelRun, RunStartError, runJson, startRun } from '../../common/runs';
+import { cancelRun } from '../../services/run-repair';
+import { RunStartError, startRun } from '../../services/run-start';
+import { runJson } from '../run-view';
 import type { RunRecord } from '../../store/runs';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';

@@ -18,7 +18,7 @@ import {
   type RefreshSchedule,
 } from '../../common/schedules';
 import type { Export, Schedule } from '../../store/types';
-import type { RefreshInput } from '../../workflows/refresh';
+import type { RefreshInput } from '../../services/contracts';
 import type { AppDeps, ExportHooks } from '../deps';
 import type { RouteRegistry } from '../http';
 import { exportIdParams, scheduleSchema, timeZoneSchema } from '../schemas/exports';

@@ -1,7 +1,7 @@
 import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { storeKinds, type StoreKind } from '../helpers/stores';
 import { removalsWorkflowId } from '../../workflows/mirrorRemovals';
-import type { RunJson } from '../../common/runs';
+import type { RunJson } from '../../api/run-view';
 import { createSandboxList, eventually, sandboxEmails, sandboxStats, startWorker, uniqueTaskQueue, type TestWorker } from './helpers';
 
 /**

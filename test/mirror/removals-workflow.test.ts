@@ -2,7 +2,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } f
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { newId } from '../../common/ids';
 import { ConstantContactError } from '../../constant-contact/types';
-import { exportRunWorkflowId } from '../../workflows/contracts';
+import { exportRunWorkflowId } from '../../services/contracts';
 import {
   decideRemovalsUpdate,
   mirrorRemovals,

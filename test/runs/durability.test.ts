@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import type { RunJson } from '../../common/runs';
+import type { RunJson } from '../../api/run-view';
 import os from 'node:os';
 import path from 'node:path';
 import { createTestApp, type TestApp } from '../helpers/app';

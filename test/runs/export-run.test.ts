@@ -1,5 +1,5 @@
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
-import { runSearchAttributes } from '../../workflows/contracts';
+import { runSearchAttributes } from '../../services/contracts';
 import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { temporalCliJson } from '../helpers/temporal';
 import { startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../helpers/worker';

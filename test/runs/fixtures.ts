@@ -3,7 +3,7 @@ import type { Attributes } from '../../store/types';
 import type { Store } from '../../store';
 import { connectSandboxConnection, type TestApp } from '../helpers/app';
 import type { Client } from '@temporalio/client';
-import type { RunJson } from '../../common/runs';
+import type { RunJson } from '../../api/run-view';
 import type { RunCounts } from '../../store/types';
 
 /**

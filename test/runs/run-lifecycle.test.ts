@@ -1,4 +1,4 @@
-import { exportRunStartOptions } from '../../common/runs';
+import { exportRunStartOptions } from '../../services/run-start';
 import { newId } from '../../common/ids';
 import { createTestApp, connectSandboxConnection, type TestApp } from '../helpers/app';
 import { startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../helpers/worker';

@@ -1,5 +1,5 @@
 import { newId } from '../../common/ids';
-import { runJson, runPercent } from '../../common/runs';
+import { runJson, runPercent } from '../../api/run-view';
 import type { Store } from '../../store';
 import { createTestStore, storeKinds, type TestStore } from '../helpers/stores';
 

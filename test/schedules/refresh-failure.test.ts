@@ -2,7 +2,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
 import type { Store } from '../../store';
-import type { RunJson } from '../../common/runs';
+import type { RunJson } from '../../api/run-view';
 import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../helpers/worker';
 

@@ -1,7 +1,7 @@
 import { ScheduleNotFoundError, type ScheduleHandle } from '@temporalio/client';
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
 import { exportScheduleId, refreshScheduleId } from '../../common/schedules';
-import type { RunJson } from '../../common/runs';
+import type { RunJson } from '../../api/run-view';
 import type { RefreshResult } from '../../workflows/refresh';
 import type { ScheduledRunOutcome } from '../../activities/schedules';
 import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';

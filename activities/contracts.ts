@@ -1,0 +1,99 @@
+/**
+ * The inputs and results of the export run's activities (activities/exportRun.ts), which the
+ * workflow imports as types. Ids, cursors, settings and counts only: never a profile, an email, a
+ * name or a token.
+ */
+import type { Mapping, RunCounts, RunError, RunPhase, RunStatus, SyncMode } from '../store/types';
+
+/** Where the next chunk starts in the run's snapshot. Sequence numbers only. */
+export interface UploadCursor {
+  /** The last snapshot seq already covered by a chunk (-1 before the first). */
+  afterSeq: number;
+  /** The seq of the last contact accepted for upload: its email is the one a duplicate would repeat. */
+  lastAcceptedSeq: number | null;
+}
+
+/** What validation found out, carried through the run (ids and settings, no profile data). */
+export interface RunTarget {
+  exportName: string;
+  connectionId: string;
+  listId: string;
+  /** Attribute names and Constant Contact field names: configuration, no profile data. */
+  mapping: Mapping;
+  syncMode: SyncMode;
+  maxRemovalPercent: number;
+  segmentIds: string[];
+  customFields: number;
+}
+
+export interface SnapshotInput {
+  runId: string;
+  segmentIds: string[];
+  mapping: Mapping;
+}
+
+export interface SnapshotResult {
+  segmentProfiles: number;
+  chunksEstimate: number;
+}
+
+export interface UploadChunkInput {
+  runId: string;
+  chunkNo: number;
+  cursor: UploadCursor;
+  connectionId: string;
+  listId: string;
+  mapping: Mapping;
+}
+
+export interface UploadChunkResult {
+  chunkNo: number;
+  /** Contacts in the import (0: nothing to post, every row was rejected). */
+  contacts: number;
+  rejected: number;
+  duplicates: number;
+  /** An import was posted for this chunk (now or by an earlier attempt). */
+  posted: boolean;
+  nextCursor: UploadCursor;
+  /** No snapshot rows after this chunk. */
+  done: boolean;
+}
+
+export interface PollImportInput {
+  runId: string;
+  chunkNo: number;
+  connectionId: string;
+  /** Every chunk is uploaded: the run is only waiting for imports now (phase waiting-for-import). */
+  uploadsDone: boolean;
+}
+
+export interface PollImportResult {
+  chunkNo: number;
+  finished: boolean;
+  /** Constant Contact's activity state (`empty` when the chunk posted nothing). */
+  state: string;
+  percentDone: number;
+  /** The import ended failed, cancelled or timed out. */
+  failed: boolean;
+}
+
+export type FinalStatus = Exclude<RunStatus, 'running' | 'skipped'>;
+
+export interface FinalizeInput {
+  runId: string;
+  status: FinalStatus;
+  error: RunError | null;
+}
+
+/** The run as it ended: what the export-run workflow answers. */
+export interface FinalizeResult {
+  runId: string;
+  status: FinalStatus;
+  counts: RunCounts;
+  error: RunError | null;
+}
+
+export interface RecordPhaseInput {
+  runId: string;
+  phase: RunPhase;
+}
