@@ -2,7 +2,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { RunStartError, recordSkippedRun, startRun } from '../services/run-start';
-import { deleteExportSchedule } from '../common/schedules';
+import { deleteExportSchedule } from '../services/schedule-sync';
 import type { RunError } from '../store/types';
 import type { ActivityDeps } from './index';
 
@@ -10,7 +10,7 @@ import type { ActivityDeps } from './index';
  * The activities of the refresh (workflows/refresh.ts) and of an export's Temporal Schedule
  * (workflows/scheduledExportRun.ts). They pass ids and codes only.
  *
- * Starting a run goes through common/runs.ts `startRun`, like POST /v1/exports/{id}/runs: one
+ * Starting a run goes through services/run-start.ts `startRun`, like POST /v1/exports/{id}/runs: one
  * running run per export, whoever starts it. A start that cannot happen leaves a run record
  * saying why instead of silence: `skipped` with run_in_progress, export_detached or
  * export_deleted; a run whose connection needs re-authorization starts and fails at once with

@@ -3,7 +3,7 @@ import { loadConfigOrExit } from '../common/config';
 import { openConfiguredStore } from '../store';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
-import { reconcileSchedules } from '../common/schedules';
+import { reconcileSchedules } from '../services/schedule-sync';
 import { createApp } from './app';
 
 async function main(): Promise<void> {

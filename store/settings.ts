@@ -2,7 +2,7 @@ import type { Db } from './db';
 
 /**
  * System-wide settings: one JSON value per key (table `settings`). The refresh schedule lives here
- * under `refresh-schedule`; the Temporal Schedule mirrors it (common/schedules.ts).
+ * under `refresh-schedule`; the Temporal Schedule mirrors it (services/schedule-sync.ts).
  */
 export interface Setting<T> {
   value: T;

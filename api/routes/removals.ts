@@ -11,6 +11,7 @@ import {
 } from '../../workflows/mirrorRemovals';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
+import { runIdSchema } from '../schemas/exports';
 import { runSchema } from './runs';
 
 /**
@@ -23,7 +24,7 @@ import { runSchema } from './runs';
  * workflow accepted it, so a 200 means the decision is recorded durably. The first decision stays.
  */
 
-const params = z.object({ id: z.string().regex(/^run_[0-9a-z]{9,40}$/, 'must be a run id of the form run_…') }).strict();
+const params = z.object({ id: runIdSchema }).strict();
 const body = z.object({ decision: z.enum(['approve', 'reject']) }).strict();
 
 const answerSchema = z.object({

@@ -7,7 +7,7 @@ import { runJson } from '../run-view';
 import type { RunRecord } from '../../store/runs';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
-import { exportIdSchema } from '../schemas/exports';
+import { exportIdSchema, runIdSchema } from '../schemas/exports';
 import { visibleExport, visibleRun } from '../access';
 
 /**
@@ -20,7 +20,7 @@ import { visibleExport, visibleRun } from '../access';
 
 const EVERYONE = ['admin', 'contributor'] as const;
 
-const runIdParams = z.object({ id: z.string().regex(/^run_[0-9a-z]{9,40}$/, 'must be a run id of the form run_…') }).strict();
+const runIdParams = z.object({ id: runIdSchema }).strict();
 const exportParams = z.object({ id: exportIdSchema }).strict();
 
 const countsSchema = z.object({

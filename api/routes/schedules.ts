@@ -1,31 +1,27 @@
 import { z } from 'zod';
 import type { Client } from '@temporalio/client';
-import { ApiError, notFound } from '../errors';
 import type { Config } from '../../common/config';
 import type { Logger } from '../../common/logger';
+import { REFRESH_WORKFLOW_TYPE, type RefreshInput } from '../../services/contracts';
 import {
   REFRESH_SETTING_KEY,
-  REFRESH_WORKFLOW,
   WEEKDAYS,
-  exportScheduleId,
-  nextCronTimes,
-  nextRefreshTimes,
   normalizeRefreshSchedule,
   readRefreshSchedule,
-  refreshScheduleId,
-  syncExportSchedule,
-  syncRefreshSchedule,
   type RefreshSchedule,
-} from '../../common/schedules';
-import type { Export, Schedule } from '../../store/types';
-import type { RefreshInput } from '../../services/contracts';
-import type { AppDeps, ExportHooks } from '../deps';
-import type { RouteRegistry } from '../http';
-import { exportIdParams, scheduleSchema, timeZoneSchema } from '../schemas/exports';
+} from '../../services/refresh-schedule';
+import { exportScheduleId, refreshScheduleId } from '../../services/schedule-options';
+import { nextActionTimes, syncExportSchedule, syncRefreshSchedule } from '../../services/schedule-sync';
+import type { Export } from '../../store/types';
 import { visibleExport } from '../access';
+import type { AppDeps, ExportHooks } from '../deps';
+import { ApiError, notFound, temporalUnavailable } from '../errors';
+import type { RouteRegistry } from '../http';
+import { scheduleUiUrl, workflowUiUrl } from '../run-view';
+import { exportIdParams, scheduleSchema, timeZoneSchema } from '../schemas/exports';
 
 /**
- * Schedules (api.md, Schedules), backed by Temporal Schedules (common/schedules.ts):
+ * Schedules, backed by Temporal Schedules (services/schedule-options.ts, services/schedule-sync.ts):
  * - the refresh schedule (GET/PUT /v1/refresh-schedule), kept in the settings and mirrored to one
  *   Temporal Schedule (paused when disabled); POST /v1/refresh starts a refresh now;
  * - an export's schedule (GET/PUT /v1/exports/{id}/schedule): mode `custom` has its own Temporal
@@ -34,7 +30,9 @@ import { visibleExport } from '../access';
  *   in step through the export hooks (createScheduleExportHooks).
  *
  * Temporal is changed before the store: when Temporal does not answer, the request fails with 503
- * `temporal_unavailable` and nothing is saved.
+ * `temporal_unavailable` and nothing is saved. Next run times are the Temporal server's own
+ * (`describe()` of the schedule), so what the API answers is what will fire; reading them needs
+ * Temporal too (503 `temporal_unavailable` when it does not answer).
  */
 
 const EVERYONE = ['admin', 'contributor'] as const;
@@ -60,7 +58,9 @@ export const refreshScheduleSchema = z
   })
   .strict();
 
-const nextRunTimesSchema = z.array(z.string()).describe('the next times it runs (ISO 8601 UTC), soonest first; empty when it does not run by itself');
+const nextRunTimesSchema = z
+  .array(z.string())
+  .describe('the next times it runs (ISO 8601 UTC), soonest first, as the Temporal server computes them; empty when it does not run by itself');
 
 const refreshScheduleResponse = z.object({
   times: z.array(z.string()),
@@ -87,13 +87,11 @@ const refreshStarted = z.object({
   startedAt: z.string(),
 });
 
-const scheduleUiUrl = (temporal: Config['temporal'], scheduleId: string) =>
-  `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/schedules/${encodeURIComponent(scheduleId)}`;
-const workflowUiUrl = (temporal: Config['temporal'], workflowId: string) =>
-  `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+const notAnswered = (what: string, err: unknown) =>
+  temporalUnavailable(`${what}: Temporal did not answer (${(err as Error)?.message ?? String(err)}); try again when it is up`);
 
-const temporalUnavailable = (what: string, err: unknown) =>
-  new ApiError(503, 'temporal_unavailable', `${what}: Temporal did not answer (${(err as Error)?.message ?? String(err)}); try again when it is up`);
+/** How long a read of next run times waits for Temporal. */
+const DESCRIBE_DEADLINE_MS = 5000;
 
 /**
  * The export hooks that keep each export's Temporal Schedule in step with it (api/deps.ts). A
@@ -130,7 +128,21 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
   const ctx = () => ({ client: deps.temporal, taskQueue: config.temporal.taskQueue });
   const refreshId = refreshScheduleId(config.temporal.taskQueue);
 
-  const refreshView = (schedule: RefreshSchedule, updatedAt: string | null) => ({
+  /** The next times the Temporal Schedule fires, as ISO strings; none when `fires` is false. */
+  const nextRunTimes = async (scheduleId: string, fires: boolean): Promise<string[]> => {
+    if (!fires) return [];
+    try {
+      const times = await deps.temporal.withDeadline(Date.now() + DESCRIBE_DEADLINE_MS, () => nextActionTimes(deps.temporal, scheduleId, NEXT_RUN_TIMES));
+      return times.map((d) => d.toISOString());
+    } catch (err) {
+      throw notAnswered('the next run times could not be read', err);
+    }
+  };
+
+  // A disabled refresh schedule is a paused Temporal Schedule: it runs nothing, so it lists no times.
+  const refreshFires = (refresh: { schedule: RefreshSchedule; updatedAt: string | null }) => refresh.updatedAt !== null && refresh.schedule.enabled;
+
+  const refreshView = async (schedule: RefreshSchedule, updatedAt: string | null) => ({
     times: schedule.times,
     timezone: schedule.timezone,
     days: schedule.days,
@@ -138,24 +150,21 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
     updatedAt,
     scheduleId: refreshId,
     temporalUiUrl: scheduleUiUrl(config.temporal, refreshId),
-    nextRunTimes: (updatedAt ? nextRefreshTimes(schedule, now(), NEXT_RUN_TIMES) : []).map((d) => d.toISOString()),
+    nextRunTimes: await nextRunTimes(refreshId, refreshFires({ schedule, updatedAt })),
   });
 
+  /** An export runs by itself only with a connection: a detached export's scheduled starts are skipped. */
   const exportScheduleView = async (exp: Export) => {
-    const s: Schedule = exp.schedule;
-    let nextRunTimes: Date[] = [];
-    let scheduleId: string | null = null;
-    let temporalUiUrl: string | null = null;
+    const s = exp.schedule;
     if (s.mode === 'custom') {
-      scheduleId = exportScheduleId(exp.id);
-      temporalUiUrl = scheduleUiUrl(config.temporal, scheduleId);
-      nextRunTimes = exp.connectionId ? nextCronTimes(s.cron, s.timezone, now(), NEXT_RUN_TIMES) : [];
-    } else if (s.mode === 'with-refresh') {
-      const refresh = await readRefreshSchedule(store);
-      temporalUiUrl = scheduleUiUrl(config.temporal, refreshId);
-      nextRunTimes = exp.connectionId && refresh.updatedAt ? nextRefreshTimes(refresh.schedule, now(), NEXT_RUN_TIMES) : [];
+      const scheduleId = exportScheduleId(exp.id);
+      return { exportId: exp.id, schedule: s, scheduleId, temporalUiUrl: scheduleUiUrl(config.temporal, scheduleId), nextRunTimes: await nextRunTimes(scheduleId, exp.connectionId !== null) };
     }
-    return { exportId: exp.id, schedule: s, scheduleId, temporalUiUrl, nextRunTimes: nextRunTimes.map((d) => d.toISOString()) };
+    if (s.mode === 'with-refresh') {
+      const fires = exp.connectionId !== null && refreshFires(await readRefreshSchedule(store));
+      return { exportId: exp.id, schedule: s, scheduleId: null, temporalUiUrl: scheduleUiUrl(config.temporal, refreshId), nextRunTimes: await nextRunTimes(refreshId, fires) };
+    }
+    return { exportId: exp.id, schedule: s, scheduleId: null, temporalUiUrl: null, nextRunTimes: [] };
   };
 
   routes.add(
@@ -189,7 +198,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       try {
         await syncRefreshSchedule(ctx(), schedule);
       } catch (err) {
-        throw temporalUnavailable('the refresh schedule was not saved', err);
+        throw notAnswered('the refresh schedule was not saved', err);
       }
       const saved = await store.settings.set(REFRESH_SETTING_KEY, schedule, now());
       deps.logger.info({ scheduleId: refreshId, enabled: schedule.enabled }, 'refresh schedule saved');
@@ -212,7 +221,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       const workflowId = `refresh-on-demand-${startedAt}`;
       const args: [RefreshInput] = [{ source: 'on-demand' }];
       try {
-        await deps.temporal.workflow.start(REFRESH_WORKFLOW, {
+        await deps.temporal.workflow.start(REFRESH_WORKFLOW_TYPE, {
           workflowId,
           taskQueue: config.temporal.taskQueue,
           args,
@@ -222,7 +231,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
         if ((err as Error)?.name === 'WorkflowExecutionAlreadyStartedError') {
           throw new ApiError(409, 'refresh_in_progress', 'a refresh was started this very millisecond; try again');
         }
-        throw temporalUnavailable('the refresh did not start', err);
+        throw notAnswered('the refresh did not start', err);
       }
       deps.logger.info({ workflowId }, 'refresh started');
       return { workflowId, temporalUiUrl: workflowUiUrl(config.temporal, workflowId), startedAt };
@@ -261,7 +270,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       try {
         await syncExportSchedule(ctx(), current.id, wanted);
       } catch (err) {
-        throw temporalUnavailable('the schedule was not saved', err);
+        throw notAnswered('the schedule was not saved', err);
       }
       const saved = await store.exports.update(current.id, { schedule: body.schedule }, { now: now().toISOString() });
       if ('refused' in saved) {

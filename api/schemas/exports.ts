@@ -1,20 +1,22 @@
 import { z } from 'zod';
+import { idPattern, type IdPrefix } from '../../common/ids';
+import { cronProblem } from '../../services/cron';
 
 /**
- * The zod schemas of exports (api.md, Exports): the same declarations validate requests and
- * produce the OpenAPI document. The export-run and schedule code import them (mapping, schedule,
- * cron and time zone checks) so that one definition says what a valid export is.
+ * The zod schemas of exports: the same declarations validate requests and produce the OpenAPI
+ * document, so that one definition says what a valid export is. Cron expressions are checked by
+ * the one cron parser (services/cron.ts), the one that also builds their Temporal Schedules.
  */
 
 /** Constant Contact allows at most 25 custom fields per contact (reference/constant-contact-v3.md). */
 export const MAX_CUSTOM_FIELDS = 25;
 
-const idOf = (prefix: 'con' | 'seg' | 'exp') =>
-  z.string().regex(new RegExp(`^${prefix}_[0-9a-z]{9,40}$`), `must be an id of the form ${prefix}_…`);
+const idOf = (prefix: IdPrefix) => z.string().regex(idPattern(prefix), `must be an id of the form ${prefix}_…`);
 
 export const connectionIdSchema = idOf('con');
 export const segmentIdSchema = idOf('seg');
 export const exportIdSchema = idOf('exp');
+export const runIdSchema = idOf('run');
 
 /** A profile attribute name, as data (never spliced into SQL). */
 const attributeName = z.string().min(1).max(256);
@@ -42,66 +44,6 @@ export const mappingSchema = z
 export type MappingInput = z.infer<typeof mappingSchema>;
 
 // ---------------------------------------------------------------- cron and time zone
-
-const MONTHS = ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'];
-const DAYS = ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'];
-
-interface CronField {
-  name: string;
-  min: number;
-  max: number;
-  names?: string[];
-  /** The value the first name stands for (months start at 1, days at 0). */
-  namesFrom?: number;
-}
-
-const CRON_FIELDS: CronField[] = [
-  { name: 'minute', min: 0, max: 59 },
-  { name: 'hour', min: 0, max: 23 },
-  { name: 'day of month', min: 1, max: 31 },
-  { name: 'month', min: 1, max: 12, names: MONTHS, namesFrom: 1 },
-  { name: 'day of week', min: 0, max: 6, names: DAYS, namesFrom: 0 },
-];
-
-/**
- * Checks a standard 5-field cron expression (minute hour day-of-month month day-of-week) with
- * `*`, lists `a,b`, ranges `a-b`, steps `* /n` and `a-b/n`, month and weekday names. Returns the
- * problem, or null when the expression is valid. Day of week is 0-6 (0 = Sunday).
- */
-export function cronProblem(expression: string): string | null {
-  const fields = expression.trim().split(/\s+/);
-  if (fields.length !== 5) return `a cron expression has 5 fields (minute hour day-of-month month day-of-week), this one has ${fields.length}`;
-  for (let i = 0; i < 5; i++) {
-    const problem = cronFieldProblem(fields[i], CRON_FIELDS[i]);
-    if (problem) return problem;
-  }
-  return null;
-}
-
-function cronFieldProblem(text: string, field: CronField): string | null {
-  const value = (token: string): number | null => {
-    if (/^\d{1,2}$/.test(token)) return Number(token);
-    const i = field.names?.indexOf(token.toUpperCase()) ?? -1;
-    return i >= 0 ? i + (field.namesFrom ?? 0) : null;
-  };
-  for (const item of text.split(',')) {
-    const m = item.match(/^([^/]+)(?:\/(\d{1,2}))?$/);
-    if (!m) return `${field.name}: "${item}" is not a cron item`;
-    const [, range, step] = m;
-    if (step !== undefined && (Number(step) < 1 || Number(step) > field.max)) return `${field.name}: step ${step} is out of range`;
-    if (range === '*') continue;
-    const [fromText, toText, ...rest] = range.split('-');
-    if (rest.length) return `${field.name}: "${item}" is not a cron item`;
-    const from = value(fromText);
-    const to = toText === undefined ? from : value(toText);
-    if (from === null || to === null) return `${field.name}: "${item}" is not a value of ${field.min}-${field.max}`;
-    if (from < field.min || from > field.max || to < field.min || to > field.max) {
-      return `${field.name}: "${item}" is outside ${field.min}-${field.max}`;
-    }
-    if (from > to) return `${field.name}: "${item}" is a descending range`;
-  }
-  return null;
-}
 
 /** The canonical IANA name of a time zone (e.g. `europe/riga` → `Europe/Riga`), or null when unknown. */
 export function canonicalTimeZone(name: string): string | null {

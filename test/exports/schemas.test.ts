@@ -1,4 +1,5 @@
-import { canonicalTimeZone, cronProblem, exportCreateSchema, exportPatchSchema, scheduleSchema } from '../../api/schemas/exports';
+import { canonicalTimeZone, exportCreateSchema, exportPatchSchema, scheduleSchema } from '../../api/schemas/exports';
+import { cronProblem } from '../../services/cron';
 
 describe('cron expressions', () => {
   it.each([

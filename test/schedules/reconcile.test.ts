@@ -1,13 +1,7 @@
 import { ScheduleNotFoundError, type Client } from '@temporalio/client';
-import {
-  REFRESH_SETTING_KEY,
-  deleteSchedule,
-  exportScheduleId,
-  exportScheduleOptions,
-  reconcileSchedules,
-  refreshScheduleId,
-  type RefreshSchedule,
-} from '../../common/schedules';
+import { REFRESH_SETTING_KEY, type RefreshSchedule } from '../../services/refresh-schedule';
+import { exportScheduleId, exportScheduleOptions, refreshScheduleId } from '../../services/schedule-options';
+import { deleteSchedule, reconcileSchedules } from '../../services/schedule-sync';
 import { createTestStore, type TestStore } from '../helpers/stores';
 import { connectTestClient } from '../helpers/temporal';
 import { uniqueTaskQueue } from '../helpers/worker';

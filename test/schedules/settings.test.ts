@@ -1,5 +1,5 @@
 import { createTestStore, storeKinds, type TestStore } from '../helpers/stores';
-import { DEFAULT_REFRESH_SCHEDULE, REFRESH_SETTING_KEY, readRefreshSchedule, type RefreshSchedule } from '../../common/schedules';
+import { DEFAULT_REFRESH_SCHEDULE, REFRESH_SETTING_KEY, readRefreshSchedule, type RefreshSchedule } from '../../services/refresh-schedule';
 
 describe.each(storeKinds)('settings repository on %s', (kind) => {
   let t: TestStore;
