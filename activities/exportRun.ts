@@ -1,5 +1,5 @@
-import { Context } from '@temporalio/activity';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import type { Context } from '@temporalio/activity';
+import { CancelledFailure } from '@temporalio/common';
 import { ConstantContactError, terminalActivityStates } from '../constant-contact/types';
 import type { ChunkState, RunChunk } from '../store/runs';
 import type { RunError } from '../store/types';
@@ -15,7 +15,8 @@ import type {
   UploadChunkInput,
   UploadChunkResult,
 } from './contracts';
-import { DAILY_QUOTA_EXHAUSTED } from '../services/contracts';
+import { classified, runFailure } from './failures';
+import { heartbeating } from './heartbeat';
 import { cutChunk, type CutChunk, type SnapshotReader } from './chunks';
 import { mapProfile, toImportContact } from './contacts';
 import { SnapshotTooLargeError } from '../store/snapshots';
@@ -34,56 +35,8 @@ import type { Store } from '../store';
  * gave one.
  */
 
-/** A run failure with a code (non-retryable: the run fails with it). */
-export function runFailure(code: string, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: code, message, nonRetryable: true });
-}
-
-/** Turns a Constant Contact error into the failure the workflow acts on (invariant 3). */
-export function toFailure(err: unknown): unknown {
-  if (!(err instanceof ConstantContactError)) return err;
-  if (err.code === 'daily_quota_exhausted') {
-    return ApplicationFailure.create({
-      type: DAILY_QUOTA_EXHAUSTED,
-      message: err.message,
-      nonRetryable: true,
-      details: [{ retryAfterMs: err.retryAfterMs ?? null }],
-    });
-  }
-  if (err.retryable) {
-    return ApplicationFailure.create({
-      type: err.code,
-      message: err.message,
-      nonRetryable: false,
-      ...(err.retryAfterMs !== undefined ? { nextRetryDelay: Math.max(100, err.retryAfterMs) } : {}),
-    });
-  }
-  const code = err.code === 'not_connected' ? 'connection_not_connected' : err.code;
-  return ApplicationFailure.create({ type: code, message: err.message, nonRetryable: true });
-}
-
-/** The activity context when running in one (the bench's plain script calls the same code without). */
-function activityContext(): Context | undefined {
-  try {
-    return Context.current();
-  } catch {
-    return undefined;
-  }
-}
-
-/** Heartbeats every second while `fn` runs, so a dead worker is noticed and a cancellation arrives. */
-async function heartbeating<T>(fn: (ctx: Context | undefined) => Promise<T>): Promise<T> {
-  const ctx = activityContext();
-  const timer = ctx ? setInterval(() => ctx.heartbeat(), 1000) : undefined;
-  try {
-    ctx?.heartbeat();
-    return await fn(ctx);
-  } catch (err) {
-    throw toFailure(err);
-  } finally {
-    if (timer) clearInterval(timer);
-  }
-}
+/** Heartbeats while `fn` runs; a Constant Contact error leaves as its activity failure. */
+const step = <T>(fn: (ctx: Context | undefined) => Promise<T>): Promise<T> => heartbeating((ctx) => classified(() => fn(ctx)));
 
 function throwIfCancelled(ctx: Context | undefined): void {
   if (ctx?.cancellationSignal.aborted) throw new CancelledFailure('the run was cancelled');
@@ -151,7 +104,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
   return {
     /** Step 1: the export, its connection, the list and the segment size, before anything is read or sent. */
     async validateRun({ runId }: { runId: string }): Promise<RunTarget> {
-      try {
+      return classified(async () => {
         const run = await loadRunningRun(runId);
         await store.runs.setPhase(runId, 'validating');
         const exp = await store.exports.get(run.exportId, { includeDeleted: true });
@@ -184,14 +137,12 @@ export function createExportRunActivities(deps: ActivityDeps) {
           segmentIds: exp.segmentIds,
           customFields: Object.keys(exp.mapping.customFields ?? {}).length,
         };
-      } catch (err) {
-        throw toFailure(err);
-      }
+      });
     },
 
     /** Step 1b: every mapped custom field exists in the account (else Constant Contact drops the values silently). */
     async validateCustomFields({ runId, connectionId }: { runId: string; connectionId: string }): Promise<void> {
-      try {
+      return classified(async () => {
         const run = await loadRun(runId);
         const exp = await store.exports.get(run.exportId, { includeDeleted: true });
         const wanted = Object.keys(exp?.mapping.customFields ?? {});
@@ -202,14 +153,12 @@ export function createExportRunActivities(deps: ActivityDeps) {
         if (missing.length > 0) {
           throw runFailure('custom_field_not_found', `custom field(s) ${missing.join(', ')} do not exist in the Constant Contact account`);
         }
-      } catch (err) {
-        throw toFailure(err);
-      }
+      });
     },
 
     /** Step 2: the frozen copy of the segments' members (invariant 2). A retry reuses a finished snapshot. */
     async snapshotRun({ runId, segmentIds, mapping }: SnapshotInput): Promise<SnapshotResult> {
-      return heartbeating(async () => {
+      return step(async () => {
         await loadRun(runId);
         await store.runs.setPhase(runId, 'snapshotting');
         let profiles: number;
@@ -236,7 +185,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
      * if no import id was stored.
      */
     async uploadChunk(input: UploadChunkInput): Promise<UploadChunkResult> {
-      return heartbeating(async (ctx) => {
+      return step(async (ctx) => {
         const { runId, chunkNo, connectionId, listId, mapping } = input;
         await store.runs.setPhase(runId, 'uploading');
         const onPage = () => throwIfCancelled(ctx);
@@ -296,7 +245,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
 
     /** Step 4: one look at a chunk's import. When it is finished, its counts go into the chunk row. */
     async pollImport({ runId, chunkNo, connectionId, uploadsDone }: PollImportInput): Promise<PollImportResult> {
-      return heartbeating(async () => {
+      return step(async () => {
         const chunk = await store.runs.getChunk(runId, chunkNo);
         if (!chunk) throw runFailure('chunk_not_found', `chunk ${chunkNo} of run ${runId} was never recorded`);
         if (terminalChunkStates.includes(chunk.state)) return finishedResult(chunk);

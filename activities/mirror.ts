@@ -1,6 +1,6 @@
-import { ApplicationFailure } from '@temporalio/common';
-import { Context } from '@temporalio/activity';
 import type { ActivityDeps } from './index';
+import { classified, runFailure, toActivityFailure } from './failures';
+import { heartbeat } from './heartbeat';
 import { ConstantContactError, terminalActivityStates, type ListMember } from '../constant-contact/types';
 import { MirrorRepository, type RemovalDecision } from '../store/mirror';
 
@@ -96,40 +96,6 @@ export interface FinishRemovalsResult {
 export const MirrorFailure = {
   removalBatchMissing: 'removal_batch_missing',
 } as const;
-
-/**
- * A Constant Contact error as the failure Temporal retries or not: classified once, in the client
- * (architecture.md invariant 3); here it only crosses the boundary as its typed code.
- */
-export function toActivityFailure(err: unknown): unknown {
-  if (!(err instanceof ConstantContactError)) return err;
-  if (err.code === 'daily_quota_exhausted') {
-    // Not retried by Temporal: the workflow waits on a durable timer until the quota resets.
-    return ApplicationFailure.create({ message: err.message, type: err.code, nonRetryable: true, details: [{ retryAfterMs: err.retryAfterMs ?? 60_000 }] });
-  }
-  return ApplicationFailure.create({
-    message: err.message,
-    type: err.code,
-    nonRetryable: !err.retryable,
-    ...(err.retryable && err.retryAfterMs ? { nextRetryDelay: err.retryAfterMs } : {}),
-  });
-}
-
-async function classified<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    throw toActivityFailure(err);
-  }
-}
-
-function heartbeat(details?: unknown): void {
-  try {
-    Context.current().heartbeat(details);
-  } catch {
-    /* called outside an activity (unit use) */
-  }
-}
 
 /** Codes meaning this account or API does not offer a contact export as we ask for it. */
 const EXPORT_UNAVAILABLE = new Set(['bad_request', 'not_found', 'forbidden', 'unsupported_media_type', 'invalid_response']);
@@ -251,7 +217,7 @@ export function createMirrorActivities(deps: ActivityDeps) {
       if (existing?.activityId) return { contacts: existing.contacts, activityId: existing.activityId };
       const contactIds = await mirror.removalBatchContactIds(input.runId, input.batchNo, REMOVAL_BATCH_SIZE);
       if (contactIds.length === 0) {
-        throw ApplicationFailure.nonRetryable(`removal batch ${input.batchNo} of run ${input.runId} has no contacts`, MirrorFailure.removalBatchMissing);
+        throw runFailure(MirrorFailure.removalBatchMissing, `removal batch ${input.batchNo} of run ${input.runId} has no contacts`);
       }
       const { activityId } = await classified(() =>
         cc.removeListMemberships(input.connectionId, { contactIds, listIds: [input.listId] }),
@@ -264,7 +230,7 @@ export function createMirrorActivities(deps: ActivityDeps) {
     async checkRemovalBatch(input: { runId: string; connectionId: string; batchNo: number }): Promise<CheckRemovalBatchResult> {
       const batch = await mirror.getBatch(input.runId, input.batchNo);
       if (!batch?.activityId) {
-        throw ApplicationFailure.nonRetryable(`removal batch ${input.batchNo} of run ${input.runId} was not posted`, MirrorFailure.removalBatchMissing);
+        throw runFailure(MirrorFailure.removalBatchMissing, `removal batch ${input.batchNo} of run ${input.runId} was not posted`);
       }
       if (terminalActivityStates.includes(batch.state as never)) return { state: batch.state, done: true, removed: batch.removed };
       const s = await classified(() => cc.getActivity(input.connectionId, batch.activityId!));

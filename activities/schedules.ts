@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@temporalio/client';
 import { RunStartError, recordSkippedRun, startRun } from '../services/run-start';
 import { deleteExportSchedule } from '../services/schedule-sync';
 import type { RunError } from '../store/types';
+import { runFailure } from './failures';
 import type { ActivityDeps } from './index';
 
 /**
@@ -108,7 +108,7 @@ export function createScheduleActivities(deps: ActivityDeps) {
       if (!exp) {
         // No row to attach a run to: the schedule is an orphan. Remove it and fail this workflow visibly.
         if (trigger === 'schedule') await deleteExportSchedule(workerClient(), exportId);
-        throw ApplicationFailure.nonRetryable(`export ${exportId} does not exist; its schedule was removed`, 'export_not_found');
+        throw runFailure('export_not_found', `export ${exportId} does not exist; its schedule was removed`);
       }
       if (exp.deletedAt) {
         if (trigger === 'schedule') await deleteExportSchedule(workerClient(), exportId);

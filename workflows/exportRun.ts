@@ -22,9 +22,10 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FinalizeResult, RunTarget, UploadCursor } from '../activities/contracts';
-import { DAILY_QUOTA_EXHAUSTED, runSearchAttributes, type ExportRunStart } from '../services/contracts';
+import { runSearchAttributes, type ExportRunStart } from '../services/contracts';
 import type { RunError, RunPhase } from '../store/types';
 import { mirrorRemovals as removeMembersWhoLeft, removalsWorkflowId } from './mirrorRemovals';
+import { withQuotaWait } from './quota';
 
 /** Where a run is, carried across continue-as-new. */
 export interface ExportRunProgress {
@@ -85,21 +86,16 @@ export async function exportRun(input: ExportRunInput): Promise<ExportRunResult>
   const { runId } = input;
   let phase: RunPhase = 'validating';
 
-  /** Runs a step; when Constant Contact's daily quota is spent, waits on a durable timer until it resets and tries again. */
-  async function withQuota<T>(step: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await step();
-      } catch (err) {
-        const waitMs = quotaWait(err);
-        if (waitMs === undefined) throw err;
-        const before = phase;
-        await enterPhase('waiting-for-quota');
-        setCurrentDetails(`Waiting for Constant Contact's daily request quota to reset (${Math.ceil(waitMs / 60_000)} min)`);
-        await sleep(waitMs, { summary: 'daily quota reset' });
-        await enterPhase(before);
-      }
-    }
+  /** Runs a step; when Constant Contact's daily quota is spent, waits in phase waiting-for-quota until it resets. */
+  function withQuota<T>(step: () => Promise<T>): Promise<T> {
+    let before = phase;
+    return withQuotaWait(step, {
+      waiting: () => {
+        before = phase;
+        return enterPhase('waiting-for-quota');
+      },
+      resumed: () => enterPhase(before),
+    });
   }
 
   async function enterPhase(next: RunPhase): Promise<void> {
@@ -298,15 +294,6 @@ async function mirrorRemovals(
     if (err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure) throw err.cause;
     throw err;
   }
-}
-
-/** How long to wait when the failure is Constant Contact's daily quota; undefined for any other failure. */
-function quotaWait(err: unknown): number | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (!(cause instanceof ApplicationFailure) || cause.type !== DAILY_QUOTA_EXHAUSTED) return undefined;
-  const detail = cause.details?.[0] as { retryAfterMs?: unknown } | undefined;
-  const ms = typeof detail?.retryAfterMs === 'number' ? detail.retryAfterMs : 60 * 60 * 1000;
-  return Math.max(1000, Math.min(ms + 5000, 25 * 60 * 60 * 1000));
 }
 
 /** The run error of a classified failure (an activity's ApplicationFailure); undefined for anything else. */

@@ -17,6 +17,7 @@ import {
 } from '@temporalio/workflow';
 import type { MirrorActivities, PlanRemovalsResult } from '../activities/mirror';
 import type { RemovalDecision } from '../store/mirror';
+import { withQuotaWait } from './quota';
 
 /**
  * Mirror mode, after the uploads of an export run: the list's members that are not in the run's
@@ -294,31 +295,16 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
     return requested === 'approve' ? 'approved' : 'rejected';
   }
 
-  /** Runs an activity; when the daily quota is spent, waits on a durable timer until it resets, then again. */
-  async function quota<T>(fn: () => Promise<T>): Promise<T> {
-    for (;;) {
-      try {
-        return await fn();
-      } catch (err) {
-        const wait = quotaWaitMs(err);
-        if (wait === undefined) throw err;
-        await calls.setRemovalsPhase({ runId: input.runId, phase: 'waiting-for-quota' });
-        setCurrentDetails(`Waiting for the Constant Contact daily quota to reset (${Math.ceil(wait / 60_000)} min)`);
-        await sleep(wait);
-        await calls.setRemovalsPhase({ runId: input.runId, phase: state.stage === 'awaiting-approval' ? 'awaiting-approval' : 'removing' });
-      }
-    }
+  /** Runs an activity; when the daily quota is spent, waits in phase waiting-for-quota until it resets. */
+  function quota<T>(fn: () => Promise<T>): Promise<T> {
+    return withQuotaWait(fn, {
+      waiting: () => calls.setRemovalsPhase({ runId: input.runId, phase: 'waiting-for-quota' }),
+      resumed: () => calls.setRemovalsPhase({ runId: input.runId, phase: state.stage === 'awaiting-approval' ? 'awaiting-approval' : 'removing' }),
+    });
   }
 
   function historyFull(): boolean {
     const info = workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > MAX_HISTORY_EVENTS || steps >= (input.stepsPerExecution ?? Infinity);
   }
-}
-
-function quotaWaitMs(err: unknown): number | undefined {
-  if (!(err instanceof ActivityFailure) || !(err.cause instanceof ApplicationFailure)) return undefined;
-  if (err.cause.type !== 'daily_quota_exhausted') return undefined;
-  const details = err.cause.details?.[0] as { retryAfterMs?: number } | undefined;
-  return Math.max(1000, Math.min(details?.retryAfterMs ?? 60_000, 25 * 3_600_000));
 }

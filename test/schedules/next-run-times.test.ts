@@ -18,14 +18,17 @@ describe('a cron expression as Temporal calendars', () => {
   });
 
   it('reads steps, lists, ranges, names and `a/n` (from a to the end of the field)', () => {
-    const [c] = cronCalendars('50/5 */20 1-15/7 feb,DEC mon-FRI');
-    expect(c).toMatchObject({
-      minute: [{ start: 50, end: 59, step: 5 }],
-      hour: [{ start: 0, end: 23, step: 20 }],
-      dayOfMonth: [{ start: 1, end: 15, step: 7 }],
-      month: [{ start: 2, end: 2, step: 1 }, { start: 12, end: 12, step: 1 }],
-      dayOfWeek: [{ start: 1, end: 5, step: 1 }],
-    });
+    expect(cronCalendars('50/5 */20 * feb,DEC mon-FRI')).toEqual([
+      {
+        minute: [{ start: 50, end: 59, step: 5 }],
+        hour: [{ start: 0, end: 23, step: 20 }],
+        dayOfMonth: [{ start: 1, end: 31, step: 1 }],
+        month: [{ start: 2, end: 2, step: 1 }, { start: 12, end: 12, step: 1 }],
+        dayOfWeek: [{ start: 1, end: 5, step: 1 }],
+        comment: 'cron "50/5 */20 * feb,DEC mon-FRI"',
+      },
+    ]);
+    expect(cronCalendars('0 0 1-15/7 * *')[0].dayOfMonth).toEqual([{ start: 1, end: 15, step: 7 }]);
   });
 
   it.each([
