@@ -3,7 +3,7 @@ import type { Mapping, RejectReason } from '../store/types';
 
 /**
  * From a snapshot row's mapped attributes to one Constant Contact import item, with the checks
- * Constant Contact would otherwise only count (reference/constant-contact-v3.md): an email is
+ * Constant Contact would otherwise only count (its documented field limits): an email is
  * required, at most 50 characters, well-formed; names at most 50 characters; custom field values
  * strings of at most 255 characters, at most 25 per contact. Pure code, unit-tested.
  */

@@ -156,7 +156,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Step 2: the frozen copy of the segments' members (invariant 2). A retry reuses a finished snapshot. */
+    /** Step 2: the frozen copy of the segments' members (a run exports them as they were at its start). A retry reuses a finished snapshot. */
     async snapshotRun({ runId, segmentIds, mapping }: SnapshotInput): Promise<SnapshotResult> {
       return step(async () => {
         await loadRun(runId);

@@ -6,7 +6,7 @@ import { createExportRunActivities } from './exportRun';
 import { createScheduleActivities } from './schedules';
 import { createMirrorActivities } from './mirror';
 
-/** What activities are built over; tests swap any piece (architecture.md). */
+/** What activities are built over; tests swap any piece (docs/architecture.md, "Conventions"). */
 export interface ActivityDeps {
   config: Config;
   store: Store;

@@ -2,7 +2,7 @@ import pino from 'pino';
 
 /**
  * Structured JSON logs. Redaction is a second line of defence: code never logs tokens, secrets,
- * codes or emails on purpose (invariant 1), and these paths are removed if one slips into an object.
+ * codes or emails on purpose (no personal data or secret in a log line), and these paths are removed if one slips into an object.
  */
 export function createLogger(level = 'info', name?: string) {
   return pino({

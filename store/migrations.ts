@@ -113,7 +113,7 @@ CREATE TABLE runs (
   error_code TEXT,
   error_message TEXT
 );
--- At most one running run per export, whoever starts it (invariant 5).
+-- At most one running run per export, whoever starts it.
 CREATE UNIQUE INDEX runs_one_running ON runs(export_id) WHERE status = 'running';
 CREATE INDEX runs_by_export ON runs(export_id, started_at);
 
@@ -126,7 +126,7 @@ CREATE TABLE run_rejects (
   PRIMARY KEY (run_id, snapshot_seq)
 );
 
--- A run's frozen copy of its segments' members with the mapped attributes (invariant 2).
+-- A run's frozen copy of its segments' members with the mapped attributes (the frozen snapshot).
 -- seq orders rows by email_key (the normalized email), so duplicates are neighbours.
 CREATE TABLE run_snapshot (
   run_id TEXT NOT NULL,
@@ -195,7 +195,7 @@ CREATE TABLE run_mirror (
   updated_at TEXT NOT NULL
 );
 
--- Shared pacing of calls to Constant Contact across every worker (invariant 4).
+-- Shared pacing of calls to Constant Contact across every worker (the shared rate limit).
 CREATE TABLE rate_limits (
   key TEXT PRIMARY KEY,
   next_slot_ms ${bigint(d)} NOT NULL DEFAULT 0,

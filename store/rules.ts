@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Db, Dialect } from './db';
 
 /**
- * Segment rules (api.md): the grammar, its validation, and its compilation to parameterized SQL
+ * Segment rules: the grammar, its validation, and its compilation to parameterized SQL
  * for SQLite and PostgreSQL. Attribute names and values are always bound parameters; the SQL text
  * depends only on the rule's shape (operators and nesting), never on its data.
  *

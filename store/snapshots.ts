@@ -3,7 +3,7 @@ import { ensureSqliteFunctions, sqliteAttributePath } from './rules';
 import type { Attributes, Mapping } from './types';
 
 /**
- * Run snapshots (architecture.md, invariant 2): at the start of a run, one INSERT … SELECT copies
+ * Run snapshots (docs/architecture.md, "Frozen snapshot"): at the start of a run, one INSERT … SELECT copies
  * the union of the export's segments' members (each profile once) with only the attributes the
  * mapping names into run_snapshot. The run pages that copy by keyset; re-imports and refreshes
  * after it was taken do not change what it reads. It is dropped when the run ends.

@@ -13,7 +13,7 @@ export interface Profile {
 export interface Segment {
   id: string;
   name: string;
-  /** A rule of api.md's grammar, validated before it is stored (see store/rules.ts). */
+  /** A segment rule, validated before it is stored (its grammar: store/rules.ts). */
   rule: unknown;
   memberCount: number | null;
   refreshedAt: string | null;

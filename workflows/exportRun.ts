@@ -156,7 +156,7 @@ async function run(
       await withQuota(() => quick.validateCustomFields.executeWithOptions({ summary: `check ${target.customFields} custom field(s)` }, [{ runId, connectionId: target.connectionId }]));
     }
 
-    // 2. Snapshot: the segments' members as they are now (invariant 2).
+    // 2. Snapshot: the segments' members as they are now; the run exports exactly these.
     setPhase('snapshotting');
     setCurrentDetails(`Snapshotting ${target.segmentIds.length} segment(s)`);
     const snapshot = await snapshotting.snapshotRun.executeWithOptions({ summary: `snapshot ${target.segmentIds.length} segment(s)` }, [
@@ -261,9 +261,9 @@ async function run(
     progress.stage = 'after-imports';
   }
 
-  // 5. Mirror mode (issue 8): remove from the list the members who are not in the snapshot.
+  // 5. Mirror mode: remove from the list the members who are not in the snapshot.
   if (target.syncMode === 'mirror') {
-    await mirrorRemovals(input, progress, withQuota, setPhase);
+    await mirrorRemovals(input, progress, setPhase);
   }
 
   setPhase('finalizing');
@@ -271,15 +271,10 @@ async function run(
 }
 
 /**
- * The seam for mirror mode (issue 8): after every import finished, before finalizing. It may wait in
- * phase `awaiting-approval` and record `counts.removed` / `counts.plannedRemovals` through activities.
+ * Mirror mode: after every import finished, before finalizing. It may wait in phase
+ * `awaiting-approval` and records `counts.removed` / `counts.plannedRemovals` through activities.
  */
-async function mirrorRemovals(
-  input: ExportRunInput,
-  progress: ExportRunProgress,
-  _withQuota: <T>(step: () => Promise<T>) => Promise<T>,
-  setPhase: (p: RunPhase) => void,
-): Promise<void> {
+async function mirrorRemovals(input: ExportRunInput, progress: ExportRunProgress, setPhase: (p: RunPhase) => void): Promise<void> {
   // The child workflow (workflows/mirrorRemovals.ts) reads the list, applies the guard, removes and
   // counts; it handles the daily quota itself. Its failures reach the run as their typed codes.
   setPhase('removing');

@@ -24,7 +24,7 @@ export const exportResponseSchema = exportSettingsSchema.extend({
 });
 
 /**
- * Exports (api.md, Exports): where a set of segments goes (connection and list), how profile
+ * Exports: where a set of segments goes (connection and list), how profile
  * attributes map to Constant Contact fields, and how and when it runs. Saving validates against the
  * store and against Constant Contact, and never starts a run.
  *

@@ -7,7 +7,7 @@ import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 
 /**
- * Profiles (api.md, Profiles): the streaming import and the profile routes. Admins only, except
+ * Profiles: the streaming import and the profile routes. Admins only, except
  * the attribute summary, which carries no profile data and which contributors need to write an
  * export's mapping.
  */

@@ -15,7 +15,7 @@ import { runIdSchema } from '../schemas/exports';
 import { runSchema } from './runs';
 
 /**
- * Mirror mode's guard (api.md, Runs): a run that would remove more than the export's
+ * Mirror mode's guard: a run that would remove more than the export's
  * maxRemovalPercent of the list's members waits in phase `awaiting-approval`; an admin lets it go
  * on (`approve`: the planned removals are made) or not (`reject`: every member stays and the run
  * ends succeeded without removals).

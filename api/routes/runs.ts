@@ -11,7 +11,7 @@ import { exportIdSchema, runIdSchema } from '../schemas/exports';
 import { visibleExport, visibleRun } from '../access';
 
 /**
- * Runs (api.md, Runs): start one on demand, read them, cancel one, stream its rejects.
+ * Runs: start one on demand, read them, cancel one, stream its rejects.
  *
  * Roles follow the exports: admins see every run; contributors the runs of exports on connections
  * shared with them (anything else answers 404, as if absent). Run history stays readable after

@@ -8,7 +8,7 @@ import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 
 /**
- * Segments (api.md, Segments): admins write, contributors read. A segment's membership is what
+ * Segments: admins write, contributors read. A segment's membership is what
  * its last refresh materialized; memberCount and refreshedAt are null until the first refresh and
  * again after the rule changes.
  */

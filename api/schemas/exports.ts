@@ -8,7 +8,7 @@ import { cronProblem } from '../../services/cron';
  * the one cron parser (services/cron.ts), the one that also builds their Temporal Schedules.
  */
 
-/** Constant Contact allows at most 25 custom fields per contact (reference/constant-contact-v3.md). */
+/** Constant Contact allows at most 25 custom fields per contact. */
 export const MAX_CUSTOM_FIELDS = 25;
 
 const idOf = (prefix: IdPrefix) => z.string().regex(idPattern(prefix), `must be an id of the form ${prefix}_…`);
