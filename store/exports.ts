@@ -3,17 +3,8 @@ import { newId } from '../common/ids';
 import type { Db } from './db';
 import type { Export, Mapping, Page, Role, Schedule, SyncMode } from './types';
 
-/** What an export is made of; the API validates it (api/schemas/exports.ts) before it gets here. */
-export interface ExportFields {
-  name: string;
-  connectionId: string;
-  listId: string;
-  mapping: Mapping;
-  segmentIds: string[];
-  syncMode: SyncMode;
-  maxRemovalPercent: number;
-  schedule: Schedule;
-}
+/** What an export is made of (it always names a connection when saved); the API validates it (api/schemas/exports.ts) before it gets here. */
+export type ExportFields = Omit<Export, 'id' | 'connectionId' | 'createdAt' | 'updatedAt' | 'deletedAt'> & { connectionId: string };
 
 export type ExportPatch = Partial<ExportFields>;
 
