@@ -4,6 +4,7 @@ import { RunStartError, recordSkippedRun, startRun } from '../services/run-start
 import { deleteExportSchedule } from '../services/schedule-sync';
 import type { RunError } from '../store/types';
 import { runFailure } from './failures';
+import { heartbeat } from './heartbeat';
 import type { ActivityDeps } from './index';
 
 /**
@@ -81,7 +82,7 @@ export function createScheduleActivities(deps: ActivityDeps) {
           await store.segments.refresh(segment.id, deps.clock);
           segments += 1;
           afterId = segment.id;
-          ctx.heartbeat({ afterId, segments });
+          heartbeat({ afterId, segments });
         }
         if (!page.hasMore) break;
       }
