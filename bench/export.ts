@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -6,13 +5,14 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import pg from 'pg';
 import { createApp } from '../api/app';
 import { parseConfig } from '../common/config';
 import type { RunJson } from '../api/run-view';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { openStore, type Store } from '../store';
+import { baseEnv, bar, createBenchSchema, endProgress, fetchJson, fmt, progress, readStatusKb, secs, sleep, spawnChild } from './harness';
+import { readHistory } from './history';
 import { benchProfile } from './profiles';
 import { plainExport, type PlainExportResult } from './plain-export';
 
@@ -100,10 +100,6 @@ const temporalScripts = require(path.join(ROOT, 'scripts', 'temporal.js')) as {
   freePort(): Promise<number>;
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const fmt = (n: number) => n.toLocaleString('en-US');
-const secs = (n: number) => `${n.toFixed(1)} s`;
-
 export async function runExportBench(options: ExportBenchOptions): Promise<ExportBenchResult> {
   const log = options.log;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-export-bench-'));
@@ -149,24 +145,11 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const sandboxBase = `http://127.0.0.1:${sandboxPort}`;
 
     // ---- store
-    let storeEnv: Record<string, string>;
+    let storeEnv: Record<string, string> = { DATA_DIR: path.join(dir, 'data') };
     if (options.store === 'postgres') {
-      const schema = `bench_${randomBytes(6).toString('hex')}`;
-      const admin = new pg.Client({ connectionString: options.databaseUrl });
-      await admin.connect();
-      await admin.query(`CREATE SCHEMA ${schema}`);
-      await admin.end();
-      cleanups.push(async () => {
-        const c = new pg.Client({ connectionString: options.databaseUrl });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
-        await c.end();
-      });
-      const url = new URL(options.databaseUrl);
-      url.searchParams.set('options', `-c search_path=${schema}`);
-      storeEnv = { DATABASE_URL: url.toString(), DATA_DIR: path.join(dir, 'data') };
-    } else {
-      storeEnv = { DATA_DIR: path.join(dir, 'data') };
+      const schema = await createBenchSchema(options.databaseUrl);
+      cleanups.push(() => schema.drop());
+      storeEnv = { ...storeEnv, DATABASE_URL: schema.url };
     }
 
     // ---- the API, in this process
@@ -315,12 +298,6 @@ async function settleStore(store: Store): Promise<void> {
   }
 }
 
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of ['PATH', 'HOME', 'TMPDIR', 'LANG']) if (process.env[k]) env[k] = process.env[k]!;
-  return env;
-}
-
 async function seed(store: Store, n: number, onProgress: (done: number) => void): Promise<void> {
   const batch = 10_000;
   const now = new Date().toISOString();
@@ -333,64 +310,6 @@ async function seed(store: Store, n: number, onProgress: (done: number) => void)
     await store.profiles.upsertMany(items, now);
     onProgress(Math.min(n, i + batch));
   }
-}
-
-interface Child {
-  child: ChildProcess;
-  waitFor(text: string, timeoutMs?: number): Promise<void>;
-  stop(): Promise<void>;
-}
-
-function spawnChild(name: string, entry: string, env: Record<string, string>, logFile?: string): Child {
-  if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: build first (npx tsc -p tsconfig.build.json)`);
-  const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const log = logFile ? fs.createWriteStream(logFile) : undefined;
-  let out = '';
-  const keep = (c: Buffer) => {
-    out = (out + c.toString('utf8')).slice(-20_000);
-    log?.write(c);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  return {
-    child,
-    async waitFor(text, timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (!out.includes(text)) {
-        if (child.exitCode !== null) throw new Error(`${name} exited (${child.exitCode}):\n${out.slice(-3000)}`);
-        if (Date.now() > deadline) throw new Error(`${name} did not say "${text}" in time:\n${out.slice(-3000)}`);
-        await sleep(50);
-      }
-    },
-    async stop() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function fetchJson<T = unknown>(url: string, method = 'GET', body?: unknown, headers: Record<string, string> = {}): Promise<T> {
-  const res = await fetch(url, {
-    method,
-    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  if (res.status >= 300) throw new Error(`${method} ${new URL(url).pathname}: ${res.status} ${text.slice(0, 300)}`);
-  return (text ? JSON.parse(text) : undefined) as T;
 }
 
 const api = <T = unknown>(base: string, method: string, p: string, body?: unknown) => fetchJson<T>(`${base}${p}`, method, body, { authorization: `Bearer ${ADMIN_KEY}` });
@@ -409,69 +328,4 @@ async function connectSandbox(apiBase: string): Promise<string> {
   const connection = await api<{ status: string }>(apiBase, 'GET', `/v1/connections/${created.id}`);
   if (connection.status !== 'connected') throw new Error(`the bench connection is ${connection.status}`);
   return created.id;
-}
-
-const tty = process.stderr.isTTY;
-function progress(line: string): void {
-  if (tty) process.stderr.write(`\r${line.padEnd(100)}`);
-}
-function endProgress(line: string): void {
-  if (tty) process.stderr.write(`\r${' '.repeat(100)}\r`);
-  if (line) process.stdout.write(`${line}\n`);
-}
-const bar = (percent: number) => {
-  const n = Math.round((Math.max(0, Math.min(100, percent)) / 100) * 30);
-  return `[${'#'.repeat(n)}${'.'.repeat(30 - n)}]`;
-};
-
-type Event = { eventType?: unknown; eventTime?: { seconds?: unknown; nanos?: number | null } | null; [k: string]: unknown };
-
-/** Events and time per phase from the run's workflow history (every execution of its continue-as-new chain). */
-async function readHistory(client: Client, workflowId: string): Promise<{ events: number; executions: number; phases: Record<string, number> }> {
-  const events: Event[] = [];
-  let executions = 0;
-  for await (const e of client.workflow.list({ query: `WorkflowId="${workflowId}"` })) {
-    const h = await client.workflow.getHandle(workflowId, e.runId).fetchHistory();
-    events.push(...((h.events ?? []) as unknown as Event[]));
-    executions++;
-  }
-  const time = (e: Event) => Number(e.eventTime?.seconds ?? 0) + (e.eventTime?.nanos ?? 0) / 1e9;
-  events.sort((a, b) => time(a) - time(b));
-  // Event types arrive as enum numbers (temporal.api.enums.v1.EventType) or names.
-  const NAMES: Record<number, string> = { 1: 'WORKFLOW_EXECUTION_STARTED', 10: 'ACTIVITY_TASK_SCHEDULED', 12: 'ACTIVITY_TASK_COMPLETED', 13: 'ACTIVITY_TASK_FAILED', 14: 'ACTIVITY_TASK_TIMED_OUT' };
-  const type = (e: Event) => (typeof e.eventType === 'number' ? (NAMES[e.eventType] ?? String(e.eventType)) : String(e.eventType));
-  // activity type by scheduled event id, per execution order (ids repeat across executions: key by time order)
-  const scheduled = new Map<string, { type: string; at: number }>();
-  const spans: Record<string, { first: number; last: number; busy: number }> = {};
-  let execution = 0;
-  for (const e of events) {
-    const t = type(e);
-    if (t.includes('WORKFLOW_EXECUTION_STARTED')) execution++;
-    if (t.includes('ACTIVITY_TASK_SCHEDULED')) {
-      const a = e.activityTaskScheduledEventAttributes as { activityType?: { name?: string } };
-      scheduled.set(`${execution}:${String((e as { eventId?: unknown }).eventId)}`, { type: a?.activityType?.name ?? '?', at: time(e) });
-    }
-    if (t.includes('ACTIVITY_TASK_COMPLETED') || t.includes('ACTIVITY_TASK_FAILED') || t.includes('ACTIVITY_TASK_TIMED_OUT')) {
-      const attrs = (e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes) as { scheduledEventId?: unknown };
-      const s = scheduled.get(`${execution}:${String(attrs?.scheduledEventId)}`);
-      if (!s) continue;
-      const span = (spans[s.type] ??= { first: s.at, last: time(e), busy: 0 });
-      span.first = Math.min(span.first, s.at);
-      span.last = Math.max(span.last, time(e));
-      span.busy += time(e) - s.at;
-    }
-  }
-  const start = events.length ? time(events[0]) : 0;
-  const end = events.length ? time(events[events.length - 1]) : 0;
-  const phases: Record<string, number> = {};
-  const span = (name: string) => spans[name];
-  if (span('validateRun')) phases['validate (start → validated)'] = span('validateRun').last - start;
-  if (span('snapshotRun')) phases.snapshot = span('snapshotRun').last - span('snapshotRun').first;
-  if (span('uploadChunk')) phases['upload chunks (first → last)'] = span('uploadChunk').last - span('uploadChunk').first;
-  if (span('uploadChunk')) phases['  of which in uploadChunk activities'] = span('uploadChunk').busy;
-  if (span('pollImport')) phases['  of which in pollImport activities'] = span('pollImport').busy;
-  if (span('pollImport') && span('uploadChunk')) phases['imports after the last upload'] = Math.max(0, span('pollImport').last - span('uploadChunk').last);
-  if (span('finalizeRun')) phases['finalize'] = end - span('finalizeRun').first;
-  phases['workflow start → end'] = end - start;
-  return { events: events.length, executions, phases };
 }

@@ -2,10 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import { createBenchSchema, freePort, readStatusKb } from './harness';
 import { benchNdjson } from './profiles';
 
 /**
@@ -99,18 +98,12 @@ async function benchSqlite(options: ImportBenchOptions): Promise<ImportBenchResu
 }
 
 async function benchPostgres(options: ImportBenchOptions): Promise<ImportBenchResult> {
-  const schema = `bench_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: options.databaseUrl });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA ${schema}`);
+  const schema = await createBenchSchema(options.databaseUrl);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-bench-'));
   try {
-    const url = new URL(options.databaseUrl);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    return await benchOne('postgres', options, { DATA_DIR: dataDir, DATABASE_URL: url.toString() });
+    return await benchOne('postgres', options, { DATA_DIR: dataDir, DATABASE_URL: schema.url });
   } finally {
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch(() => undefined);
-    await admin.end();
+    await schema.drop();
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
 }
@@ -168,27 +161,6 @@ async function benchOne(store: 'sqlite' | 'postgres', options: ImportBenchOption
     await exited;
     clearTimeout(timer);
   }
-}
-
-function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  try {
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitHealthy(port: number, child: ChildProcess, stderr: () => string): Promise<void> {

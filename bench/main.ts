@@ -1,11 +1,13 @@
 import { importBenchOptions, runImportBench } from './import';
 import { exportBenchOptions, runExportBench } from './export';
+import { csvBenchOptions, runCsvBench } from './csv';
 
 /**
  * `npm run bench -- <benchmark> [options]` (runs `node dist/bench/main.js`; build first).
  *
  *   import [--profiles N] [--stores sqlite,postgres]   streamed profile import: time and API peak RSS
  *   export [--profiles N] [--store sqlite|postgres]    the export run against a plain script (the default)
+ *   csv [--rows N]                                    our CSV parser against csv-parse: correctness, time, peak RSS
  *
  * Each benchmark is a function `(args) => Promise<void>` registered below.
  */
@@ -17,6 +19,10 @@ const benchmarks: Record<string, { usage: string; run: (args: string[]) => Promi
   import: {
     usage: 'import [--profiles N] [--stores sqlite,postgres]   imports N generated profiles (default 1,000,000) through the API; prints time and peak RSS',
     run: (args) => runImportBench(importBenchOptions(args)),
+  },
+  csv: {
+    usage: 'csv [--rows N]   our CSV parser (common/csv.ts) against csv-parse on a profile import and a contact export CSV of N rows (default 1,000,000): correctness, time, peak RSS',
+    run: (args) => runCsvBench(csvBenchOptions(args)),
   },
 };
 

@@ -1,28 +1,29 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { Agent, request } from 'undici';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { RateLimitRepository } from '../store/rate-limits';
-import type { StoredTokens, TokenRepository } from '../store/tokens';
-import type { TokenSet } from '../store/types';
+import type { TokenRepository } from '../store/tokens';
+import { createAuth, UNAUTHORIZED } from './auth';
 import { errorFromResponse, networkError, type ErrorContext } from './errors';
+import { readMembersCsv } from './members-csv';
+import { createPacer } from './pacing';
 import {
-  type ActivityState,
-  type ActivityStatus,
-  type ConstantContactApi,
-  ConstantContactError,
-  type ContactList,
-  type ContactExportStatus,
-  type ContactsPage,
-  type CustomField,
-  type ListMember,
-} from './types';
-import { CsvParser, type CsvRecord } from '../common/csv';
+  activityStatus,
+  contactExportSchema,
+  contactsPageSchema,
+  createdActivitySchema,
+  activitySchema,
+  customFieldsPageSchema,
+  listSchema,
+  listsPageSchema,
+  toList,
+} from './schemas';
+import { createTransport, parseBody, type Timeouts } from './transport';
+import { type ConstantContactApi, ConstantContactError, type ContactExportStatus, type ContactsPage, type CustomField } from './types';
 
 export { createPkcePair, pkceChallenge, type PkcePair } from './pkce';
+export { jwtExpiresAt } from './auth';
+export { readMembersCsv } from './members-csv';
 
 export interface ConstantContactClientDeps {
   config: Config['constantContact'];
@@ -38,7 +39,7 @@ export interface ConstantContactClientDeps {
   /** How often a process waiting for another one's refresh re-reads the tokens (default 100 ms). */
   refreshPollMs?: number;
   /** Timeouts of one request (defaults: connect 10 s, headers 30 s, body 60 s); each ends as network_error. */
-  timeouts?: { connectMs?: number; headersMs?: number; bodyMs?: number };
+  timeouts?: Timeouts;
 }
 
 /** The API plus the lifecycle of the client's connection pool. */
@@ -47,335 +48,35 @@ export interface ConstantContactClient extends ConstantContactApi {
 }
 
 const SCOPE = 'contact_data offline_access';
-/** The token endpoint allows about one request a second, on its own budget. */
-const TOKEN_RATE = { perSecond: 1, perDay: 1_000_000_000 };
 const MAX_PAGES = 10_000;
-
-// ---------------------------------------------------------------- response schemas (extra fields tolerated)
-
-const linksSchema = z
-  .object({ next: z.object({ href: z.string().min(1) }).nullish() })
-  .nullish();
-
-const listSchema = z.object({
-  list_id: z.string().min(1),
-  name: z.string(),
-  membership_count: z.number().int().nonnegative().nullish(),
-});
-const listsPageSchema = z.object({ lists: z.array(listSchema).default([]), _links: linksSchema });
-
-const customFieldSchema = z.object({
-  custom_field_id: z.string().min(1),
-  label: z.string(),
-  name: z.string().min(1),
-  type: z.string(),
-});
-const customFieldsPageSchema = z.object({ custom_fields: z.array(customFieldSchema).default([]), _links: linksSchema });
-
-const activityStates = ['initialized', 'processing', 'completed', 'cancelled', 'failed', 'timed_out'] as const satisfies readonly ActivityState[];
-const count = z.number().int().nonnegative().nullish();
-const activitySchema = z.object({
-  activity_id: z.string().min(1),
-  state: z.enum(activityStates),
-  percent_done: z.number().nullish(),
-  status: z
-    .object({
-      items_total_count: count,
-      items_completed_count: count,
-      person_count: count,
-      error_count: count,
-      correctable_count: count,
-      cannot_add_to_list_count: count,
-    })
-    .nullish(),
-});
-function activityStatus(a: z.infer<typeof activitySchema>): ActivityStatus {
-  const s = a.status ?? {};
-  return {
-    activityId: a.activity_id,
-    state: a.state,
-    percentDone: a.percent_done ?? (a.state === 'completed' ? 100 : 0),
-    itemsTotal: s.items_total_count ?? 0,
-    itemsCompleted: s.items_completed_count ?? 0,
-    personCount: s.person_count ?? 0,
-    errorCount: s.error_count ?? 0,
-    correctableCount: s.correctable_count ?? 0,
-    cannotAddToListCount: s.cannot_add_to_list_count ?? 0,
-  };
-}
-
-const createdActivitySchema = z.object({ activity_id: z.string().min(1) });
-const contactExportSchema = activitySchema.extend({
-  _links: z.object({ results: z.object({ href: z.string().min(1) }).nullish() }).nullish(),
-});
 /** The columns a contact export is asked for (mirror mode needs nothing else). */
 const CONTACT_EXPORT_FIELDS = ['contact_id', 'email'];
-/** Members handed to the caller at a time while a contact export's file streams in. */
-const EXPORT_BATCH = 1000;
 
-const contactsPageSchema = z.object({
-  contacts: z
-    .array(
-      z.object({
-        contact_id: z.string().min(1),
-        email_address: z.object({ address: z.string() }).nullish(),
-      }),
-    )
-    .default([]),
-  _links: linksSchema,
-});
-
-const tokenResponseSchema = z.object({
-  access_token: z.string().min(1),
-  token_type: z.string().nullish(),
-  expires_in: z.number().nullish(),
-  refresh_token: z.string().min(1).nullish(),
-  scope: z.string().nullish(),
-});
-
-// ---------------------------------------------------------------- helpers
-
-/** The `exp` claim of a JWT access token in epoch ms, or undefined when it is not a readable JWT. */
-export function jwtExpiresAt(accessToken: string): number | undefined {
-  const parts = accessToken.split('.');
-  if (parts.length !== 3) return undefined;
-  try {
-    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { exp?: unknown };
-    return typeof payload.exp === 'number' && Number.isFinite(payload.exp) ? payload.exp * 1000 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const expiresAtOf = (t: TokenSet) => jwtExpiresAt(t.accessToken) ?? t.expiresAt;
-
-interface HttpAnswer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
-
-// ---------------------------------------------------------------- the client
-
+/**
+ * The Constant Contact V3 client: the endpoints the runs use, each call paced within the shared
+ * rate limit (pacing.ts), authorized with a usable token (auth.ts) and its failures classified as
+ * typed ConstantContactErrors (errors.ts).
+ */
 export function createConstantContactClient(deps: ConstantContactClientDeps): ConstantContactClient {
   const { config, tokens, rateLimits, logger } = deps;
-  const now = () => (deps.clock ? deps.clock().getTime() : Date.now());
-  const refreshMarginMs = deps.refreshMarginMs ?? 5 * 60_000;
-  const refreshLeaseMs = deps.refreshLeaseMs ?? 60_000;
-  const refreshPollMs = deps.refreshPollMs ?? 100;
   const apiBase = new URL(config.apiBaseUrl.replace(/\/$/, '') + '/');
   const apiOrigin = apiBase.origin;
   const authBase = config.authBaseUrl.replace(/\/$/, '');
   const apiLimits = { perSecond: config.ratePerSecond, perDay: config.ratePerDay };
   const apiKey = config.clientId;
-  const tokenKey = `${config.clientId}:token`;
-  const basicAuth = 'Basic ' + Buffer.from(`${config.clientId}:${config.clientSecret}`).toString('base64');
-  const instance = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-
-  // Sockets stay open between the evenly paced calls; timeouts bound every phase of a request so
-  // that a stalled one ends as a retryable network_error (and well within a refresh lease).
-  const agent = new Agent({
-    keepAliveTimeout: 30_000,
-    keepAliveMaxTimeout: 120_000,
-    connections: 32,
-    connect: { timeout: deps.timeouts?.connectMs ?? 10_000 },
-    headersTimeout: deps.timeouts?.headersMs ?? 30_000,
-    bodyTimeout: deps.timeouts?.bodyMs ?? 60_000,
+  const pace = createPacer(rateLimits);
+  const transport = createTransport(logger, deps.timeouts);
+  const auth = createAuth({
+    config,
+    tokens,
+    logger,
+    pace,
+    transport,
+    now: () => (deps.clock ? deps.clock().getTime() : Date.now()),
+    refreshMarginMs: deps.refreshMarginMs ?? 5 * 60_000,
+    refreshLeaseMs: deps.refreshLeaseMs ?? 60_000,
+    refreshPollMs: deps.refreshPollMs ?? 100,
   });
-
-  /** Refreshes in flight in this process, so concurrent calls for one connection share one. */
-  const refreshing = new Map<string, Promise<StoredTokens>>();
-
-  // -------------------------------------------------------------- pacing
-
-  /**
-   * Waits for this process's slot in the shared per-key budget. Pacing runs on the wall clock (not the
-   * injected one): it is shared with other processes through the store and it sleeps for real.
-   */
-  async function pace(key: string, limits: { perSecond: number; perDay: number }): Promise<void> {
-    const tolerance = rateLimits.intervalMs(limits.perSecond) - 1000 / limits.perSecond;
-    for (let attempt = 0; ; attempt++) {
-      // A re-reservation after a late wake-up is not another request of the day.
-      const r = await rateLimits.reserve(key, limits, Date.now(), { countDaily: attempt === 0 });
-      if (r.exhausted) {
-        throw new ConstantContactError(
-          'daily_quota_exhausted',
-          `the daily request budget of the Constant Contact application is spent; it resets at ${new Date(r.resetAtMs).toISOString()}`,
-          true,
-          Math.max(0, r.resetAtMs - Date.now()),
-        );
-      }
-      const wait = r.sendAtMs - Date.now();
-      if (wait > 0) await sleep(wait);
-      // Sending late would crowd the slots reserved after ours: take a new slot instead.
-      if (Date.now() - r.sendAtMs <= tolerance || attempt >= 5) return;
-    }
-  }
-
-  // -------------------------------------------------------------- HTTP
-
-  async function send(
-    ctx: ErrorContext,
-    url: URL,
-    init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string; timeoutMs?: number },
-  ): Promise<HttpAnswer> {
-    const started = Date.now();
-    try {
-      const signal = init.timeoutMs ? AbortSignal.timeout(init.timeoutMs) : undefined;
-      const res = await request(url, { method: init.method, headers: init.headers, body: init.body, dispatcher: agent, signal });
-      const text = await res.body.text();
-      logger.debug({ method: init.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started, connectionId: ctx.connectionId }, 'constant contact call');
-      return { status: res.statusCode, headers: res.headers, text };
-    } catch (err) {
-      logger.debug({ method: init.method, path: url.pathname, ms: Date.now() - started, connectionId: ctx.connectionId, code: (err as { code?: string }).code }, 'constant contact call failed');
-      throw networkError(ctx, err);
-    }
-  }
-
-  function parseBody<T>(ctx: ErrorContext, answer: HttpAnswer, schema: z.ZodType<T>): T {
-    let json: unknown;
-    try {
-      json = JSON.parse(answer.text);
-    } catch {
-      throw new ConstantContactError('invalid_response', `${ctx.what}: the answer (${answer.status}) is not JSON`, false, undefined, answer.status);
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      const where = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-      throw new ConstantContactError('invalid_response', `${ctx.what}: unexpected answer (${where})`, false, undefined, answer.status);
-    }
-    return parsed.data;
-  }
-
-  // -------------------------------------------------------------- tokens
-
-  /** Calls the token endpoint (paced on its own budget). invalid_grant comes out as needs_reauthorization. */
-  async function tokenRequest(form: Record<string, string>, kind: 'exchange' | 'refresh', previous?: TokenSet): Promise<TokenSet> {
-    const ctx: ErrorContext = { what: kind === 'exchange' ? 'Constant Contact authorization code exchange' : 'Constant Contact token refresh', oauth: kind };
-    await pace(tokenKey, TOKEN_RATE);
-    const answer = await send(ctx, new URL(`${authBase}/token`), {
-      method: 'POST',
-      headers: {
-        authorization: basicAuth,
-        'content-type': 'application/x-www-form-urlencoded',
-        accept: 'application/json',
-      },
-      body: new URLSearchParams(form).toString(),
-      // A refresh must end well within its lease, whatever the server does.
-      timeoutMs: Math.min(30_000, Math.floor(refreshLeaseMs / 2)),
-    });
-    if (answer.status < 200 || answer.status >= 300) throw errorFromResponse(ctx, answer.status, answer.headers, answer.text, Date.now());
-    const t = parseBody(ctx, answer, tokenResponseSchema);
-    const expiresAt = jwtExpiresAt(t.access_token) ?? (t.expires_in ? now() + t.expires_in * 1000 : now() + 86_400_000);
-    const set: TokenSet = { accessToken: t.access_token, expiresAt };
-    const refreshToken = t.refresh_token ?? previous?.refreshToken;
-    if (refreshToken) set.refreshToken = refreshToken;
-    return set;
-  }
-
-  async function currentTokens(connectionId: string): Promise<StoredTokens> {
-    const stored = await tokens.read(connectionId);
-    if (!stored) throw new ConstantContactError('not_connected', `connection ${connectionId} has no Constant Contact authorization`, false);
-    if (stored.status === 'needs-reauthorization') {
-      throw new ConstantContactError('needs_reauthorization', `connection ${connectionId} needs a new Constant Contact authorization`, false);
-    }
-    if (stored.status !== 'connected') throw new ConstantContactError('not_connected', `connection ${connectionId} is not connected`, false);
-    return stored;
-  }
-
-  /** Tokens good for at least the refresh margin, refreshing first when needed. */
-  async function usableTokens(connectionId: string): Promise<StoredTokens> {
-    const stored = await currentTokens(connectionId);
-    if (expiresAtOf(stored.tokens) - now() > refreshMarginMs) return stored;
-    return refreshTokens(connectionId, stored.generation);
-  }
-
-  /**
-   * New tokens for a connection whose tokens of generation `seen` are (nearly) expired or refused.
-   * Exactly one process refreshes (the lease); it saves the new tokens before they are used; the
-   * others wait until the generation changes and read them.
-   */
-  function refreshTokens(connectionId: string, seen: number): Promise<StoredTokens> {
-    const inFlight = refreshing.get(connectionId);
-    if (inFlight) return inFlight;
-    const p = refreshUnderLease(connectionId, seen).finally(() => refreshing.delete(connectionId));
-    refreshing.set(connectionId, p);
-    return p;
-  }
-
-  async function refreshUnderLease(connectionId: string, seen: number): Promise<StoredTokens> {
-    const deadline = Date.now() + 2 * refreshLeaseMs + 5_000;
-    for (;;) {
-      let stored = await currentTokens(connectionId);
-      if (stored.generation !== seen) return stored;
-      const owner = `${instance}:${randomUUID()}`;
-      if (await tokens.acquireRefreshLease(connectionId, owner, refreshLeaseMs, Date.now())) {
-        // Someone may have saved between our read and our lease.
-        stored = await currentTokens(connectionId).catch(async (err) => {
-          await tokens.releaseRefreshLease(connectionId, owner);
-          throw err;
-        });
-        if (stored.generation !== seen) {
-          await tokens.releaseRefreshLease(connectionId, owner);
-          return stored;
-        }
-        return refreshAsOwner(connectionId, owner, stored);
-      }
-      if (Date.now() > deadline) {
-        throw new ConstantContactError('network_error', `timed out waiting for another process to refresh the tokens of connection ${connectionId}`, true, 1_000);
-      }
-      await sleep(refreshPollMs);
-    }
-  }
-
-  async function refreshAsOwner(connectionId: string, owner: string, stored: StoredTokens): Promise<StoredTokens> {
-    const refreshToken = stored.tokens.refreshToken;
-    if (!refreshToken) {
-      await tokens.releaseRefreshLease(connectionId, owner);
-      // Without offline_access there is no refresh token: the access token works until it expires.
-      if (expiresAtOf(stored.tokens) > now() + 10_000) return stored;
-      return needsReauthorization(connectionId, stored.generation, 'its access token expired and there is no refresh token');
-    }
-    let fresh: TokenSet;
-    try {
-      fresh = await tokenRequest({ grant_type: 'refresh_token', refresh_token: refreshToken }, 'refresh', stored.tokens);
-    } catch (err) {
-      if (err instanceof ConstantContactError && err.code === 'needs_reauthorization') {
-        // Marking also frees the lease; when newer tokens were saved meanwhile, use those instead.
-        if (!(await tokens.markNeedsReauthorization(connectionId, stored.generation))) {
-          await tokens.releaseRefreshLease(connectionId, owner);
-          return currentTokens(connectionId);
-        }
-        logger.warn({ connectionId }, 'connection needs re-authorization: the refresh token was refused (invalid_grant)');
-        throw new ConstantContactError('needs_reauthorization', `connection ${connectionId} needs a new Constant Contact authorization: the refresh token was refused (invalid_grant)`, false, undefined, err.status);
-      }
-      await tokens.releaseRefreshLease(connectionId, owner);
-      throw err;
-    }
-    // Persist before use: if this fails, nobody ever uses the new tokens.
-    const generation = await tokens.saveRefreshed(connectionId, owner, fresh);
-    if (generation === undefined) {
-      logger.warn({ connectionId }, 'refresh lease lost before the refreshed tokens were saved');
-      throw new ConstantContactError('network_error', `the refresh lease of connection ${connectionId} expired before the new tokens were saved`, true, 1_000);
-    }
-    logger.info({ connectionId, generation }, 'refreshed Constant Contact tokens');
-    return { tokens: fresh, generation, status: 'connected' };
-  }
-
-  async function needsReauthorization(connectionId: string, generation: number, why: string): Promise<never> {
-    const marked = await tokens.markNeedsReauthorization(connectionId, generation);
-    if (marked) logger.warn({ connectionId }, `connection needs re-authorization: ${why}`);
-    else {
-      // Newer tokens were saved meanwhile (a new authorization): let the caller try again with them.
-      const current = await tokens.read(connectionId);
-      if (current && current.status === 'connected' && current.generation !== generation) {
-        throw new ConstantContactError('network_error', `the tokens of connection ${connectionId} changed during the call; try again`, true, 0);
-      }
-    }
-    throw new ConstantContactError('needs_reauthorization', `connection ${connectionId} needs a new Constant Contact authorization: ${why}`, false, undefined, 401);
-  }
-
-  // -------------------------------------------------------------- /v3 calls
 
   function apiUrl(pathOrHref: string, query?: Record<string, string>): URL {
     // `_links` are relative to the API host (`/v3/...`); our own paths are relative to the base URL.
@@ -387,34 +88,19 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
     return url;
   }
 
-  async function call<T>(
-    connectionId: string,
-    what: string,
-    method: 'GET' | 'POST',
-    url: URL,
-    schema: z.ZodType<T>,
-    body?: string,
-  ): Promise<T> {
+  /** One JSON call: paced, authorized, its answer checked against `schema`. */
+  function call<T>(connectionId: string, what: string, method: 'GET' | 'POST', url: URL, schema: z.ZodType<T>, body?: string): Promise<T> {
     const ctx: ErrorContext = { what: `Constant Contact ${method} ${what}`, connectionId };
-    let stored = await usableTokens(connectionId);
-    for (let attempt = 0; ; attempt++) {
+    return auth.authorized(connectionId, async (accessToken) => {
       await pace(apiKey, apiLimits);
-      const headers: Record<string, string> = { authorization: `Bearer ${stored.tokens.accessToken}`, accept: 'application/json' };
+      const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
       if (body !== undefined) headers['content-type'] = 'application/json';
-      const answer = await send(ctx, url, { method, headers, body });
-      if (answer.status === 401) {
-        if (attempt === 0) {
-          stored = await refreshTokens(connectionId, stored.generation);
-          continue;
-        }
-        return needsReauthorization(connectionId, stored.generation, 'Constant Contact refused the refreshed access token (401)');
-      }
+      const answer = await transport.send(ctx, url, { method, headers, body });
+      if (answer.status === 401) return UNAUTHORIZED;
       if (answer.status >= 200 && answer.status < 300) return parseBody(ctx, answer, schema);
       throw errorFromResponse(ctx, answer.status, answer.headers, answer.text, Date.now());
-    }
+    });
   }
-
-  const toList = (l: z.infer<typeof listSchema>): ContactList => ({ listId: l.list_id, name: l.name, memberCount: l.membership_count ?? 0 });
 
   async function allPages<P extends { _links?: { next?: { href: string } | null } | null }, I>(
     connectionId: string,
@@ -450,7 +136,7 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
     },
 
     exchangeCode({ code, codeVerifier }) {
-      return tokenRequest(
+      return auth.tokenRequest(
         { grant_type: 'authorization_code', code, redirect_uri: config.redirectUri, code_verifier: codeVerifier },
         'exchange',
       );
@@ -532,29 +218,15 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
       return { ...activityStatus(a), resultsHref: a._links?.results?.href ?? null };
     },
 
-    async readContactExport(connectionId, resultsHref, onMembers) {
+    readContactExport(connectionId, resultsHref, onMembers) {
       const url = apiUrl(resultsHref);
       const ctx: ErrorContext = { what: 'Constant Contact GET /contact_exports/{id}', connectionId };
-      let stored = await usableTokens(connectionId);
-      for (let attempt = 0; ; attempt++) {
+      return auth.authorized(connectionId, async (accessToken) => {
         await pace(apiKey, apiLimits);
-        let res: Awaited<ReturnType<typeof request>>;
-        try {
-          res = await request(url, {
-            method: 'GET',
-            headers: { authorization: `Bearer ${stored.tokens.accessToken}`, accept: 'text/csv' },
-            dispatcher: agent,
-          });
-        } catch (err) {
-          throw networkError(ctx, err);
-        }
+        const res = await transport.open(ctx, url, { authorization: `Bearer ${accessToken}`, accept: 'text/csv' });
         if (res.statusCode === 401) {
           await res.body.dump();
-          if (attempt === 0) {
-            stored = await refreshTokens(connectionId, stored.generation);
-            continue;
-          }
-          return needsReauthorization(connectionId, stored.generation, 'Constant Contact refused the refreshed access token (401)');
+          return UNAUTHORIZED;
         }
         if (res.statusCode < 200 || res.statusCode >= 300) {
           const text = await res.body.text().catch(() => '');
@@ -566,58 +238,12 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
           if (err instanceof ConstantContactError) throw err;
           throw networkError(ctx, err);
         }
-      }
+      });
     },
 
     async close() {
-      await agent.close();
+      await transport.close();
     },
   };
   return api;
-}
-
-/**
- * Reads a contact export's CSV (header row first) into batches of members. The contact id and
- * email columns are found by name, in the spellings seen in exports (`contact_id`, `Contact ID`,
- * `email`, `email_address`, `Email address`); rows without a contact id are skipped.
- */
-export async function readMembersCsv(
-  body: AsyncIterable<Buffer | string>,
-  onMembers: (members: ListMember[]) => Promise<void>,
-): Promise<{ rows: number }> {
-  const parser = new CsvParser();
-  const norm = (s: string) => s.trim().toLowerCase().replace(/[\s_-]+/g, '');
-  let idCol = -1;
-  let emailCol = -1;
-  let header = true;
-  let rows = 0;
-  let batch: ListMember[] = [];
-  const take = async (records: CsvRecord[]) => {
-    for (const r of records) {
-      if (header) {
-        header = false;
-        const names = r.fields.map(norm);
-        idCol = names.findIndex((n) => n === 'contactid' || n === 'id');
-        emailCol = names.findIndex((n) => n === 'email' || n === 'emailaddress');
-        if (idCol < 0 || emailCol < 0) {
-          throw new ConstantContactError('invalid_response', 'the contact export file has no contact id or email column', false);
-        }
-        continue;
-      }
-      const contactId = (r.fields[idCol] ?? '').trim();
-      if (r.error || !contactId) continue;
-      batch.push({ contactId, email: r.fields[emailCol] ?? '' });
-      rows++;
-      if (batch.length >= EXPORT_BATCH) {
-        const full = batch;
-        batch = [];
-        await onMembers(full);
-      }
-    }
-  };
-  for await (const chunk of body) await take(parser.push(chunk));
-  await take(parser.end());
-  if (header) throw new ConstantContactError('invalid_response', 'the contact export file is empty (no header row)', false);
-  if (batch.length) await onMembers(batch);
-  return { rows };
 }

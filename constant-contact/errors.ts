@@ -1,8 +1,8 @@
 import { ConstantContactError, type ConstantContactErrorCode } from './types';
 
 /**
- * Classification of Constant Contact failures into typed codes, done once, here
- * (architecture.md invariant 3). Messages carry Constant Contact's error_key and error_message,
+ * Classification of Constant Contact failures into typed codes, done once, here: callers (the
+ * activities) act on the code, never on HTTP statuses or messages. Messages carry Constant Contact's error_key and error_message,
  * scrubbed of anything that looks like an email or a token, never a request body.
  */
 

@@ -93,8 +93,8 @@ export interface ConstantContactApi {
 }
 
 /**
- * Failures are classified once, here (architecture.md invariant 3). Callers act on `code` and
- * `retryable`, never on messages or HTTP statuses.
+ * Failures are classified once, in this client (errors.ts). Callers act on `code` and `retryable`,
+ * never on messages or HTTP statuses.
  */
 export type ConstantContactErrorCode =
   | 'bad_request' // 400: do not resend unchanged

@@ -6,8 +6,8 @@ import { isValidEmail } from './import';
 import type { Contact } from './state';
 
 /**
- * Control endpoints of the sandbox (no auth, sandbox only), as api.md's "The Constant Contact
- * sandbox" lists them, plus a few helpers (limits, lists, contact lookup, faults read-back).
+ * Control endpoints of the sandbox under /__sandbox (no auth, sandbox only): reset, stats, faults,
+ * unsubscribes, limits, lists, contact lookup; sandbox/README.md lists them.
  */
 
 const rate = z.number().min(0).max(1);

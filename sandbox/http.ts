@@ -44,7 +44,7 @@ export function ccErrorHandler(err: unknown, _req: Request, res: Response, next:
   sendCcError(res, 500, 'server_error', 'Internal server error');
 }
 
-/** Error body of the control endpoints (api.md's convention). */
+/** Error body of the control endpoints: the project API's `{error: {code, message, details}}`. */
 export function sendControlError(res: Response, status: number, code: string, message: string, details?: unknown[]): void {
   res.status(status).json({ error: { code, message, ...(details ? { details } : {}) } });
 }

@@ -1,6 +1,6 @@
 /**
- * The contacts_json_import request: the 4 MB truncation and the validation of import items, as
- * reference/constant-contact-v3.md describes them. Item validation is hand-written (not zod) because
+ * The contacts_json_import request: the 4 MB truncation (the real service imports what fits and
+ * drops the rest without a word) and the validation of import items. Item validation is hand-written (not zod) because
  * a benchmark sends 40,000 items a request.
  */
 

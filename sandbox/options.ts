@@ -1,5 +1,6 @@
 /**
- * Options of the Constant Contact sandbox. Defaults follow reference/constant-contact-v3.md.
+ * Options of the Constant Contact sandbox. Defaults are the real service's limits (4 requests a
+ * second and 10,000 a day per key, 40,000 contacts and 4 MB per import).
  */
 export interface SandboxOptions {
   /** OAuth client id of the one application the sandbox knows (its "application key"). */

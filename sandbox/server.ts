@@ -32,7 +32,7 @@ export interface Sandbox {
 }
 
 /**
- * A local stand-in for Constant Contact V3 (reference/constant-contact-v3.md): OAuth under
+ * A local stand-in for Constant Contact V3 (sandbox/README.md): OAuth under
  * /oauth2/default/v1, the API under /v3, control endpoints under /__sandbox. State is in memory.
  */
 export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox {

@@ -1,155 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import type { ImportPerson, StoredFields } from './import';
+import { applyExport, applyImport, applyRemove } from './activities';
+import { type Activity, type ActivityKind, type ActivityState, Contact, type ContactList, type CustomField, emptyStats, labelToName, type SandboxStats } from './model';
 import { DEFAULT_LIST_ID, DEFAULT_LIST_NAME, type SandboxOptions } from './options';
+
+export * from './model';
 
 /**
  * The in-memory Constant Contact account of the sandbox: lists, custom fields, contacts and the
- * activity queue. Records are kept lean: a benchmark pushes a million contacts through it.
+ * activity queue. The records are in model.ts, what an activity does in activities.ts.
  */
-
-export type Permission = 'implicit' | 'explicit' | 'unsubscribed' | 'pending_confirmation' | 'not_set';
-
-/**
- * One contact. Times are milliseconds since the state's timeBase (small integers stay unboxed in V8,
- * which matters at a million contacts): use SandboxState.time() for the absolute time.
- */
-export class Contact {
-  updated: number;
-  firstName: string | undefined = undefined;
-  lastName: string | undefined = undefined;
-  permission: Permission = 'implicit';
-  optOut: number | undefined = undefined;
-  /** Custom field values by custom_field_id. */
-  cf: StoredFields | undefined = undefined;
-  /** Other standard fields (job_title, phone, street, ...). */
-  extra: StoredFields | undefined = undefined;
-
-  constructor(
-    readonly seq: number,
-    readonly email: string,
-    readonly created: number,
-  ) {
-    this.updated = created;
-  }
-}
-
-export interface ContactList {
-  id: string;
-  name: string;
-  description: string;
-  favorite: boolean;
-  createdAt: number;
-  updatedAt: number;
-  members: Set<Contact>;
-}
-
-export interface CustomField {
-  id: string;
-  label: string;
-  name: string;
-  type: 'string' | 'date';
-  createdAt: number;
-  updatedAt: number;
-}
-
-export type ActivityKind = 'import' | 'remove' | 'export';
-export type ActivityState = 'initialized' | 'processing' | 'completed' | 'cancelled' | 'failed' | 'timed_out';
-
-export interface ImportPayload {
-  kind: 'import';
-  listIds: string[];
-  persons: ImportPerson[];
-}
-
-export interface RemovePayload {
-  kind: 'remove';
-  source: { listIds: string[] } | { contactIds: string[] } | { allActiveContacts: true };
-  targets: string[];
-}
-
-export interface ExportPayload {
-  kind: 'export';
-  listIds: string[] | undefined;
-  fields: string[];
-}
-
-export interface Activity {
-  id: string;
-  kind: ActivityKind;
-  createdAt: number;
-  /** When the queue reaches it. */
-  startsAt: number;
-  completesAt: number;
-  /** Items it works through (for progress). */
-  itemsTotal: number;
-  applied: boolean;
-  /** Counts of the status object; final once applied. */
-  status: Record<string, number>;
-  payload: ImportPayload | RemovePayload | ExportPayload | undefined;
-  /** Exports: the contacts exported, fixed at completion. */
-  exported?: Contact[];
-  exportFields?: string[];
-}
-
-export interface SandboxStats {
-  requests: number;
-  byRoute: Record<string, number>;
-  throttled: number;
-  throttledPerSecond: number;
-  throttledPerDay: number;
-  throttledQueue: number;
-  maxRequestsInOneSecond: number;
-  unauthorized: number;
-  importRequests: number;
-  importedContacts: number;
-  truncatedRequests: number;
-  truncatedContacts: number;
-  removeRequests: number;
-  removedMemberships: number;
-  exportRequests: number;
-  oauthRequests: number;
-  tokenRequests: number;
-  tokenThrottled: number;
-  injectedErrors: number;
-  injectedThrottles: number;
-  injectedResets: number;
-}
-
-export function emptyStats(): SandboxStats {
-  return {
-    requests: 0,
-    byRoute: {},
-    throttled: 0,
-    throttledPerSecond: 0,
-    throttledPerDay: 0,
-    throttledQueue: 0,
-    maxRequestsInOneSecond: 0,
-    unauthorized: 0,
-    importRequests: 0,
-    importedContacts: 0,
-    truncatedRequests: 0,
-    truncatedContacts: 0,
-    removeRequests: 0,
-    removedMemberships: 0,
-    exportRequests: 0,
-    oauthRequests: 0,
-    tokenRequests: 0,
-    tokenThrottled: 0,
-    injectedErrors: 0,
-    injectedThrottles: 0,
-    injectedResets: 0,
-  };
-}
 
 const DAY = 86_400_000;
 
 function contactIdPrefix(): string {
   // A random UUID's first 24 characters (8-4-4-4-); the last 12 hex digits carry the contact's seq.
   return randomUUID().slice(0, 24);
-}
-
-export function labelToName(label: string): string {
-  return label.trim().replace(/\s+/g, '_');
 }
 
 export class SandboxState {
@@ -260,7 +125,8 @@ export class SandboxState {
     return this.byEmail.get(email.trim().toLowerCase());
   }
 
-  private addContact(email: string, key: string, now: number): Contact {
+  /** A new contact (key: the lowercased email). */
+  addContact(email: string, key: string, now: number): Contact {
     const c = new Contact(this.contacts.length, email, now - this.timeBase);
     this.contacts.push(c);
     this.byEmail.set(key, c);
@@ -353,98 +219,11 @@ export class SandboxState {
 
   private apply(a: Activity): void {
     const p = a.payload;
-    if (p?.kind === 'import') this.applyImport(a, p);
-    else if (p?.kind === 'remove') this.applyRemove(a, p);
-    else if (p?.kind === 'export') this.applyExport(a, p);
+    if (p?.kind === 'import') applyImport(this, a, p);
+    else if (p?.kind === 'remove') applyRemove(this, a, p);
+    else if (p?.kind === 'export') applyExport(this, a, p);
     a.payload = undefined;
     a.applied = true;
     a.status.items_completed_count = a.status.items_total_count ?? a.itemsTotal;
-  }
-
-  private applyImport(a: Activity, p: ImportPayload): void {
-    const now = a.completesAt;
-    const lists: ContactList[] = [];
-    for (const id of p.listIds) {
-      const list = this.lists.get(id);
-      if (list) lists.push(list);
-    }
-    let cannotAdd = 0;
-    for (const person of p.persons) {
-      let c = this.byEmail.get(person.key);
-      if (!c) c = this.addContact(person.email, person.key, now);
-      else c.updated = now - this.timeBase;
-      if (person.first_name !== undefined) c.firstName = person.first_name;
-      if (person.last_name !== undefined) c.lastName = person.last_name;
-      if (person.extra) c.extra = c.extra ? { ...c.extra, ...person.extra } : person.extra;
-      if (person.cf) c.cf = c.cf ? { ...c.cf, ...person.cf } : person.cf;
-      if (c.permission === 'unsubscribed') {
-        cannotAdd++;
-        continue;
-      }
-      for (const list of lists) list.members.add(c);
-    }
-    for (const list of lists) list.updatedAt = now;
-    a.status.person_count = p.persons.length;
-    a.status.cannot_add_to_list_count = cannotAdd;
-  }
-
-  private applyRemove(a: Activity, p: RemovePayload): void {
-    const targets: ContactList[] = [];
-    for (const id of p.targets) {
-      const list = this.lists.get(id);
-      if (list) targets.push(list);
-    }
-    let removed = 0;
-    let persons = 0;
-    let errors = 0;
-    const removeFrom = (c: Contact) => {
-      for (const t of targets) if (t.members.delete(c)) removed++;
-    };
-    if ('allActiveContacts' in p.source) {
-      const seen = new Set<Contact>();
-      for (const t of targets) {
-        for (const c of [...t.members]) {
-          if (c.permission === 'unsubscribed') continue;
-          t.members.delete(c);
-          removed++;
-          seen.add(c);
-        }
-      }
-      persons = seen.size;
-    } else if ('contactIds' in p.source) {
-      for (const id of new Set(p.source.contactIds)) {
-        const c = this.contactById(id);
-        if (!c) {
-          errors++;
-          continue;
-        }
-        persons++;
-        removeFrom(c);
-      }
-    } else {
-      const sources = p.source.listIds.map((id) => this.lists.get(id)).filter((l): l is ContactList => !!l);
-      const contacts = sources.length === 1 ? [...sources[0].members] : [...new Set(sources.flatMap((l) => [...l.members]))];
-      persons = contacts.length;
-      for (const c of contacts) removeFrom(c);
-    }
-    for (const t of targets) t.updatedAt = a.completesAt;
-    this.stats.removedMemberships += removed;
-    a.status.items_total_count = persons + errors;
-    a.status.person_count = persons;
-    a.status.error_count = errors;
-    a.status.memberships_removed_count = removed;
-  }
-
-  private applyExport(a: Activity, p: ExportPayload): void {
-    let contacts: Contact[];
-    if (!p.listIds) contacts = this.contacts.filter((c) => c.permission !== 'unsubscribed');
-    else {
-      const lists = p.listIds.map((id) => this.lists.get(id)).filter((l): l is ContactList => !!l);
-      contacts = lists.length === 1 ? [...lists[0].members] : [...new Set(lists.flatMap((l) => [...l.members]))];
-    }
-    a.exported = contacts;
-    a.exportFields = p.fields;
-    a.status.items_total_count = contacts.length;
-    a.status.person_count = contacts.length;
   }
 }

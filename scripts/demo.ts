@@ -63,13 +63,17 @@ async function call<T = unknown>(key: string, method: string, p: string, body?: 
     throw new DemoError(`the API does not answer at ${apiUrl}: start the stack with \`npm start\` (or set API_URL)`);
   }
   const text = await res.text();
-  let parsed: unknown;
+  return { status: res.status, body: jsonOrUndefined(text) as T, text };
+}
+
+/** The JSON of an answer's body; undefined when it is empty or not JSON (the text tells then). */
+function jsonOrUndefined(text: string): unknown {
+  if (!text) return undefined;
   try {
-    parsed = text ? JSON.parse(text) : undefined;
+    return JSON.parse(text);
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  return { status: res.status, body: parsed as T, text };
 }
 
 async function must<T = unknown>(key: string, method: string, p: string, body?: unknown, headers?: Record<string, string>): Promise<T> {

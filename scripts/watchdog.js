@@ -6,17 +6,10 @@
  * SIGTERM and then SIGKILL to each pid (a negative pid is a process group). Exits as soon as every
  * target is gone. Started detached by scripts/temporal.js and scripts/run.js.
  */
+const { pidAlive: alive } = require('./processes.js');
+
 const owner = Number(process.argv[2]);
 const targets = process.argv.slice(3).map(Number).filter((n) => Number.isInteger(n) && n !== 0);
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return err.code === 'EPERM';
-  }
-}
 
 function signal(pid, sig) {
   try {

@@ -2,8 +2,8 @@ import type { ConstantContactClient } from '../../constant-contact/client';
 import { ImportPacker } from '../../constant-contact/packing';
 import { type ActivityStatus, terminalActivityStates } from '../../constant-contact/types';
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
-import { createTestStore, type StoreKind, storeKinds, type TestStore } from '../helpers/stores';
-import { authorizeConnection, ccConfig, insertConnection, makeClient, type RunningSandbox, startSandbox } from './helpers';
+import { type StoreKind, storeKinds } from '../helpers/stores';
+import { type RunningSandbox, useConnectedClient } from './helpers';
 
 async function untilTerminal(client: ConstantContactClient, connectionId: string, activityId: string): Promise<ActivityStatus> {
   for (let i = 0; i < 50; i++) {
@@ -14,22 +14,12 @@ async function untilTerminal(client: ConstantContactClient, connectionId: string
 }
 
 describe.each(storeKinds)('Constant Contact client: the calls (%s)', (kind: StoreKind) => {
-  let ts: TestStore;
   let sb: RunningSandbox;
   let client: ConstantContactClient;
   let connectionId: string;
 
-  beforeAll(async () => {
-    ts = await createTestStore(kind);
-    sb = await startSandbox({ maxCustomFields: 150, importMinMs: 0, importMsPerContact: 0 });
-    client = makeClient(ts.store, ccConfig(sb.address));
-    connectionId = await insertConnection(ts.store);
-    await authorizeConnection(client, ts.store, connectionId);
-  });
-  afterAll(async () => {
-    await client.close();
-    await sb.close();
-    await ts.destroy();
+  useConnectedClient(kind, { sandbox: { maxCustomFields: 150, importMinMs: 0, importMsPerContact: 0 } }, (c) => {
+    ({ sb, client, connectionId } = c);
   });
 
   it('lists every list, following the cursor links', async () => {

@@ -6,14 +6,13 @@ import { ConstantContactError } from '../../constant-contact/types';
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
 import { createTestStore, storeKinds, type TestStore } from '../helpers/stores';
 import {
-  authorizeConnection,
   caught,
   ccConfig,
   followAuthorize,
   insertConnection,
   makeClient,
   type RunningSandbox,
-  startSandbox,
+  useConnectedClient,
 } from './helpers';
 
 /** A JWT-shaped access token that expires in an hour (for the stub server, which does not check it). */
@@ -79,17 +78,8 @@ describe.each(storeKinds)('Constant Contact client: failures against the sandbox
   let connectionId: string;
   let randomValue = 0.1;
 
-  beforeAll(async () => {
-    ts = await createTestStore(kind);
-    sb = await startSandbox({ random: () => randomValue });
-    client = makeClient(ts.store, ccConfig(sb.address), { timeouts: { headersMs: 500 } });
-    connectionId = await insertConnection(ts.store);
-    await authorizeConnection(client, ts.store, connectionId);
-  });
-  afterAll(async () => {
-    await client.close();
-    await sb.close();
-    await ts.destroy();
+  useConnectedClient(kind, { sandbox: { random: () => randomValue }, client: { timeouts: { headersMs: 500 } } }, (c) => {
+    ({ ts, sb, client, connectionId } = c);
   });
   afterEach(async () => {
     await sb.control('PUT', '/faults', {});

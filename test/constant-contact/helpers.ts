@@ -3,8 +3,9 @@ import type { Config } from '../../common/config';
 import { createLogger } from '../../common/logger';
 import { createConstantContactClient, createPkcePair, type ConstantContactClient, type ConstantContactClientDeps } from '../../constant-contact/client';
 import { createSandbox, type Sandbox, type SandboxAddress, type SandboxOptions } from '../../sandbox/server';
+import type { SandboxStats } from '../../sandbox/state';
 import { openStore, type Store } from '../../store';
-import { TEST_SECRETS_KEY, testDatabaseUrl, type TestStore } from '../helpers/stores';
+import { createTestStore, type StoreKind, TEST_SECRETS_KEY, testDatabaseUrl, type TestStore } from '../helpers/stores';
 
 export const REDIRECT_URI = 'http://127.0.0.1:3999/v1/oauth/constant-contact/callback';
 export const silentLogger = createLogger('silent');
@@ -17,19 +18,8 @@ export interface RunningSandbox {
   close(): Promise<void>;
 }
 
-export interface SandboxStatsJson {
-  requests: number;
-  byRoute: Record<string, number>;
-  throttled: number;
-  maxRequestsInOneSecond: number;
-  unauthorized: number;
-  importRequests: number;
-  importedContacts: number;
-  truncatedRequests: number;
-  truncatedContacts: number;
-  tokenRequests: number;
-  requestsToday: number;
-}
+/** GET /__sandbox/stats: the account's counters and today's requests. */
+export type SandboxStatsJson = SandboxStats & { requestsToday: number };
 
 export async function startSandbox(options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
   const sandbox = createSandbox(options);
@@ -135,4 +125,56 @@ export async function caught(fn: () => Promise<unknown>): Promise<Error & Record
     return err as Error & Record<string, unknown>;
   }
   throw new Error('expected the call to fail');
+}
+
+/**
+ * For a describe block: a fresh store and a second Store over the same database, as another process
+ * would open it; `set` receives both before the tests, and both are closed after them.
+ */
+export function useStoreOpenedTwice(kind: StoreKind, set: (ts: TestStore, other: Store) => void): void {
+  let ts: TestStore | undefined;
+  let other: Store | undefined;
+  beforeAll(async () => {
+    ts = await createTestStore(kind);
+    other = await openSameStore(ts);
+    set(ts, other);
+  });
+  afterAll(async () => {
+    await other?.close();
+    await ts?.destroy();
+  });
+}
+
+export interface ConnectedClient {
+  ts: TestStore;
+  sb: RunningSandbox;
+  client: ConstantContactClient;
+  /** A connection authorized through the client, its tokens saved in the store. */
+  connectionId: string;
+}
+
+/**
+ * For a describe block: a fresh store, a sandbox, a client of it and an authorized connection;
+ * `set` receives them before the tests, and all is closed after them.
+ */
+export function useConnectedClient(
+  kind: StoreKind,
+  options: { sandbox?: Partial<SandboxOptions>; client?: Partial<ConstantContactClientDeps> },
+  set: (c: ConnectedClient) => void,
+): void {
+  let c: ConnectedClient | undefined;
+  beforeAll(async () => {
+    const ts = await createTestStore(kind);
+    const sb = await startSandbox(options.sandbox);
+    const client = makeClient(ts.store, ccConfig(sb.address), options.client);
+    const connectionId = await insertConnection(ts.store);
+    await authorizeConnection(client, ts.store, connectionId);
+    c = { ts, sb, client, connectionId };
+    set(c);
+  });
+  afterAll(async () => {
+    await c?.client.close();
+    await c?.sb.close();
+    await c?.ts.destroy();
+  });
 }

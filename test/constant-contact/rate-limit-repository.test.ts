@@ -1,19 +1,15 @@
 import type { Store } from '../../store';
 import { nextUtcMidnight } from '../../store/rate-limits';
-import { createTestStore, storeKinds, type TestStore } from '../helpers/stores';
-import { openSameStore } from './helpers';
+import { storeKinds, type TestStore } from '../helpers/stores';
+import { useStoreOpenedTwice } from './helpers';
 
 describe.each(storeKinds)('rate-limit repository (%s)', (kind) => {
   let ts: TestStore;
   let other: Store;
 
-  beforeAll(async () => {
-    ts = await createTestStore(kind);
-    other = await openSameStore(ts);
-  });
-  afterAll(async () => {
-    await other.close();
-    await ts.destroy();
+  useStoreOpenedTwice(kind, (store, second) => {
+    ts = store;
+    other = second;
   });
 
   const limits = { perSecond: 4, perDay: 10_000 };

@@ -1,18 +1,14 @@
 import type { Store } from '../../store';
-import { createTestStore, storeKinds, type TestStore } from '../helpers/stores';
-import { insertConnection, openSameStore } from './helpers';
+import { storeKinds, type TestStore } from '../helpers/stores';
+import { insertConnection, useStoreOpenedTwice } from './helpers';
 
 describe.each(storeKinds)('token repository (%s)', (kind) => {
   let ts: TestStore;
   let other: Store;
 
-  beforeAll(async () => {
-    ts = await createTestStore(kind);
-    other = await openSameStore(ts);
-  });
-  afterAll(async () => {
-    await other.close();
-    await ts.destroy();
+  useStoreOpenedTwice(kind, (store, second) => {
+    ts = store;
+    other = second;
   });
 
   const tokens = { accessToken: 'access-token-value-1', refreshToken: 'refresh-token-value-1', expiresAt: 1_900_000_000_000 };

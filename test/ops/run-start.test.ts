@@ -64,7 +64,8 @@ describe('npm start (scripts/run.js start)', () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-runjs-'));
     dataDir = path.join(root, 'data');
     fs.mkdirSync(path.join(root, 'scripts'));
-    for (const f of ['run.js', 'temporal.js', 'watchdog.js']) fs.copyFileSync(path.join(repoRoot, 'scripts', f), path.join(root, 'scripts', f));
+    const scripts = fs.readdirSync(path.join(repoRoot, 'scripts')).filter((f) => f.endsWith('.js'));
+    for (const f of scripts) fs.copyFileSync(path.join(repoRoot, 'scripts', f), path.join(root, 'scripts', f));
     fs.mkdirSync(path.join(root, 'node_modules', 'typescript'), { recursive: true });
     for (const name of ['api', 'worker', 'sandbox']) {
       fs.mkdirSync(path.join(root, 'dist', name), { recursive: true });

@@ -17,6 +17,10 @@ describe('the Temporal dev server of the test run', () => {
     expect(uiUrl).not.toContain(':8233');
   });
 
+  it('is run by a CLI whose version scripts/temporal.js knows', () => {
+    expect(temporal.cliVersionOf(testTemporal().cli)).toMatch(/^1\.(5\.[01]|4\.1)$/);
+  });
+
   it('has the search attributes every run carries', async () => {
     const list = await temporalCliJson<{ customAttributes: Record<string, string> }>(['operator', 'search-attribute', 'list']);
     for (const name of Object.keys(temporal.SEARCH_ATTRIBUTES)) {

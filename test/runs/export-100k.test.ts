@@ -4,7 +4,7 @@ import { startInProcessWorker, uniqueTaskQueue } from '../helpers/worker';
 import { expectCountsReconcile, expectedEmails, historyText, listMembers, sandboxStats, seedProfiles, setupExport, startRunViaApi, waitForRun } from './fixtures';
 
 /**
- * The size issue 6 names: 100,000 profiles land exactly in the list (the sandbox's members compared
+ * A large run: 100,000 profiles land exactly in the list (the sandbox's members compared
  * to the segment, emails normalized), counts reconciling; on SQLite, and on PostgreSQL.
  */
 

@@ -151,3 +151,36 @@ export async function waitForActivity(addr: SandboxAddress, accessToken: string,
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The sandbox of a describe block: started and authorized before its tests, closed after them. */
+export interface AuthorizedSandbox {
+  readonly sandbox: Sandbox;
+  readonly addr: SandboxAddress;
+  readonly tokens: Tokens;
+  /** The access token. */
+  readonly token: string;
+}
+
+export function useAuthorizedSandbox(options: Partial<SandboxOptions> = {}): AuthorizedSandbox {
+  let running: Running | undefined;
+  let tokens: Tokens | undefined;
+  beforeAll(async () => {
+    running = await start(options);
+    tokens = await authorize(running.addr);
+  });
+  afterAll(() => running?.close());
+  return {
+    get sandbox() {
+      return running!.sandbox;
+    },
+    get addr() {
+      return running!.addr;
+    },
+    get tokens() {
+      return tokens!;
+    },
+    get token() {
+      return tokens!.access_token;
+    },
+  };
+}

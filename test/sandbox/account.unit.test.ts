@@ -1,37 +1,31 @@
-import { api, authorize, control, DEFAULT_LIST, importContacts, members, start, waitForActivity, type Running, type Tokens } from './helpers';
+import { api, authorize, control, DEFAULT_LIST, importContacts, members, start, waitForActivity, type Running, type Tokens, useAuthorizedSandbox } from './helpers';
 
 const REMOVE = '/activities/remove_list_memberships';
 
 describe('sandbox lists and custom fields', () => {
-  let s: Running;
-  let t: Tokens;
-  beforeAll(async () => {
-    s = await start();
-    t = await authorize(s.addr);
-  });
-  afterAll(() => s.close());
-  beforeEach(() => control(s.addr, 'POST', '/reset'));
+  const sb = useAuthorizedSandbox();
+  beforeEach(() => control(sb.addr, 'POST', '/reset'));
 
   it('has the default list "Sandbox list" and answers a list with its membership count', async () => {
-    const done = await waitForActivity(s.addr, t.access_token, (await importContacts(s.addr, t.access_token, [{ email: 'a@example.com' }, { email: 'b@example.com' }])).body.activity_id);
+    const done = await waitForActivity(sb.addr, sb.token, (await importContacts(sb.addr, sb.token, [{ email: 'a@example.com' }, { email: 'b@example.com' }])).body.activity_id);
     expect(done.state).toBe('completed');
-    const res = await api(s.addr, t.access_token, 'GET', `/contact_lists/${DEFAULT_LIST}?include_membership_count=all`);
+    const res = await api(sb.addr, sb.token, 'GET', `/contact_lists/${DEFAULT_LIST}?include_membership_count=all`);
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ list_id: DEFAULT_LIST, name: 'Sandbox list', membership_count: 2, created_at: expect.any(String), updated_at: expect.any(String) });
-    const without = await api(s.addr, t.access_token, 'GET', `/contact_lists/${DEFAULT_LIST}`);
+    const without = await api(sb.addr, sb.token, 'GET', `/contact_lists/${DEFAULT_LIST}`);
     expect(without.body.membership_count).toBeUndefined();
   });
 
   it('answers 404 with an array body for an unknown list', async () => {
-    const res = await api(s.addr, t.access_token, 'GET', '/contact_lists/11111111-1111-4111-8111-111111111111?include_membership_count=all');
+    const res = await api(sb.addr, sb.token, 'GET', '/contact_lists/11111111-1111-4111-8111-111111111111?include_membership_count=all');
     expect(res.status).toBe(404);
     expect(res.body).toEqual([{ error_key: expect.any(String), error_message: expect.any(String) }]);
   });
 
   it('pages lists with limit, include_count and relative _links.next hrefs', async () => {
     const created: string[] = [];
-    for (let i = 0; i < 4; i++) created.push((await control(s.addr, 'POST', '/lists', { name: `Page list ${i}` })).body.listId);
-    const first = await api(s.addr, t.access_token, 'GET', '/contact_lists?limit=2&include_count=true&include_membership_count=all');
+    for (let i = 0; i < 4; i++) created.push((await control(sb.addr, 'POST', '/lists', { name: `Page list ${i}` })).body.listId);
+    const first = await api(sb.addr, sb.token, 'GET', '/contact_lists?limit=2&include_count=true&include_membership_count=all');
     expect(first.status).toBe(200);
     expect(first.body.lists_count).toBe(5);
     expect(first.body.lists).toHaveLength(2);
@@ -40,42 +34,42 @@ describe('sandbox lists and custom fields', () => {
     let next: string | undefined = first.body._links?.next?.href;
     while (next) {
       expect(next).toMatch(/^\/v3\/contact_lists\?/);
-      const page = await api(s.addr, t.access_token, 'GET', next);
+      const page = await api(sb.addr, sb.token, 'GET', next);
       expect(page.status).toBe(200);
       seen.push(...page.body.lists.map((l: { list_id: string }) => l.list_id));
       next = page.body._links?.next?.href;
     }
     expect(seen).toEqual([DEFAULT_LIST, ...created]);
-    expect((await api(s.addr, t.access_token, 'GET', '/contact_lists?limit=0')).status).toBe(400);
+    expect((await api(sb.addr, sb.token, 'GET', '/contact_lists?limit=0')).status).toBe(400);
   });
 
   it('creates lists through the control API idempotently by name', async () => {
-    const a = await control(s.addr, 'POST', '/lists', { name: 'Newsletter' });
+    const a = await control(sb.addr, 'POST', '/lists', { name: 'Newsletter' });
     expect(a.status).toBe(201);
     expect(a.body.listId).toMatch(/^[0-9a-f-]{36}$/);
-    const b = await control(s.addr, 'POST', '/lists', { name: 'newsletter' });
+    const b = await control(sb.addr, 'POST', '/lists', { name: 'newsletter' });
     expect(b.status).toBe(200);
     expect(b.body.listId).toBe(a.body.listId);
-    expect((await control(s.addr, 'POST', '/lists', {})).status).toBe(400);
+    expect((await control(sb.addr, 'POST', '/lists', {})).status).toBe(400);
   });
 
   it('creates custom fields (name = label with blanks as underscores) and pages them up to 100', async () => {
-    const f = await control(s.addr, 'POST', '/custom-fields', { label: 'Loyalty Tier', type: 'string' });
+    const f = await control(sb.addr, 'POST', '/custom-fields', { label: 'Loyalty Tier', type: 'string' });
     expect(f.status).toBe(201);
     expect(f.body).toMatchObject({ name: 'Loyalty_Tier', label: 'Loyalty Tier', type: 'string' });
-    for (let i = 0; i < 99; i++) expect((await control(s.addr, 'POST', '/custom-fields', { label: `Field ${i}`, type: 'date' })).status).toBe(201);
-    expect((await control(s.addr, 'POST', '/custom-fields', { label: 'One too many' })).status).toBe(409);
-    const page = await api(s.addr, t.access_token, 'GET', '/contact_custom_fields?limit=100');
+    for (let i = 0; i < 99; i++) expect((await control(sb.addr, 'POST', '/custom-fields', { label: `Field ${i}`, type: 'date' })).status).toBe(201);
+    expect((await control(sb.addr, 'POST', '/custom-fields', { label: 'One too many' })).status).toBe(409);
+    const page = await api(sb.addr, sb.token, 'GET', '/contact_custom_fields?limit=100');
     expect(page.body.custom_fields).toHaveLength(100);
     expect(page.body.custom_fields[0]).toEqual({ custom_field_id: f.body.customFieldId, label: 'Loyalty Tier', name: 'Loyalty_Tier', type: 'string', created_at: expect.any(String), updated_at: expect.any(String) });
     expect(page.body._links).toBeUndefined();
-    expect((await api(s.addr, t.access_token, 'GET', '/contact_custom_fields?limit=101')).status).toBe(400);
-    const small = await api(s.addr, t.access_token, 'GET', '/contact_custom_fields?limit=30');
+    expect((await api(sb.addr, sb.token, 'GET', '/contact_custom_fields?limit=101')).status).toBe(400);
+    const small = await api(sb.addr, sb.token, 'GET', '/contact_custom_fields?limit=30');
     const names = small.body.custom_fields.map((x: { name: string }) => x.name);
     let next = small.body._links?.next?.href;
     while (next) {
       expect(next).toMatch(/^\/v3\/contact_custom_fields\?/);
-      const p = await api(s.addr, t.access_token, 'GET', next);
+      const p = await api(sb.addr, sb.token, 'GET', next);
       names.push(...p.body.custom_fields.map((x: { name: string }) => x.name));
       next = p.body._links?.next?.href;
     }
@@ -85,48 +79,42 @@ describe('sandbox lists and custom fields', () => {
 });
 
 describe('sandbox remove list memberships', () => {
-  let s: Running;
-  let t: Tokens;
   let other: string;
-  beforeAll(async () => {
-    s = await start();
-    t = await authorize(s.addr);
-  });
-  afterAll(() => s.close());
+  const sb = useAuthorizedSandbox();
   beforeEach(async () => {
-    await control(s.addr, 'POST', '/reset');
-    other = (await control(s.addr, 'POST', '/lists', { name: 'Other' })).body.listId;
+    await control(sb.addr, 'POST', '/reset');
+    other = (await control(sb.addr, 'POST', '/lists', { name: 'Other' })).body.listId;
     const items = Array.from({ length: 10 }, (_, i) => ({ email: `m${i}@example.com` }));
-    await waitForActivity(s.addr, t.access_token, (await importContacts(s.addr, t.access_token, items, [DEFAULT_LIST, other])).body.activity_id);
+    await waitForActivity(sb.addr, sb.token, (await importContacts(sb.addr, sb.token, items, [DEFAULT_LIST, other])).body.activity_id);
   });
 
   it('removes the given contact ids from the target lists only; contacts are not deleted', async () => {
-    const list = await members(s.addr, DEFAULT_LIST);
+    const list = await members(sb.addr, DEFAULT_LIST);
     const ids = list.slice(0, 3).map((m) => m.contactId);
-    const res = await api(s.addr, t.access_token, 'POST', REMOVE, { source: { contact_ids: ids }, list_ids: [DEFAULT_LIST] });
+    const res = await api(sb.addr, sb.token, 'POST', REMOVE, { source: { contact_ids: ids }, list_ids: [DEFAULT_LIST] });
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ activity_id: expect.any(String), state: 'initialized', _links: { self: { href: `/v3/activities/${res.body.activity_id}` } } });
-    const done = await waitForActivity(s.addr, t.access_token, res.body.activity_id);
+    const done = await waitForActivity(sb.addr, sb.token, res.body.activity_id);
     expect(done.status).toMatchObject({ person_count: 3, memberships_removed_count: 3 });
-    expect(await members(s.addr, DEFAULT_LIST)).toHaveLength(7);
-    expect(await members(s.addr, other)).toHaveLength(10);
-    expect((await control(s.addr, 'GET', '/stats')).body).toMatchObject({ contacts: 10, removeRequests: 1, removedMemberships: 3 });
-    const contact = await control(s.addr, 'GET', `/contacts?email=${encodeURIComponent(list[0].email)}`);
+    expect(await members(sb.addr, DEFAULT_LIST)).toHaveLength(7);
+    expect(await members(sb.addr, other)).toHaveLength(10);
+    expect((await control(sb.addr, 'GET', '/stats')).body).toMatchObject({ contacts: 10, removeRequests: 1, removedMemberships: 3 });
+    const contact = await control(sb.addr, 'GET', `/contacts?email=${encodeURIComponent(list[0].email)}`);
     expect(contact.body.listIds).toEqual([other]);
   });
 
   it('removes all members of source lists from target lists', async () => {
-    const done = await waitForActivity(s.addr, t.access_token, (await api(s.addr, t.access_token, 'POST', REMOVE, { source: { list_ids: [other] }, list_ids: [DEFAULT_LIST, other] })).body.activity_id);
+    const done = await waitForActivity(sb.addr, sb.token, (await api(sb.addr, sb.token, 'POST', REMOVE, { source: { list_ids: [other] }, list_ids: [DEFAULT_LIST, other] })).body.activity_id);
     expect(done.status.memberships_removed_count).toBe(20);
-    expect(await members(s.addr, DEFAULT_LIST)).toHaveLength(0);
-    expect(await members(s.addr, other)).toHaveLength(0);
+    expect(await members(sb.addr, DEFAULT_LIST)).toHaveLength(0);
+    expect(await members(sb.addr, other)).toHaveLength(0);
   });
 
   it('removes all active contacts but leaves unsubscribed ones', async () => {
-    await control(s.addr, 'POST', '/contacts/unsubscribe', { emails: ['m0@example.com'] });
-    const done = await waitForActivity(s.addr, t.access_token, (await api(s.addr, t.access_token, 'POST', REMOVE, { source: { all_active_contacts: true }, list_ids: [other] })).body.activity_id);
+    await control(sb.addr, 'POST', '/contacts/unsubscribe', { emails: ['m0@example.com'] });
+    const done = await waitForActivity(sb.addr, sb.token, (await api(sb.addr, sb.token, 'POST', REMOVE, { source: { all_active_contacts: true }, list_ids: [other] })).body.activity_id);
     expect(done.status.memberships_removed_count).toBe(9);
-    expect((await members(s.addr, other)).map((m) => m.email)).toEqual(['m0@example.com']);
+    expect((await members(sb.addr, other)).map((m) => m.email)).toEqual(['m0@example.com']);
   });
 
   it('validates the source and the targets', async () => {
@@ -143,15 +131,15 @@ describe('sandbox remove list memberships', () => {
       { source: { all_active_contacts: true } },
     ];
     for (const body of bad) {
-      const res = await api(s.addr, t.access_token, 'POST', REMOVE, body);
+      const res = await api(sb.addr, sb.token, 'POST', REMOVE, body);
       expect([res.status, body]).toEqual([400, body]);
       expect(Array.isArray(res.body)).toBe(true);
     }
-    const ok = await api(s.addr, t.access_token, 'POST', REMOVE, { source: { contact_ids: ids(500) }, list_ids: [DEFAULT_LIST] });
+    const ok = await api(sb.addr, sb.token, 'POST', REMOVE, { source: { contact_ids: ids(500) }, list_ids: [DEFAULT_LIST] });
     expect(ok.status).toBe(201);
-    const done = await waitForActivity(s.addr, t.access_token, ok.body.activity_id);
+    const done = await waitForActivity(sb.addr, sb.token, ok.body.activity_id);
     expect(done.status).toMatchObject({ error_count: 500, memberships_removed_count: 0 });
-    const wrongType = await api(s.addr, t.access_token, 'POST', REMOVE, 'source=x', { 'content-type': 'text/plain' });
+    const wrongType = await api(sb.addr, sb.token, 'POST', REMOVE, 'source=x', { 'content-type': 'text/plain' });
     expect(wrongType.status).toBe(415);
   });
 });

@@ -1,16 +1,10 @@
 import { importItemEndOffsets, itemsFittingIn } from '../../sandbox/import';
-import { api, authorize, control, DEFAULT_LIST, FakeClock, importContacts, members, start, THROTTLED, waitForActivity, type Running, type Tokens } from './helpers';
+import { api, authorize, control, DEFAULT_LIST, FakeClock, importContacts, members, start, THROTTLED, waitForActivity, type Running, type Tokens, useAuthorizedSandbox } from './helpers';
 
 const IMPORT = '/activities/contacts_json_import';
 
 describe('sandbox JSON import: request validation', () => {
-  let s: Running;
-  let t: Tokens;
-  beforeAll(async () => {
-    s = await start();
-    t = await authorize(s.addr);
-  });
-  afterAll(() => s.close());
+  const sb = useAuthorizedSandbox();
 
   const expectArrayError = (body: unknown) => {
     expect(Array.isArray(body)).toBe(true);
@@ -18,7 +12,7 @@ describe('sandbox JSON import: request validation', () => {
   };
 
   it('answers 201 with the activity, as the reference shows it', async () => {
-    const res = await importContacts(s.addr, t.access_token, [{ email: 'first@example.com', first_name: 'Ada' }]);
+    const res = await importContacts(sb.addr, sb.token, [{ email: 'first@example.com', first_name: 'Ada' }]);
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({
       activity_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
@@ -32,7 +26,7 @@ describe('sandbox JSON import: request validation', () => {
   });
 
   it('answers 415 to a wrong content type', async () => {
-    const res = await api(s.addr, t.access_token, 'POST', IMPORT, 'import_data=1', { 'content-type': 'application/x-www-form-urlencoded' });
+    const res = await api(sb.addr, sb.token, 'POST', IMPORT, 'import_data=1', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(res.status).toBe(415);
     expectArrayError(res.body);
   });
@@ -53,7 +47,7 @@ describe('sandbox JSON import: request validation', () => {
       { import_data: [{ email: 'a@example.com', 'cf:tier': 3 }], list_ids: [DEFAULT_LIST] },
     ];
     for (const body of bad) {
-      const res = await api(s.addr, t.access_token, 'POST', IMPORT, typeof body === 'string' ? body : JSON.stringify(body));
+      const res = await api(sb.addr, sb.token, 'POST', IMPORT, typeof body === 'string' ? body : JSON.stringify(body));
       expect([res.status, body]).toEqual([400, body]);
       expectArrayError(res.body);
     }
@@ -61,47 +55,41 @@ describe('sandbox JSON import: request validation', () => {
 
   it('accepts 40,000 contacts and refuses 40,001 with 400', async () => {
     const items = (n: number) => Array.from({ length: n }, (_, i) => ({ email: `c${i}@example.com` }));
-    const over = await importContacts(s.addr, t.access_token, items(40_001));
+    const over = await importContacts(sb.addr, sb.token, items(40_001));
     expect(over.status).toBe(400);
     expectArrayError(over.body);
-    const max = await importContacts(s.addr, t.access_token, items(40_000));
+    const max = await importContacts(sb.addr, sb.token, items(40_000));
     expect(max.status).toBe(201);
-    const done = await waitForActivity(s.addr, t.access_token, max.body.activity_id);
+    const done = await waitForActivity(sb.addr, sb.token, max.body.activity_id);
     expect(done.status).toMatchObject({ items_total_count: 40_000, items_completed_count: 40_000, person_count: 40_000, error_count: 0 });
   });
 
   it('accepts up to 50 list ids and refuses 51', async () => {
     const ids: string[] = [DEFAULT_LIST];
-    for (let i = 1; i < 51; i++) ids.push((await control(s.addr, 'POST', '/lists', { name: `List ${i}` })).body.listId);
-    const over = await importContacts(s.addr, t.access_token, [{ email: 'many@example.com' }], ids);
+    for (let i = 1; i < 51; i++) ids.push((await control(sb.addr, 'POST', '/lists', { name: `List ${i}` })).body.listId);
+    const over = await importContacts(sb.addr, sb.token, [{ email: 'many@example.com' }], ids);
     expect(over.status).toBe(400);
-    const ok = await importContacts(s.addr, t.access_token, [{ email: 'many@example.com' }], ids.slice(0, 50));
+    const ok = await importContacts(sb.addr, sb.token, [{ email: 'many@example.com' }], ids.slice(0, 50));
     expect(ok.status).toBe(201);
-    await waitForActivity(s.addr, t.access_token, ok.body.activity_id);
-    const lookup = await control(s.addr, 'GET', '/contacts?email=many@example.com');
+    await waitForActivity(sb.addr, sb.token, ok.body.activity_id);
+    const lookup = await control(sb.addr, 'GET', '/contacts?email=many@example.com');
     expect(lookup.body.listIds).toHaveLength(50);
   });
 });
 
 describe('sandbox JSON import: contacts, counts and lists', () => {
-  let s: Running;
-  let t: Tokens;
   let listB: string;
-  beforeAll(async () => {
-    s = await start();
-    t = await authorize(s.addr);
-  });
-  afterAll(() => s.close());
+  const sb = useAuthorizedSandbox();
   beforeEach(async () => {
-    await control(s.addr, 'POST', '/reset');
-    listB = (await control(s.addr, 'POST', '/lists', { name: 'List B' })).body.listId;
-    await control(s.addr, 'POST', '/custom-fields', { label: 'Loyalty Tier', type: 'string' });
+    await control(sb.addr, 'POST', '/reset');
+    listB = (await control(sb.addr, 'POST', '/lists', { name: 'List B' })).body.listId;
+    await control(sb.addr, 'POST', '/custom-fields', { label: 'Loyalty Tier', type: 'string' });
   });
 
   async function run(items: unknown[], listIds = [DEFAULT_LIST]) {
-    const res = await importContacts(s.addr, t.access_token, items, listIds);
+    const res = await importContacts(sb.addr, sb.token, items, listIds);
     expect(res.status).toBe(201);
-    return waitForActivity(s.addr, t.access_token, res.body.activity_id);
+    return waitForActivity(sb.addr, sb.token, res.body.activity_id);
   }
 
   it('creates new contacts with implicit permission and adds them to every list named', async () => {
@@ -110,7 +98,7 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
     expect(done.percent_done).toBe(100);
     expect(done.status).toEqual({ items_total_count: 1, items_completed_count: 1, person_count: 1, error_count: 0, correctable_count: 0, cannot_add_to_list_count: 0 });
     for (const list of [DEFAULT_LIST, listB]) {
-      expect(await members(s.addr, list)).toEqual([
+      expect(await members(sb.addr, list)).toEqual([
         { contactId: expect.any(String), email: 'ada@example.com', firstName: 'Ada', lastName: 'Lovelace', customFields: { Loyalty_Tier: 'gold' }, permissionToSend: 'implicit' },
       ]);
     }
@@ -124,7 +112,7 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
       { email: 'other@example.com' },
     ]);
     expect(done.status).toMatchObject({ items_total_count: 4, person_count: 2, error_count: 0, correctable_count: 0 });
-    const list = await members(s.addr, DEFAULT_LIST);
+    const list = await members(sb.addr, DEFAULT_LIST);
     expect(list).toHaveLength(2);
     expect(list.find((m) => m.email.toLowerCase() === 'dup@example.com')).toMatchObject({ firstName: 'Final', lastName: 'Last' });
   });
@@ -141,7 +129,7 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
       { email: 'good@example.com', birthday_month: 5, birthday_day: '17', anniversary: '2020-06-01' },
     ]);
     expect(done.status).toMatchObject({ items_total_count: 8, person_count: 1, correctable_count: 7, error_count: 0 });
-    expect((await members(s.addr, DEFAULT_LIST)).map((m) => m.email)).toEqual(['good@example.com']);
+    expect((await members(sb.addr, DEFAULT_LIST)).map((m) => m.email)).toEqual(['good@example.com']);
   });
 
   it('enforces field lengths: email 50, names 50, custom field values 255 (too long: error_count)', async () => {
@@ -156,13 +144,13 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
       { email: 'long4@example.com', job_title: 'j'.repeat(51) },
     ]);
     expect(done.status).toMatchObject({ items_total_count: 6, person_count: 1, error_count: 5, correctable_count: 0 });
-    const [m] = await members(s.addr, DEFAULT_LIST);
+    const [m] = await members(sb.addr, DEFAULT_LIST);
     expect(m.email).toBe(email50);
     expect(m.customFields.Loyalty_Tier).toHaveLength(255);
   });
 
   it('allows at most 25 custom fields per contact and drops unknown custom fields silently', async () => {
-    for (let i = 0; i < 26; i++) await control(s.addr, 'POST', '/custom-fields', { label: `F ${i}` });
+    for (let i = 0; i < 26; i++) await control(sb.addr, 'POST', '/custom-fields', { label: `F ${i}` });
     const fields = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`cf:F_${i}`, `v${i}`]));
     const done = await run([
       { email: 'twentyfive@example.com', ...fields(25) },
@@ -170,19 +158,19 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
       { email: 'unknown@example.com', 'cf:No_Such_Field': 'x', 'cf:Loyalty_Tier': 'silver' },
     ]);
     expect(done.status).toMatchObject({ items_total_count: 3, person_count: 2, error_count: 1 });
-    const list = await members(s.addr, DEFAULT_LIST);
+    const list = await members(sb.addr, DEFAULT_LIST);
     expect(Object.keys(list.find((m) => m.email === 'twentyfive@example.com')!.customFields)).toHaveLength(25);
     expect(list.find((m) => m.email === 'unknown@example.com')!.customFields).toEqual({ Loyalty_Tier: 'silver' });
   });
 
   it('does not add unsubscribed contacts to lists and counts them in cannot_add_to_list_count', async () => {
-    const unsub = await control(s.addr, 'POST', '/contacts/unsubscribe', { emails: ['gone@example.com'] });
+    const unsub = await control(sb.addr, 'POST', '/contacts/unsubscribe', { emails: ['gone@example.com'] });
     expect(unsub.body).toEqual({ unsubscribed: 1, created: 1 });
     const done = await run([{ email: 'GONE@example.com', first_name: 'Gone' }, { email: 'here@example.com' }]);
     expect(done.status).toMatchObject({ items_total_count: 2, person_count: 2, cannot_add_to_list_count: 1 });
-    expect((await members(s.addr, DEFAULT_LIST)).map((m) => m.email)).toEqual(['here@example.com']);
+    expect((await members(sb.addr, DEFAULT_LIST)).map((m) => m.email)).toEqual(['here@example.com']);
     // Import never resubscribes.
-    const contact = await control(s.addr, 'GET', '/contacts?email=gone@example.com');
+    const contact = await control(sb.addr, 'GET', '/contacts?email=gone@example.com');
     expect(contact.body).toMatchObject({ permissionToSend: 'unsubscribed', firstName: 'Gone', listIds: [] });
   });
 
@@ -190,10 +178,10 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
     await run([{ email: 'keep@example.com', first_name: 'Old', last_name: 'Name', 'cf:Loyalty_Tier': 'bronze' }], [listB]);
     const done = await run([{ email: 'Keep@Example.com', first_name: 'New' }]);
     expect(done.status).toMatchObject({ person_count: 1 });
-    const contact = await control(s.addr, 'GET', '/contacts?email=keep@example.com');
+    const contact = await control(sb.addr, 'GET', '/contacts?email=keep@example.com');
     expect(contact.body).toMatchObject({ email: 'keep@example.com', firstName: 'New', lastName: 'Name', customFields: { Loyalty_Tier: 'bronze' }, permissionToSend: 'implicit' });
     expect(contact.body.listIds.sort()).toEqual([DEFAULT_LIST, listB].sort());
-    const stats = await control(s.addr, 'GET', '/stats');
+    const stats = await control(sb.addr, 'GET', '/stats');
     expect(stats.body.contacts).toBe(1);
   });
 
@@ -213,14 +201,14 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
     }
     expect(expected).toBeGreaterThan(10_000);
     expect(expected).toBeLessThan(20_000);
-    const res = await api(s.addr, t.access_token, 'POST', IMPORT, body);
+    const res = await api(sb.addr, sb.token, 'POST', IMPORT, body);
     expect(res.status).toBe(201);
-    const done = await waitForActivity(s.addr, t.access_token, res.body.activity_id);
+    const done = await waitForActivity(sb.addr, sb.token, res.body.activity_id);
     expect(done.status).toMatchObject({ items_total_count: expected, person_count: expected });
-    const list = await members(s.addr, DEFAULT_LIST);
+    const list = await members(sb.addr, DEFAULT_LIST);
     expect(list).toHaveLength(expected);
     expect(list[expected - 1].email).toBe(`big${expected - 1}@example.com`);
-    const stats = await control(s.addr, 'GET', '/stats');
+    const stats = await control(sb.addr, 'GET', '/stats');
     expect(stats.body).toMatchObject({ truncatedRequests: 1, truncatedContacts: 20_000 - expected, importRequests: 1, importedContacts: expected });
   });
 
@@ -230,20 +218,20 @@ describe('sandbox JSON import: contacts, counts and lists', () => {
     const last = items[items.length - 1];
     last['cf:Padding'] += 'p'.repeat(4 * 1024 * 1024 - size());
     expect(size()).toBe(4 * 1024 * 1024);
-    const res = await importContacts(s.addr, t.access_token, items);
+    const res = await importContacts(sb.addr, sb.token, items);
     expect(res.status).toBe(201);
-    const done = await waitForActivity(s.addr, t.access_token, res.body.activity_id);
+    const done = await waitForActivity(sb.addr, sb.token, res.body.activity_id);
     expect(done.status.items_total_count).toBe(14_000);
-    expect((await control(s.addr, 'GET', '/stats')).body).toMatchObject({ truncatedRequests: 0, truncatedContacts: 0 });
+    expect((await control(sb.addr, 'GET', '/stats')).body).toMatchObject({ truncatedRequests: 0, truncatedContacts: 0 });
     // Make the last item end one byte after 4 MB: it no longer fits and is dropped.
     const tail = Buffer.byteLength(`],"list_ids":["${DEFAULT_LIST}"]}`);
     last['cf:Padding'] += 'p'.repeat(tail + 1);
     const again = items.map((item) => ({ ...item, email: item.email.replace('exact', 'again') }));
     expect(Buffer.byteLength(JSON.stringify({ import_data: again, list_ids: [DEFAULT_LIST] }))).toBe(4 * 1024 * 1024 + tail + 1);
-    const over = await importContacts(s.addr, t.access_token, again);
+    const over = await importContacts(sb.addr, sb.token, again);
     expect(over.status).toBe(201);
     expect(over.body.status.items_total_count).toBe(13_999);
-    expect((await control(s.addr, 'GET', '/stats')).body).toMatchObject({ truncatedRequests: 1, truncatedContacts: 1 });
+    expect((await control(sb.addr, 'GET', '/stats')).body).toMatchObject({ truncatedRequests: 1, truncatedContacts: 1 });
   });
 });
 

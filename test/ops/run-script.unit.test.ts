@@ -110,8 +110,4 @@ describe('the Temporal CLI cache', () => {
       else process.env.XDG_CACHE_HOME = saved;
     }
   });
-
-  it('knows the version of the CLI the tests use', () => {
-    expect(temporal.cliVersionOf(process.env.TEMPORAL_CLI)).toMatch(/^1\.(5\.[01]|4\.1)$/);
-  });
 });

@@ -1,0 +1,96 @@
+import type { Activity, Contact, ContactList, ExportPayload, ImportPayload, RemovePayload } from './model';
+import type { SandboxState } from './state';
+
+// What a bulk activity does to the account when its time comes (SandboxState.tick applies them in
+// queue order): an import adds or updates contacts and list memberships, a removal takes
+// memberships away, a contact export takes a snapshot of the members it names.
+
+/** An import: contacts added or updated; unsubscribed ones are never put back on a list. */
+export function applyImport(state: SandboxState, a: Activity, p: ImportPayload): void {
+  const now = a.completesAt;
+  const lists: ContactList[] = [];
+  for (const id of p.listIds) {
+    const list = state.lists.get(id);
+    if (list) lists.push(list);
+  }
+  let cannotAdd = 0;
+  for (const person of p.persons) {
+    let c = state.byEmail.get(person.key);
+    if (!c) c = state.addContact(person.email, person.key, now);
+    else c.updated = now - state.timeBase;
+    if (person.first_name !== undefined) c.firstName = person.first_name;
+    if (person.last_name !== undefined) c.lastName = person.last_name;
+    if (person.extra) c.extra = c.extra ? { ...c.extra, ...person.extra } : person.extra;
+    if (person.cf) c.cf = c.cf ? { ...c.cf, ...person.cf } : person.cf;
+    if (c.permission === 'unsubscribed') {
+      cannotAdd++;
+      continue;
+    }
+    for (const list of lists) list.members.add(c);
+  }
+  for (const list of lists) list.updatedAt = now;
+  a.status.person_count = p.persons.length;
+  a.status.cannot_add_to_list_count = cannotAdd;
+}
+
+/** A removal of list memberships, by contact ids, by source lists or of all active contacts. */
+export function applyRemove(state: SandboxState, a: Activity, p: RemovePayload): void {
+  const targets: ContactList[] = [];
+  for (const id of p.targets) {
+    const list = state.lists.get(id);
+    if (list) targets.push(list);
+  }
+  let removed = 0;
+  let persons = 0;
+  let errors = 0;
+  const removeFrom = (c: Contact) => {
+    for (const t of targets) if (t.members.delete(c)) removed++;
+  };
+  if ('allActiveContacts' in p.source) {
+    const seen = new Set<Contact>();
+    for (const t of targets) {
+      for (const c of [...t.members]) {
+        if (c.permission === 'unsubscribed') continue;
+        t.members.delete(c);
+        removed++;
+        seen.add(c);
+      }
+    }
+    persons = seen.size;
+  } else if ('contactIds' in p.source) {
+    for (const id of new Set(p.source.contactIds)) {
+      const c = state.contactById(id);
+      if (!c) {
+        errors++;
+        continue;
+      }
+      persons++;
+      removeFrom(c);
+    }
+  } else {
+    const sources = p.source.listIds.map((id) => state.lists.get(id)).filter((l): l is ContactList => !!l);
+    const contacts = sources.length === 1 ? [...sources[0].members] : [...new Set(sources.flatMap((l) => [...l.members]))];
+    persons = contacts.length;
+    for (const c of contacts) removeFrom(c);
+  }
+  for (const t of targets) t.updatedAt = a.completesAt;
+  state.stats.removedMemberships += removed;
+  a.status.items_total_count = persons + errors;
+  a.status.person_count = persons;
+  a.status.error_count = errors;
+  a.status.memberships_removed_count = removed;
+}
+
+/** A contact export: the members of its lists (or every subscribed contact) at this moment. */
+export function applyExport(state: SandboxState, a: Activity, p: ExportPayload): void {
+  let contacts: Contact[];
+  if (!p.listIds) contacts = state.contacts.filter((c) => c.permission !== 'unsubscribed');
+  else {
+    const lists = p.listIds.map((id) => state.lists.get(id)).filter((l): l is ContactList => !!l);
+    contacts = lists.length === 1 ? [...lists[0].members] : [...new Set(lists.flatMap((l) => [...l.members]))];
+  }
+  a.exported = contacts;
+  a.exportFields = p.fields;
+  a.status.items_total_count = contacts.length;
+  a.status.person_count = contacts.length;
+}

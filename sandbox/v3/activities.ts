@@ -1,0 +1,141 @@
+import express, { type Router } from 'express';
+import { z } from 'zod';
+import type { SandboxContext } from '../context';
+import { badRequest, decodeCursor, encodeCursor, intParam, notFound, stringParam } from '../http';
+import { ImportRequestError, itemsFittingIn, validateImportItems } from '../import';
+import { activityJson, checkJson, listIdsOf, queueFull } from './shared';
+
+const removeBody = z.strictObject({
+  source: z.record(z.string(), z.unknown()),
+  list_ids: z.array(z.string()),
+});
+
+/**
+ * The bulk activities: POST /activities/contacts_json_import and /activities/remove_list_memberships
+ * (queued, applied when their time comes), GET /activities and GET /activities/{id}.
+ */
+export function activitiesRouter(ctx: SandboxContext): Router {
+  const { state, options } = ctx;
+  const router = express.Router();
+
+  router.post(
+    '/activities/contacts_json_import',
+    checkJson,
+    express.raw({ type: () => true, limit: options.maxBodyBytes }),
+    (req, res) => {
+      if (queueFull(ctx, res)) return;
+      const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw badRequest('The request body is not valid JSON.', 'malformed_json');
+      }
+      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object.');
+      const { import_data: importData, list_ids: listIdsRaw, ...rest } = body as Record<string, unknown>;
+      const unknownKeys = Object.keys(rest);
+      if (unknownKeys.length) throw badRequest(`Unknown property: ${unknownKeys.join(', ')}.`);
+      if (!Array.isArray(importData) || importData.length === 0) throw badRequest("'import_data' must be an array of 1 to 40000 contacts.", 'import_data.required');
+      if (importData.length > options.maxImportContacts) {
+        throw badRequest(`'import_data' accepts at most ${options.maxImportContacts} contacts; got ${importData.length}.`, 'import_data.too_many');
+      }
+      const listIds = listIdsOf(state, listIdsRaw, 'list_ids');
+
+      let items = importData;
+      if (raw.length > options.maxImportBytes) {
+        // Like Constant Contact: only the first 4 MB are imported; the rest is dropped silently.
+        const kept = itemsFittingIn(raw, options.maxImportBytes);
+        state.stats.truncatedRequests++;
+        state.stats.truncatedContacts += importData.length - kept;
+        items = importData.slice(0, kept);
+      }
+      let validated;
+      try {
+        validated = validateImportItems(items, state.customFieldIdByName);
+      } catch (err) {
+        if (err instanceof ImportRequestError) throw badRequest(err.message, 'import_data.invalid');
+        throw err;
+      }
+      const activity = state.enqueue(
+        'import',
+        items.length,
+        { kind: 'import', listIds, persons: validated.persons },
+        {
+          items_total_count: items.length,
+          items_completed_count: 0,
+          person_count: 0,
+          error_count: validated.errorCount,
+          correctable_count: validated.correctableCount,
+          cannot_add_to_list_count: 0,
+        },
+      );
+      state.stats.importRequests++;
+      state.stats.importedContacts += items.length;
+      res.status(201).json(activityJson(state, activity));
+    },
+  );
+
+  router.post('/activities/remove_list_memberships', checkJson, express.json({ type: () => true, limit: '1mb' }), (req, res) => {
+    if (queueFull(ctx, res)) return;
+    const parsed = removeBody.safeParse(req.body);
+    if (!parsed.success) throw badRequest(`Invalid request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+    const { source, list_ids: targetsRaw } = parsed.data;
+    const targets = listIdsOf(state, targetsRaw, 'list_ids');
+    const keys = Object.keys(source);
+    if (keys.length !== 1) throw badRequest("'source' must name exactly one of list_ids, contact_ids, all_active_contacts.");
+    const [kind] = keys;
+    let payloadSource;
+    let items = 0;
+    if (kind === 'list_ids') {
+      payloadSource = { listIds: listIdsOf(state, source.list_ids, 'source.list_ids') };
+      for (const id of payloadSource.listIds) items += state.lists.get(id)!.members.size;
+    } else if (kind === 'contact_ids') {
+      const ids = source.contact_ids;
+      if (!Array.isArray(ids) || ids.length === 0 || ids.length > 500 || ids.some((id) => typeof id !== 'string')) {
+        throw badRequest("'source.contact_ids' must be an array of 1 to 500 contact ids.");
+      }
+      payloadSource = { contactIds: ids as string[] };
+      items = ids.length;
+    } else if (kind === 'all_active_contacts') {
+      if (source.all_active_contacts !== true) throw badRequest("'source.all_active_contacts' must be true.");
+      payloadSource = { allActiveContacts: true as const };
+      for (const id of targets) items += state.lists.get(id)!.members.size;
+    } else {
+      throw badRequest(`'source.${kind}' is not supported (the sandbox supports list_ids, contact_ids, all_active_contacts).`);
+    }
+    const activity = state.enqueue('remove', items, { kind: 'remove', source: payloadSource, targets }, {
+      items_total_count: items,
+      items_completed_count: 0,
+      person_count: 0,
+      error_count: 0,
+      list_count: targets.length,
+    });
+    state.stats.removeRequests++;
+    res.status(201).json(activityJson(state, activity));
+  });
+
+  router.get('/activities', (req, res) => {
+    const q = req.query as Record<string, unknown>;
+    const cursor = stringParam(q, 'cursor');
+    const c = cursor ? decodeCursor<{ o: number; n: number; s?: string }>(cursor) : undefined;
+    const limit = c ? c.n : intParam(q, 'limit', 1, 500, 50);
+    const wanted = c ? c.s : stringParam(q, 'state');
+    if (wanted !== undefined && !['initialized', 'processing', 'completed', 'cancelled', 'failed', 'timed_out'].includes(wanted)) {
+      throw badRequest("'state' must be one of initialized, processing, completed, cancelled, failed, timed_out.");
+    }
+    const offset = c ? c.o : 0;
+    const all = state.recentActivities().map((a) => activityJson(state, a)).filter((a) => wanted === undefined || a.state === wanted);
+    const body: Record<string, unknown> = {
+      activities: all.slice(offset, offset + limit).map(({ activity_errors: _e, status: _s, ...summary }) => summary),
+    };
+    if (offset + limit < all.length) body._links = { next: { href: `/v3/activities?cursor=${encodeCursor({ o: offset + limit, n: limit, s: wanted })}` } };
+    res.json(body);
+  });
+
+  router.get('/activities/:activityId', (req, res) => {
+    const a = state.activities.get(req.params.activityId);
+    if (!a) throw notFound(`Activity ${req.params.activityId} not found.`);
+    res.json(activityJson(state, a));
+  });
+  return router;
+}
