@@ -4,6 +4,7 @@
 // Workflows reach activities only through `proxyActivities<typeof activities>()`, so an activity
 // module may be imported for its types (`import type`), never for its values.
 import { builtinModules, createRequire } from 'node:module';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 // @eslint/js is eslint's own dependency; resolve it from there rather than declaring it again.
@@ -37,7 +38,11 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // Node's globals everywhere but in the console's browser code.
+    ignores: ['web/**'],
     languageOptions: { globals: nodeGlobals },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
@@ -51,6 +56,11 @@ export default tseslint.config(
       // `const crypto = require('node:crypto')` is the idiom, not a shadowed global.
       'no-redeclare': ['error', { builtinGlobals: false }],
     },
+  },
+  {
+    // The console's browser code: plain ES modules, browser globals only, no Node.
+    files: ['web/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser } },
   },
   {
     files: ['workflows/**/*.ts'],
