@@ -243,7 +243,7 @@ function NextRuns({ exportId, mode, savedMode }) {
   const times = state.data.nextRunTimes ?? [];
   if (!times.length) return html`<p class="hint">No run is scheduled${mode === 'with-refresh' ? ': the refresh schedule is not set (Settings).' : '.'}</p>`;
   return html`<div class="next-runs">
-    <p class="hint">Next runs:</p>
-    <ul>${times.map((t) => html`<li key=${t}><${When} iso=${t} /></li>`)}</ul>
+    <p class="hint" id="next-runs">Next runs:</p>
+    <ul aria-labelledby="next-runs">${times.map((t) => html`<li key=${t}><${When} iso=${t} /></li>`)}</ul>
   </div>`;
 }

@@ -76,8 +76,8 @@ function SegmentForm({ segment, attributes, caps, onSaved }) {
     save.run(async () => {
       const body = { name, rule: ruleFromEditor(editor) };
       const saved = segment ? await api('PATCH', `/v1/segments/${segment.id}`, body) : await api('POST', '/v1/segments', body);
+      navigate(`#/segments/${saved.id}?saved`);
       if (segment) onSaved();
-      else navigate(`#/segments/${saved.id}?saved`);
     });
   };
   const doRefresh = () => refresh.run(async () => setRefreshed(await api('POST', `/v1/segments/${segment.id}/refresh`)));

@@ -50,10 +50,10 @@ function RefreshScheduleForm({ schedule, caps, onSaved }) {
           <${Field} id=${`refresh-time-${i}`} label=${`Time ${i + 1}`} error=${err[`times.${i}`]}>
             <input type="time" value=${t} onInput=${(e) => update({ times: form.times.map((x, j) => (j === i ? e.target.value : x)) })} ...${described(`refresh-time-${i}`, err[`times.${i}`])} />
           </${Field}>
-          ${form.times.length > 1 && html`<button type="button" class="link" onClick=${() => update({ times: form.times.filter((_, j) => j !== i) })}>Remove<span class="sr-only"> time ${i + 1}</span></button>`}
+          ${editable && form.times.length > 1 && html`<button type="button" class="link" onClick=${() => update({ times: form.times.filter((_, j) => j !== i) })}>Remove<span class="sr-only"> time ${i + 1}</span></button>`}
         </div>`,
       )}
-      ${form.times.length < MAX_TIMES && html`<button type="button" onClick=${() => update({ times: [...form.times, '18:00'] })}>Add a time</button>`}
+      ${editable && form.times.length < MAX_TIMES && html`<button type="button" onClick=${() => update({ times: [...form.times, '18:00'] })}>Add a time</button>`}
       <${FieldError} id="refresh-times" error=${err.times} />
     </fieldset>
     <fieldset disabled=${!editable}>
@@ -77,9 +77,9 @@ function RefreshScheduleForm({ schedule, caps, onSaved }) {
       <label class="choice"><input type="checkbox" checked=${form.enabled} onChange=${(e) => update({ enabled: e.target.checked })} /> Enabled (unticked: the settings stay, nothing runs)</label>
     </fieldset>
     ${editable && html`<div class="actions"><button type="submit" class="primary" disabled=${action.busy}>Save schedule</button></div>`}
-    <h3 class="subhead">Next refreshes</h3>
+    <h3 class="subhead" id="next-refreshes">Next refreshes</h3>
     ${schedule.nextRunTimes.length
-      ? html`<ul>${schedule.nextRunTimes.map((t) => html`<li key=${t}><${When} iso=${t} /></li>`)}</ul>`
+      ? html`<ul aria-labelledby="next-refreshes">${schedule.nextRunTimes.map((t) => html`<li key=${t}><${When} iso=${t} /></li>`)}</ul>`
       : html`<p class="muted">None scheduled.</p>`}
     <p><a href=${schedule.temporalUiUrl} target="_blank" rel="noopener noreferrer">The schedule in the Temporal UI</a></p>
   </form>`;
