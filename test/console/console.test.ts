@@ -339,4 +339,57 @@ describe('the console in a browser, against npm start with the sandbox', () => {
     expect(errors).toEqual([]);
     await page.close();
   }, 120_000);
+
+  it('follows a slow run live, cancels it, lists every run newest first, and removes a connection by detaching its exports', async () => {
+    const admin = (method: string, p: string, body?: unknown) => stack.api('admin', method, p, body);
+    const segment = (await admin('POST', '/v1/segments', { name: 'Estonia', rule: { attribute: 'Country', op: 'eq', value: 'EE' } })).body;
+    await admin('POST', `/v1/segments/${segment.id}/refresh`);
+    const connectionId = ((await listOf('/v1/connections')) as { id: string; displayName: string }[]).find((c) => c.displayName === 'Marketing')!.id;
+    const exp = (await admin('POST', '/v1/exports', { name: 'Estonia newsletter', connectionId, listId: SANDBOX_LIST_ID, mapping: { email: 'Email' }, segmentIds: [segment.id], schedule: { mode: 'off' } })).body;
+    const slow = await fetch(`${stack.sandboxUrl}/__sandbox/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"importMsPerContact":100}' });
+    expect(slow.status).toBe(200);
+    const { page, errors } = await newPage();
+    try {
+      await signIn(page, stack.baseUrl, stack.keys.admin);
+      await openScreen(page, 'Exports');
+      await page.getByRole('link', { name: 'Estonia newsletter' }).click();
+      const runId = await runNow(page, async (p) => {
+        // The run screen shows it running, then in the import, by itself.
+        await p.locator('#run-phase').getByText('waiting-for-import').waitFor({ timeout: RUN_TIMEOUT_MS });
+        expect(await p.locator('#run-status').textContent()).toBe('running');
+        await p.getByRole('button', { name: 'Cancel run' }).click();
+        await p.getByRole('group', { name: 'Confirm' }).getByRole('button', { name: 'Cancel run' }).click();
+        await untilFinished('cancelled')(p);
+      });
+      expect((await admin('GET', `/v1/runs/${runId}`)).body.status).toBe('cancelled');
+
+      await openScreen(page, 'Runs');
+      const rows = page.getByRole('table').getByRole('row');
+      await rows.nth(3).waitFor();
+      expect(await rows.nth(1).locator('.badge').textContent()).toBe('cancelled');
+      expect(await rows.nth(1).getByRole('link', { name: 'Estonia newsletter' }).count()).toBe(1);
+      expect(await rows.nth(3).getByRole('link', { name: 'Latvia newsletter' }).count()).toBe(1);
+
+      // Two exports use the connection: removing it offers to detach them.
+      await openScreen(page, 'Connections');
+      const row = page.getByRole('row', { name: /Marketing/ });
+      await row.getByRole('button', { name: 'Remove' }).click();
+      await row.getByRole('button', { name: 'Remove connection' }).click();
+      await row.getByText(/Exports use this connection: .*exp_/).waitFor();
+      expect((await listOf('/v1/connections')).map((c) => c.id)).toContain(connectionId);
+      await row.getByRole('button', { name: 'Remove and detach exports' }).click();
+      await row.waitFor({ state: 'detached' });
+      expect((await listOf('/v1/connections')).map((c) => c.id)).not.toContain(connectionId);
+      expect((await admin('GET', `/v1/exports/${exp.id}`)).body.connectionId).toBeNull();
+
+      await openScreen(page, 'Exports');
+      await page.getByRole('link', { name: 'Estonia newsletter' }).click();
+      await page.getByText('This export has no connection').waitFor();
+      expect(await page.getByRole('button', { name: 'Run now' }).isDisabled()).toBe(true);
+      expect(errors).toEqual([]);
+    } finally {
+      await fetch(`${stack.sandboxUrl}/__sandbox/faults`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{}' });
+      await page.close();
+    }
+  }, 300_000);
 });
