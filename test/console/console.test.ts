@@ -353,6 +353,10 @@ describe('the console in a browser, against npm start with the sandbox', () => {
       await signIn(page, stack.baseUrl, stack.keys.admin);
       await openScreen(page, 'Exports');
       await page.getByRole('link', { name: 'Estonia newsletter' }).click();
+      // Signed in again elsewhere in this browser (another tab): the page's CSRF token is stale, and
+      // its next request picks up the new session's token by itself.
+      const again = await page.context().request.post(`${stack.baseUrl}/console/session`, { data: { apiKey: stack.keys.admin } });
+      expect(again.status()).toBe(201);
       const runId = await runNow(page, async (p) => {
         // The run screen shows it running, then in the import, by itself.
         await p.locator('#run-phase').getByText('waiting-for-import').waitFor({ timeout: RUN_TIMEOUT_MS });

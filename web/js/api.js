@@ -49,7 +49,25 @@ async function answer(res, path) {
   return body;
 }
 
+/**
+ * One request to the API. A 403 csrf_failed means this browser signed in again meanwhile (another
+ * tab): the token of the current session is fetched and the request sent once more.
+ */
 export async function api(method, path, body) {
+  try {
+    return await send(method, path, body);
+  } catch (err) {
+    if (err.code !== 'csrf_failed') throw err;
+    const session = await send('GET', '/console/session').catch((e) => {
+      onSessionEnded();
+      throw e;
+    });
+    csrfToken = session.csrfToken;
+    return send(method, path, body);
+  }
+}
+
+async function send(method, path, body) {
   let res;
   try {
     res = await fetch(apiUrl(path), {
