@@ -10,6 +10,7 @@
 //   through `proxyActivities<typeof activities>()`, so they import types from the layers below and
 //   values only from workflow code and services/contracts.ts.
 import { builtinModules, createRequire } from 'node:module';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 // @eslint/js is eslint's own dependency; resolve it from there rather than declaring it again.
@@ -121,7 +122,11 @@ export default tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
+    // Node's globals everywhere but in the console's browser code.
+    ignores: ['web/**'],
     languageOptions: { globals: nodeGlobals },
+  },
+  {
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
@@ -137,4 +142,9 @@ export default tseslint.config(
     },
   },
   ...boundaries,
+  {
+    // The console's browser code: plain ES modules, browser globals only, no Node.
+    files: ['web/**/*.js'],
+    languageOptions: { sourceType: 'module', globals: { ...globals.browser } },
+  },
 );

@@ -2,6 +2,7 @@ import { randomUUID, timingSafeEqual } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { ApiError, toApiError } from './errors';
 import type { Role } from '../store/types';
+import { createConsole } from './console';
 import type { AppDeps } from './deps';
 import { RouteRegistry } from './http';
 import { registerHealthRoutes } from './routes/health';
@@ -13,10 +14,13 @@ export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  if (deps.config.trustProxy) app.set('trust proxy', true);
+  const webConsole = createConsole(deps);
 
   app.use(requestId);
   app.use(requestLog(deps));
   app.use(authenticate(deps));
+  app.use(webConsole.authenticate);
   app.use(rejectNonJsonBodies);
   app.use(express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] }));
 
@@ -26,6 +30,7 @@ export function createApp(deps: AppDeps): express.Express {
   // Unless told otherwise, saving or deleting an export keeps its Temporal Schedule in step.
   const routeDeps: AppDeps = deps.exportHooks ? deps : { ...deps, exportHooks: createScheduleExportHooks(deps) };
   for (const register of routeModules) register(routes, routeDeps);
+  webConsole.register(router, routes);
   app.use(router);
 
   app.use((_req: Request, _res: Response, next: NextFunction) => next(new ApiError(404, 'not_found', 'no such route')));

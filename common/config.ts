@@ -61,6 +61,11 @@ export const envSchema = z.object({
   SNAPSHOT_PAGE_SIZE: positiveInt.default(40_000),
   /** Mirror mode: how long a run waits for an admin to approve removals over maxRemovalPercent. */
   REMOVAL_APPROVAL_TIMEOUT_SECONDS: positiveInt.default(86_400),
+
+  /** The console's sign-in: how long a session cookie lasts (absolute, from sign-in). */
+  CONSOLE_SESSION_TTL_SECONDS: positiveInt.default(8 * 3600),
+  /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto (and -For) headers. */
+  TRUST_PROXY: bool.default(false),
 });
 
 export type ApiKey = { role: 'admin' | 'contributor'; key: string };
@@ -90,6 +95,8 @@ export type Config = Readonly<{
     sandboxPort: number;
   }>;
   exports: Readonly<{ maxProfiles: number; snapshotPageSize: number; removalApprovalTimeoutMs: number }>;
+  console: Readonly<{ sessionTtlSeconds: number }>;
+  trustProxy: boolean;
 }>;
 
 export class ConfigError extends Error {}
@@ -141,6 +148,8 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       snapshotPageSize: e.SNAPSHOT_PAGE_SIZE,
       removalApprovalTimeoutMs: e.REMOVAL_APPROVAL_TIMEOUT_SECONDS * 1000,
     },
+    console: { sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS },
+    trustProxy: e.TRUST_PROXY,
   });
 }
 

@@ -96,6 +96,7 @@ function printRunning({ env, target, server, keys, secrets, apiUrl }) {
   say('');
   say(bold('segment-export is running'));
   say(`  API           ${apiUrl}   (OpenAPI: ${apiUrl}/v1/openapi.json)`);
+  say(`  Console       ${apiUrl}/console/`);
   say(`  Temporal UI   ${ui}`);
   say(`  Temporal      ${target.address} (namespace ${target.namespace})${server?.reused ? ', reused' : ''}`);
   if (!realConstantContact(env)) say(`  CC sandbox    http://127.0.0.1:${env.CC_SANDBOX_PORT || 4010}`);

@@ -99,7 +99,7 @@ export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps
         res
           .status(200)
           .type('html')
-          .send(page('Connected', `<strong>${escapeHtml(connection.displayName)}</strong> is connected to Constant Contact. You can close this window.`));
+          .send(page('Connected', `<strong>${escapeHtml(connection.displayName)}</strong> is connected to Constant Contact. You can close this window.`, CONSOLE_RETURN));
       }),
   );
 }
@@ -131,10 +131,14 @@ async function forBrowser(req: Request, res: Response, handle: () => Promise<voi
   return undefined;
 }
 
-function page(title: string, bodyHtml: string): string {
+/** The console started the authorization in this tab: its script goes back there. */
+const CONSOLE_RETURN = '<script src="/console/oauth-return.js"></script>';
+
+function page(title: string, bodyHtml: string, extraHtml = ''): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
-<body><h1>${escapeHtml(title)}</h1><p>${bodyHtml}</p></body></html>
+<body><h1>${escapeHtml(title)}</h1><p>${bodyHtml}</p>
+<p><a id="console-link" href="/console/#/connections">Back to the console</a></p>${extraHtml}</body></html>
 `;
 }
 

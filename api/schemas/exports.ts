@@ -29,7 +29,11 @@ export const listIdSchema = z.guid('must be a Constant Contact list id: a UUID s
 
 export const mappingSchema = z
   .object({
-    email: attributeName.describe('the profile attribute holding the email address (required)'),
+    email: z
+      .string()
+      .min(1, 'email is required: name the profile attribute that holds the email address')
+      .max(256)
+      .describe('the profile attribute holding the email address (required)'),
     firstName: attributeName.optional(),
     lastName: attributeName.optional(),
     customFields: z
