@@ -621,6 +621,7 @@ async function cmdDelegate(name, args) {
 
 const USAGE = `usage: node scripts/run.js <command> [args]
   start       Temporal dev server, Constant Contact sandbox, worker and API (Ctrl-C stops all)
+  cluster     Temporal server on PostgreSQL, its UI, N workers and M APIs (--workers N --apis M)
   test        the test suite (extra args go to jest)
   worker      one worker process against the running Temporal server and store
   api         one API process
@@ -647,6 +648,9 @@ async function main(argv) {
     case 'bench':
     case 'demo':
       return cmdDelegate(cmd, args);
+    case 'cluster':
+      await require('./cluster.js').cmdCluster(args);
+      return null; // keeps running until a signal
     case 'build':
       ensureDependencies();
       return ensureBuild({ force: true }) ? 0 : 1;
@@ -655,7 +659,7 @@ async function main(argv) {
   }
 }
 
-module.exports = { summarizeJest, ensureApiKeys, ensureSecretsKey, temporalTarget, realConstantContact, formatLine, buildIsStale };
+module.exports = { summarizeJest, ensureApiKeys, ensureSecretsKey, temporalTarget, realConstantContact, formatLine, buildIsStale, prepare, appEnvironment, spawnApp, entryPath, requireEntry };
 
 if (require.main === module) {
   // DATA_DIR is relative to where the command was started; resolve it before changing directory.

@@ -458,6 +458,8 @@ module.exports = {
   startWatchdog,
   startDevServer,
   pidAlive,
+  isExecutable,
+  findGo,
 };
 
 if (require.main === module) {
