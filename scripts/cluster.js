@@ -287,6 +287,7 @@ async function cmdCluster(args) {
   const clusterUrl = process.env.CLUSTER_DATABASE_URL || DEFAULT_DATABASE_URL;
   const children = [];
   let cluster = null;
+  let watchdog = null;
   let stopping = false;
   const stopAll = async (code) => {
     if (stopping) return;
@@ -296,6 +297,7 @@ async function cmdCluster(args) {
     await Promise.all(apps.map((c) => temporal.stopProcess({ child: c.child, group: true, graceMs: 15000 })));
     await Promise.all(children.filter((c) => c.name === 'sandbox').map((c) => temporal.stopProcess({ child: c.child, group: true, graceMs: 5000 })));
     if (cluster) await cluster.stop();
+    if (watchdog) await temporal.stopProcess({ pid: watchdog.pid, graceMs: 1000 });
     process.stdout.write('Stopped.\n');
     process.exit(code);
   };
@@ -329,6 +331,8 @@ async function cmdCluster(args) {
     for (let i = 1; i <= counts.workers; i++) started(`worker${i}`, run.spawnApp(`worker${i}`, run.requireEntry('worker'), env));
     const apiPorts = Array.from({ length: counts.apis }, (_, i) => Number(env.PORT || 3000) + i);
     apiPorts.forEach((port, i) => started(`api${i + 1}`, run.spawnApp(`api${i + 1}`, run.requireEntry('api'), { ...env, PORT: String(port) })));
+    // If this process is killed and cannot stop them, the watchdog does.
+    watchdog = temporal.startWatchdog(process.pid, children.map((c) => -c.child.pid));
     await Promise.all(apiPorts.map((port) => waitReady(`http://127.0.0.1:${port}/readyz`, () => stopping)));
     if (stopping) return;
     const lines = [
