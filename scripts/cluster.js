@@ -114,14 +114,10 @@ async function createTemporalDatabases({ binaries, databaseUrl = DEFAULT_DATABAS
   );
 }
 
-/**
- * Starts temporal-server (docker/temporal/start-server.sh) on 127.0.0.1 and waits until its
- * frontend is healthy. Resolves `{address, pid, child, stop(), kill()}`; the process group is its own.
- */
-async function startTemporalServer({ binaries, cli, ports, databaseUrl = DEFAULT_DATABASE_URL, databases = DEFAULT_DATABASES, logFile, watchOwner, healthTimeoutMs = 120000 }) {
+/** The variables config/segment-export.yaml reads, for a server on 127.0.0.1 (names of the temporalio/server image). */
+function serverEnvironment({ ports, databaseUrl = DEFAULT_DATABASE_URL, databases = DEFAULT_DATABASES }) {
   const pg = postgresTarget(databaseUrl);
-  const env = withPath(binaries.dir, {
-    ...temporal.cliEnv(),
+  return {
     POSTGRES_SEEDS: pg.host,
     DB_PORT: pg.port,
     POSTGRES_USER: pg.user,
@@ -131,7 +127,15 @@ async function startTemporalServer({ binaries, cli, ports, databaseUrl = DEFAULT
     BIND_ON_IP: '127.0.0.1',
     LOG_LEVEL: 'warn',
     ...Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])),
-  });
+  };
+}
+
+/**
+ * Starts temporal-server (docker/temporal/start-server.sh) on 127.0.0.1 and waits until its
+ * frontend is healthy. Resolves `{address, pid, child, stop(), kill()}`; the process group is its own.
+ */
+async function startTemporalServer({ binaries, cli, ports, databaseUrl, databases, logFile, watchOwner, healthTimeoutMs = 120000 }) {
+  const env = withPath(binaries.dir, { ...temporal.cliEnv(), ...serverEnvironment({ ports, databaseUrl, databases }) });
   fs.mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = fs.openSync(logFile, 'a');
   fs.writeSync(fd, `\n--- ${new Date().toISOString()} temporal-server ${temporalServer.SERVER_VERSION}, frontend 127.0.0.1:${ports.FRONTEND_GRPC_PORT}\n`);
@@ -362,6 +366,7 @@ module.exports = {
   PORT_OFFSETS,
   serverPorts,
   freeServerPorts,
+  serverEnvironment,
   postgresTarget,
   createTemporalDatabases,
   startTemporalServer,
