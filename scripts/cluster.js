@@ -114,6 +114,24 @@ async function createTemporalDatabases({ binaries, databaseUrl = DEFAULT_DATABAS
   );
 }
 
+/**
+ * Spawns a long-running process in its own process group, its output appended to `logFile`, with a
+ * watchdog that stops it if `watchOwner` dies. Returns `{child, stop()}`.
+ */
+function spawnLogged(command, args, { env, logFile, header, watchOwner, graceMs }) {
+  fs.mkdirSync(path.dirname(logFile), { recursive: true });
+  const fd = fs.openSync(logFile, 'a');
+  fs.writeSync(fd, `\n--- ${new Date().toISOString()} ${header}\n`);
+  const child = spawn(command, args, { env, stdio: ['ignore', fd, fd], detached: true });
+  fs.closeSync(fd);
+  const watchdog = watchOwner ? temporal.startWatchdog(watchOwner, [-child.pid]) : null;
+  const stop = async () => {
+    await temporal.stopProcess({ child, group: true, graceMs });
+    if (watchdog) await temporal.stopProcess({ pid: watchdog.pid, graceMs: 1000 });
+  };
+  return { child, stop };
+}
+
 /** The variables config/segment-export.yaml reads, for a server on 127.0.0.1 (names of the temporalio/server image). */
 function serverEnvironment({ ports, databaseUrl = DEFAULT_DATABASE_URL, databases = DEFAULT_DATABASES }) {
   const pg = postgresTarget(databaseUrl);
@@ -136,17 +154,9 @@ function serverEnvironment({ ports, databaseUrl = DEFAULT_DATABASE_URL, database
  */
 async function startTemporalServer({ binaries, cli, ports, databaseUrl, databases, logFile, watchOwner, healthTimeoutMs = 120000 }) {
   const env = withPath(binaries.dir, { ...temporal.cliEnv(), ...serverEnvironment({ ports, databaseUrl, databases }) });
-  fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const fd = fs.openSync(logFile, 'a');
-  fs.writeSync(fd, `\n--- ${new Date().toISOString()} temporal-server ${temporalServer.SERVER_VERSION}, frontend 127.0.0.1:${ports.FRONTEND_GRPC_PORT}\n`);
-  const child = spawn('sh', [path.join(TEMPORAL_DIR, 'start-server.sh')], { env, stdio: ['ignore', fd, fd], detached: true });
-  fs.closeSync(fd);
-  const watchdog = watchOwner ? temporal.startWatchdog(watchOwner, [-child.pid]) : null;
+  const header = `temporal-server ${temporalServer.SERVER_VERSION}, frontend 127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
+  const { child, stop } = spawnLogged('sh', [path.join(TEMPORAL_DIR, 'start-server.sh')], { env, logFile, header, watchOwner, graceMs: 15000 });
   const address = `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
-  const stop = async () => {
-    await temporal.stopProcess({ child, group: true, graceMs: 15000 });
-    if (watchdog) await temporal.stopProcess({ pid: watchdog.pid, graceMs: 1000 });
-  };
   try {
     await temporal.waitHealthy(cli, address, { timeoutMs: healthTimeoutMs, child, logFile });
   } catch (err) {
@@ -170,17 +180,9 @@ async function setupNamespace({ cli, address, namespace = 'default', log = defau
 
 /** The Web UI server (docker/temporal/ui/segment-export.yaml) for the server at `address`. */
 async function startUi({ binaries, address, port, namespace = 'default', logFile, watchOwner }) {
-  fs.mkdirSync(path.dirname(logFile), { recursive: true });
-  const fd = fs.openSync(logFile, 'a');
   const env = { ...temporal.cliEnv(), TEMPORAL_ADDRESS: address, TEMPORAL_UI_PORT: String(port), TEMPORAL_DEFAULT_NAMESPACE: namespace };
   const args = ['--root', TEMPORAL_DIR, '--config', 'ui', '--env', 'segment-export', 'start'];
-  const child = spawn(binaries.ui, args, { env, stdio: ['ignore', fd, fd], detached: true });
-  fs.closeSync(fd);
-  const watchdog = watchOwner ? temporal.startWatchdog(watchOwner, [-child.pid]) : null;
-  const stop = async () => {
-    await temporal.stopProcess({ child, group: true, graceMs: 5000 });
-    if (watchdog) await temporal.stopProcess({ pid: watchdog.pid, graceMs: 1000 });
-  };
+  const { child, stop } = spawnLogged(binaries.ui, args, { env, logFile, header: `temporal-ui-server ${temporalServer.UI_VERSION}`, watchOwner, graceMs: 5000 });
   const deadline = Date.now() + 30000;
   while (!(await temporal.isListening('127.0.0.1', port))) {
     if (child.exitCode !== null || Date.now() > deadline) {
