@@ -39,7 +39,11 @@ const PORT_OFFSETS = Object.freeze({
 const defaultLog = (msg) => process.stderr.write(`[cluster] ${msg}\n`);
 
 function serverPorts(frontendPort) {
-  return Object.fromEntries(Object.entries(PORT_OFFSETS).map(([name, offset]) => [name, frontendPort + offset]));
+  const ports = Object.fromEntries(Object.entries(PORT_OFFSETS).map(([name, offset]) => [name, frontendPort + offset]));
+  if (Object.values(ports).some((p) => p < 1024 || p > 32767)) {
+    throw new Error(`the Temporal port ${frontendPort} is out of range: with it the server's ports (${Object.values(ports).join(', ')}) must lie within 1024-32767 (Temporal keeps membership ports in a smallint column)`);
+  }
+  return ports;
 }
 
 function canListen(port) {
