@@ -40,6 +40,16 @@ export interface ExportBenchOptions {
   databaseUrl: string;
   keep: boolean;
   log: (line: string) => void;
+  /** Worker processes sharing the task queue (their peak RSS is the largest of them). */
+  workers?: number;
+  /** The Temporal server to run on; by default a dev server of the bench's own. */
+  startTemporal?: (dir: string, log: (line: string) => void) => Promise<BenchTemporal>;
+}
+
+export interface BenchTemporal {
+  address: string;
+  description: string;
+  stop(): Promise<void>;
 }
 
 export interface ExportBenchResult {
@@ -116,20 +126,10 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     log(`export benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, work files in ${dir}`);
     if (!options.keep) cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
 
-    // ---- Temporal dev server
-    const cli = await temporalScripts.ensureTemporalCli({ log: (m) => log(`[temporal] ${m}`) });
-    const temporalPort = await temporalScripts.freePort();
-    const server = await temporalScripts.startDevServer({
-      cli: cli.path,
-      port: temporalPort,
-      headless: true,
-      dbFile: path.join(dir, 'temporal.db'),
-      logFile: path.join(dir, 'temporal.log'),
-      watchOwner: process.pid,
-      log: () => undefined,
-    });
+    // ---- Temporal
+    const server = await (options.startTemporal ?? startDevServer)(dir, log);
     cleanups.push(() => server.stop());
-    log(`Temporal dev server at ${server.address}`);
+    log(`${server.description} at ${server.address}`);
 
     // ---- Constant Contact sandbox (a process of its own, as in production the service is remote)
     const sandboxPort = await temporalScripts.freePort();
@@ -203,15 +203,16 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     });
     const exportId = created.id;
 
-    // ---- the worker, as a process
-    const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...appEnv, LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'info', ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}) }, path.join(dir, 'worker.log'));
-    cleanups.push(() => worker.stop());
-    await worker.waitFor('worker started');
+    // ---- the workers, as processes
+    const workerEnv = { ...baseEnv(), ...appEnv, LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'info', ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}) };
+    const workers = Array.from({ length: options.workers ?? 1 }, (_, i) => spawnChild(`worker ${i + 1}`, path.join(DIST, 'worker', 'main.js'), workerEnv, path.join(dir, i === 0 ? 'worker.log' : `worker-${i + 1}.log`)));
+    cleanups.push(() => Promise.all(workers.map((w) => w.stop())));
+    await Promise.all(workers.map((w) => w.waitFor('worker started')));
     let sampledPeakKb = 0;
     let currentPhase = 'idle';
     const rssByPhase: Record<string, number> = {};
     const sampler = setInterval(() => {
-      const kb = readStatusKb(worker.child.pid!, 'VmRSS');
+      const kb = Math.max(...workers.map((w) => readStatusKb(w.child.pid!, 'VmRSS')));
       sampledPeakKb = Math.max(sampledPeakKb, kb);
       rssByPhase[currentPhase] = Math.max(rssByPhase[currentPhase] ?? 0, kb);
     }, 100);
@@ -234,7 +235,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const totalSeconds = (Date.now() - t0) / 1000;
     endProgress(`run ${ended.status} in ${secs(totalSeconds)}`);
     if (ended.status !== 'succeeded') throw new Error(`the run ended ${ended.status}: ${JSON.stringify(ended.error)}`);
-    const workerPeakRssMb = Math.round(Math.max(readStatusKb(worker.child.pid!, 'VmHWM'), sampledPeakKb) / 1024);
+    const workerPeakRssMb = Math.round(Math.max(...workers.map((w) => readStatusKb(w.child.pid!, 'VmHWM')), sampledPeakKb) / 1024);
     const history = await readHistory(temporal, run.workflowId);
     const c = ended.counts;
     log(`   counts: ${fmt(c.segmentProfiles)} profiles = ${fmt(c.sent)} sent + ${fmt(c.rejected)} rejected + ${fmt(c.duplicates)} duplicates; imported ${fmt(c.imported)}`);
@@ -281,6 +282,21 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
 }
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
+
+/** A Temporal dev server of the bench's own (its ports, a database file in the work directory). */
+async function startDevServer(dir: string, log: (line: string) => void): Promise<BenchTemporal> {
+  const cli = await temporalScripts.ensureTemporalCli({ log: (m) => log(`[temporal] ${m}`) });
+  const server = await temporalScripts.startDevServer({
+    cli: cli.path,
+    port: await temporalScripts.freePort(),
+    headless: true,
+    dbFile: path.join(dir, 'temporal.db'),
+    logFile: path.join(dir, 'temporal.log'),
+    watchOwner: process.pid,
+    log: () => undefined,
+  });
+  return { address: server.address, description: 'Temporal dev server', stop: () => server.stop() };
+}
 
 // ---------------------------------------------------------------- helpers
 

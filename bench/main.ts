@@ -1,6 +1,7 @@
 import { importBenchOptions, runImportBench } from './import';
 import { exportBenchOptions, runExportBench } from './export';
 import { csvBenchOptions, runCsvBench } from './csv';
+import { clusterBenchOptions } from './cluster';
 
 /**
  * `npm run bench -- <benchmark> [options]` (runs `node dist/bench/main.js`; build first).
@@ -8,13 +9,15 @@ import { csvBenchOptions, runCsvBench } from './csv';
  *   import [--profiles N] [--stores sqlite,postgres]   streamed profile import: time and API peak RSS
  *   export [--profiles N] [--store sqlite|postgres]    the export run against a plain script (the default)
  *   csv [--rows N]                                    our CSV parser against csv-parse: correctness, time, peak RSS
+ *   export --cluster [--profiles N]                     the same on a Temporal server on PostgreSQL, two workers
  *
  * Each benchmark is a function `(args) => Promise<void>` registered below.
  */
 const benchmarks: Record<string, { usage: string; run: (args: string[]) => Promise<unknown> }> = {
   export: {
-    usage: 'export [--profiles N] [--store sqlite|postgres] [--keep]   exports N generated profiles (default 1,000,000) through the whole stack and by a plain script; prints times, worker peak RSS, history events (the default)',
-    run: (args) => runExportBench(exportBenchOptions(args)),
+    usage:
+      'export [--profiles N] [--store sqlite|postgres] [--keep] [--cluster]   exports N generated profiles (default 1,000,000) through the whole stack and by a plain script; prints times, worker peak RSS, history events (the default). --cluster: on a Temporal server with PostgreSQL, two workers, the PostgreSQL store',
+    run: (args) => runExportBench(args.includes('--cluster') ? clusterBenchOptions(args) : exportBenchOptions(args)),
   },
   import: {
     usage: 'import [--profiles N] [--stores sqlite,postgres]   imports N generated profiles (default 1,000,000) through the API; prints time and peak RSS',

@@ -20,7 +20,7 @@ const temporal = require('./temporal.js');
 const { ENTRY, dataDir, entryPath, realConstantContact, requireEntry, temporalTarget } = require('./environment.js');
 const { buildIsStale, ensureBuild, ensureDependencies, prepare } = require('./prepare.js');
 const { appEnvironment, ensureApiKeys, ensureSecretsKey } = require('./secrets.js');
-const { createSupervisor, httpGet, runForeground } = require('./supervise.js');
+const { createSupervisor, httpGet, runForeground, spawnApp } = require('./supervise.js');
 const { bold, formatLine, say, warn } = require('./logs.js');
 const { runJestWithSummary, summarizeJest } = require('./jest-summary.js');
 
@@ -189,6 +189,7 @@ async function cmdDelegate(name, args) {
 
 const USAGE = `usage: node scripts/run.js <command> [args]
   start       Temporal dev server, Constant Contact sandbox, worker and API (Ctrl-C stops all)
+  cluster     Temporal server on PostgreSQL, its UI, N workers and M APIs (--workers N --apis M)
   test        the test suite (extra args go to jest)
   test:unit   the unit tests only (no Temporal server, no PostgreSQL)
   worker      one worker process against the running Temporal server and store
@@ -218,6 +219,9 @@ async function main(argv) {
     case 'bench':
     case 'demo':
       return cmdDelegate(cmd, args);
+    case 'cluster':
+      await require('./cluster.js').cmdCluster(args);
+      return null; // keeps running until a signal
     case 'build':
       ensureDependencies();
       return ensureBuild({ force: true }) ? 0 : 1;
@@ -226,7 +230,7 @@ async function main(argv) {
   }
 }
 
-module.exports = { summarizeJest, ensureApiKeys, ensureSecretsKey, temporalTarget, realConstantContact, formatLine, buildIsStale };
+module.exports = { summarizeJest, ensureApiKeys, ensureSecretsKey, temporalTarget, realConstantContact, formatLine, buildIsStale, prepare, appEnvironment, spawnApp, entryPath, requireEntry };
 
 if (require.main === module) {
   // DATA_DIR is relative to where the command was started; resolve it before changing directory.

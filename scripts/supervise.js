@@ -134,4 +134,4 @@ function httpGet(url, timeoutMs = 2000) {
   });
 }
 
-module.exports = { createSupervisor, runForeground, httpGet };
+module.exports = { createSupervisor, runForeground, httpGet, spawnApp };

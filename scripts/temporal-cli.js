@@ -185,4 +185,6 @@ module.exports = {
   findTemporalCli,
   ensureTemporalCli,
   buildTemporalCli,
+  isExecutable,
+  findGo,
 };

@@ -33,9 +33,10 @@ export function toPgPlaceholders(sql: string): string {
 export function openSqlite(file: string): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const raw = new Database(file);
+  // First: processes opening a new file together wait for each other's locks (the switch to WAL too).
+  raw.pragma('busy_timeout = 10000');
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
-  raw.pragma('busy_timeout = 10000');
   raw.pragma('foreign_keys = ON');
   return new SqliteDb(raw);
 }

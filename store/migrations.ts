@@ -1,7 +1,7 @@
 import type { Db, Dialect } from './db';
 
 /**
- * Versioned migrations, applied in order at start inside one transaction each. Nothing has been
+ * Versioned migrations, applied in order at start. Nothing has been
  * released yet, so 001 is still the place to change the initial schema; after the first release a
  * change is a new entry.
  *
@@ -228,17 +228,26 @@ CREATE INDEX console_sessions_by_expiry ON console_sessions(expires_at);
   },
 ];
 
+/** PostgreSQL advisory lock key that serializes migrations of every process on one database. */
+const MIGRATION_LOCK = 7233001;
+
+/**
+ * Brings the schema up to date. Everything, the migrations table included, happens in one
+ * transaction that first takes the lock (PostgreSQL: an advisory lock; SQLite: BEGIN IMMEDIATE), so
+ * processes starting together on an empty database wait for each other: even `CREATE TABLE IF NOT
+ * EXISTS` fails on PostgreSQL when two transactions create the same table at once.
+ */
 export async function migrate(db: Db): Promise<void> {
-  await db.run(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`);
-  for (const m of migrations) {
-    await db.tx(async (tx) => {
-      if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(?)', [7233001]);
-      const done = await tx.get('SELECT version FROM schema_migrations WHERE version = ?', [m.version]);
-      if (done) return;
+  await db.tx(async (tx) => {
+    if (db.dialect === 'postgres') await tx.run('SELECT pg_advisory_xact_lock(?)', [MIGRATION_LOCK]);
+    await tx.run('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+    const applied = new Set((await tx.all<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)));
+    for (const m of migrations) {
+      if (applied.has(m.version)) continue;
       for (const statement of splitStatements(m.sql(db.dialect))) await tx.run(statement);
       await tx.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)', [m.version, m.name, new Date().toISOString()]);
-    });
-  }
+    }
+  });
 }
 
 function splitStatements(sql: string): string[] {

@@ -22,6 +22,8 @@ const STATE_KEY = '__SEGMENT_EXPORT_TEST_TEMPORAL__';
 module.exports = async function globalSetup() {
   process.env.TEST_DATABASE_URL ||= 'postgres://postgres@127.0.0.1:5432/test';
   const cli = await temporal.ensureTemporalCli({ log: (m) => process.stderr.write(`\n[temporal] ${m}`) });
+  // The Temporal server binaries of the cluster tests, built once like the CLI.
+  await require('../scripts/temporal-server.js').ensureTemporalServer({ log: (m) => process.stderr.write(`\n[temporal-server] ${m}`) });
   const namespace = 'default';
   let server;
   let dir = null;

@@ -1,6 +1,7 @@
 #!/bin/sh
-# One-shot (temporalio/admin-tools): creates the namespace (temporalio/server, unlike the dev
-# server, creates none) and registers the custom search attributes every export run carries.
+# Creates the namespace (temporalio/server, unlike the dev server, creates none) and registers the
+# custom search attributes every export run carries: a one-shot job of docker-compose.yml
+# (temporalio/admin-tools), and a step of `npm run cluster`.
 # Keep the list in step with SEARCH_ATTRIBUTES in scripts/temporal.js (test/ops/compose.test.ts
 # checks it). Idempotent.
 set -eu

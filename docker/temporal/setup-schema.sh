@@ -1,9 +1,10 @@
 #!/bin/sh
-# One-shot (temporalio/admin-tools): creates Temporal's two PostgreSQL databases and brings their
-# schemas up to the version of the admin-tools image. Safe to run again on every `up`: that is also
-# how a Temporal upgrade gets its schema changes.
+# Creates Temporal's two PostgreSQL databases and brings their schemas up to the version of the
+# schema files: a one-shot job of docker-compose.yml (temporalio/admin-tools), and a step of `npm
+# run cluster` (with temporal-sql-tool and the schema files of the server module). Safe to run again
+# on every start: that is also how a Temporal upgrade gets its schema changes.
 set -eu
-: "${SQL_HOST:=postgresql}" "${SQL_PORT:=5432}" "${SQL_USER:?}" "${SQL_PASSWORD:?}"
+: "${SQL_HOST:=postgresql}" "${SQL_PORT:=5432}" "${SQL_USER:?}" "${SQL_PASSWORD=}"
 export SQL_PASSWORD
 SCHEMA="${TEMPORAL_SCHEMA_DIR:-/etc/temporal/schema/postgresql/v12}"
 # The same names temporalio/server reads (its defaults).
