@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Client, Connection } from '@temporalio/client';
 import { testTemporal } from '../helpers/temporal';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const temporal = require('../../scripts/temporal.js');
@@ -9,7 +10,8 @@ const temporal = require('../../scripts/temporal.js');
 /**
  * `npm start` end to end with stand-in entry points: scripts/run.js is copied into a scratch
  * project whose dist/ holds tiny api/worker/sandbox programs, so this tests the orchestration
- * (dev server, children, readiness, generated keys, Ctrl-C) independently of the real app.
+ * (dev server, children, readiness, generated keys, restarts, Ctrl-C) independently of the real
+ * app. test/ops/start-supervision.test.ts does the same with the real app.
  */
 const repoRoot = path.resolve(__dirname, '../..');
 
@@ -39,6 +41,7 @@ function waitForOutput(child: ChildProcess, out: { text: string }, pattern: RegE
       }
     };
     child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
     child.on('exit', () => {
       clearTimeout(timer);
       if (pattern.test(out.text)) resolve();
@@ -46,6 +49,14 @@ function waitForOutput(child: ChildProcess, out: { text: string }, pattern: RegE
     });
     check();
   });
+}
+
+async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`not so after ${timeoutMs} ms: ${condition.toString()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
 function exitOf(child: ChildProcess): Promise<number | null> {
@@ -75,6 +86,15 @@ describe('npm start (scripts/run.js start)', () => {
     for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await temporal.freePort();
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+  // A test that fails half-way leaves nothing running: Ctrl-C for what is still up.
+  const running: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const child of running.splice(0)) {
+      if (child.exitCode !== null || child.signalCode !== null) continue;
+      child.kill('SIGINT');
+      await exitOf(child);
+    }
+  });
 
   function start() {
     const env: NodeJS.ProcessEnv = { ...process.env };
@@ -89,6 +109,7 @@ describe('npm start (scripts/run.js start)', () => {
       NO_COLOR: '1',
     });
     const child = spawn(process.execPath, [path.join(root, 'scripts', 'run.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running.push(child);
     const out = { text: '' };
     child.stdout!.on('data', (c) => (out.text += c));
     child.stderr!.on('data', (c) => (out.text += c));
@@ -135,7 +156,9 @@ describe('npm start (scripts/run.js start)', () => {
     expect(fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8')).toBe(secret);
     expect(out.text).toContain(JSON.parse(before).admin);
 
-    const pids = ['api', 'worker', 'sandbox'].map(pidOf);
+    const server = Number(/^temporal started \(pid (\d+)\)$/m.exec(out.text)?.[1]);
+    const pids = [...['api', 'worker', 'sandbox'].map(pidOf), server];
+    expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
     child.kill('SIGKILL');
     await exitOf(child);
     const deadline = Date.now() + 30000;
@@ -145,4 +168,45 @@ describe('npm start (scripts/run.js start)', () => {
     for (const p of pids) expect(temporal.pidAlive(p)).toBe(false);
     expect(await temporal.isListening('127.0.0.1', ports.grpc)).toBe(false);
   });
+
+  it('restarts a worker, a sandbox and a Temporal dev server that die, leaves the others alone, and its watchdog stops the restarted ones', async () => {
+    const { child, out } = start();
+    await waitForOutput(child, out, /^ready$/m, 120000);
+    const address = `127.0.0.1:${ports.grpc}`;
+    const workflowId = `supervise-${Date.now()}`;
+    let connection = await Connection.connect({ address });
+    await new Client({ connection }).workflow.start('noSuchWorkflow', { taskQueue: 'supervise-probe', workflowId });
+    await connection.close();
+    const api = pidOf('api');
+    const worker = pidOf('worker');
+    const server = Number(/^temporal started \(pid (\d+)\)$/m.exec(out.text)?.[1]);
+    expect(temporal.pidAlive(server)).toBe(true);
+
+    process.kill(worker, 'SIGKILL');
+    await waitForOutput(child, out, /worker restarted \(pid \d+\)/, 30000);
+    expect(out.text).toMatch(/worker exited unexpectedly \(SIGKILL\); restarting it in 0\.5 s/);
+    const restartedWorker = Number(/worker restarted \(pid (\d+)\)/.exec(out.text)![1]);
+    expect(restartedWorker).not.toBe(worker);
+    await waitFor(() => pidOf('worker') === restartedWorker, 10000);
+
+    process.kill(pidOf('sandbox'), 'SIGKILL');
+    await waitForOutput(child, out, /sandbox restarted \(pid \d+\): its account starts empty/, 30000);
+    expect(out.text).toContain('POST /v1/connections/{id}/reauthorize');
+
+    process.kill(-server, 'SIGKILL');
+    await waitForOutput(child, out, /temporal restarted \(pid \d+\): on the same database file/, 120000);
+    const restartedServer = Number(/temporal restarted \(pid (\d+)\)/.exec(out.text)![1]);
+    connection = await Connection.connect({ address });
+    const description = await new Client({ connection }).workflow.getHandle(workflowId).describe();
+    await connection.close();
+    expect(description.status.name).toBe('RUNNING'); // the state survived the restart
+    expect(pidOf('api')).toBe(api);
+    expect(temporal.pidAlive(api)).toBe(true);
+
+    const restarted = [restartedWorker, pidOf('sandbox'), restartedServer];
+    child.kill('SIGKILL');
+    await exitOf(child);
+    await waitFor(async () => !restarted.some((p) => temporal.pidAlive(p)) && !(await temporal.isListening('127.0.0.1', ports.grpc)), 30000);
+    for (const p of [...restarted, api]) expect(temporal.pidAlive(p)).toBe(false);
+  }, 300_000);
 });
