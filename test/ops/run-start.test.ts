@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { Client, Connection } from '@temporalio/client';
-import { testTemporal } from '../helpers/temporal';
+import { exitOf, freePorts, interrupt, nothingLeft, npmStart, waitFor, waitForOutput, type NpmStart, type StartPorts } from '../helpers/npm-start';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const temporal = require('../../scripts/temporal.js');
 
@@ -31,45 +30,10 @@ const keepAlive = setInterval(() => {}, 1000);
 process.on('SIGTERM', () => { clearInterval(keepAlive); if (server) server.close(); process.exit(0); });
 `;
 
-function waitForOutput(child: ChildProcess, out: { text: string }, pattern: RegExp, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${out.text}`)), timeoutMs);
-    const check = () => {
-      if (pattern.test(out.text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.stderr!.on('data', check);
-    child.on('exit', () => {
-      clearTimeout(timer);
-      if (pattern.test(out.text)) resolve();
-      else reject(new Error(`run.js exited before ${pattern}; output:\n${out.text}`));
-    });
-    check();
-  });
-}
-
-async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not so after ${timeoutMs} ms: ${condition.toString()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-}
-
 describe('npm start (scripts/run.js start)', () => {
   let root: string;
   let dataDir: string;
-  const ports = { api: 0, grpc: 0, ui: 0, sandbox: 0 };
+  let ports: StartPorts;
 
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-runjs-'));
@@ -83,44 +47,27 @@ describe('npm start (scripts/run.js start)', () => {
       fs.writeFileSync(path.join(root, 'dist', name, 'main.js'), STUB(name));
     }
     fs.writeFileSync(path.join(root, 'dist', '.build-stamp'), 'stub\n');
-    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await temporal.freePort();
+    ports = await freePorts();
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
-  // A test that fails half-way leaves nothing running: Ctrl-C for what is still up.
-  const running: ChildProcess[] = [];
+  // A test that fails half-way leaves nothing running.
+  const running: NpmStart[] = [];
   afterEach(async () => {
-    for (const child of running.splice(0)) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      child.kill('SIGINT');
-      await exitOf(child);
-    }
+    for (const started of running.splice(0)) await interrupt(started.child);
   });
 
-  function start() {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of ['API_KEYS', 'SECRETS_KEY', 'CC_CLIENT_ID', 'CC_CLIENT_SECRET', 'TEMPORAL_UI_URL']) delete env[k];
-    Object.assign(env, {
-      DATA_DIR: dataDir,
-      PORT: String(ports.api),
-      TEMPORAL_ADDRESS: `127.0.0.1:${ports.grpc}`,
-      TEMPORAL_UI_URL: `http://127.0.0.1:${ports.ui}`,
-      CC_SANDBOX_PORT: String(ports.sandbox),
-      TEMPORAL_CLI: testTemporal().cli,
-      NO_COLOR: '1',
-    });
-    const child = spawn(process.execPath, [path.join(root, 'scripts', 'run.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    running.push(child);
-    const out = { text: '' };
-    child.stdout!.on('data', (c) => (out.text += c));
-    child.stderr!.on('data', (c) => (out.text += c));
-    return { child, out };
+  function start(): NpmStart {
+    const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports });
+    running.push(started);
+    return started;
   }
 
   const pidOf = (name: string) => Number(fs.readFileSync(path.join(dataDir, `${name}.pid`), 'utf8'));
 
   it('starts everything, prints the URLs and generated keys, and Ctrl-C leaves no process behind', async () => {
-    const { child, out } = start();
-    await waitForOutput(child, out, /^ready$/m, 120000);
+    const started = start();
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
 
     expect(out.text).toContain(`http://127.0.0.1:${ports.api}`);
     expect(out.text).toContain(`http://127.0.0.1:${ports.ui}`);
@@ -150,13 +97,14 @@ describe('npm start (scripts/run.js start)', () => {
   it('reuses the generated keys on the next start, and a killed run.js is cleaned up by its watchdog', async () => {
     const before = fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8');
     const secret = fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8');
-    const { child, out } = start();
-    await waitForOutput(child, out, /^ready$/m, 120000);
+    const started = start();
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
     expect(fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8')).toBe(before);
     expect(fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8')).toBe(secret);
     expect(out.text).toContain(JSON.parse(before).admin);
 
-    const server = Number(/^temporal started \(pid (\d+)\)$/m.exec(out.text)?.[1]);
+    const server = started.startedPid('temporal');
     const pids = [...['api', 'worker', 'sandbox'].map(pidOf), server];
     expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
     child.kill('SIGKILL');
@@ -170,8 +118,9 @@ describe('npm start (scripts/run.js start)', () => {
   });
 
   it('restarts a worker, a sandbox and a Temporal dev server that die, leaves the others alone, and its watchdog stops the restarted ones', async () => {
-    const { child, out } = start();
-    await waitForOutput(child, out, /^ready$/m, 120000);
+    const started = start();
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
     const address = `127.0.0.1:${ports.grpc}`;
     const workflowId = `supervise-${Date.now()}`;
     let connection = await Connection.connect({ address });
@@ -179,23 +128,21 @@ describe('npm start (scripts/run.js start)', () => {
     await connection.close();
     const api = pidOf('api');
     const worker = pidOf('worker');
-    const server = Number(/^temporal started \(pid (\d+)\)$/m.exec(out.text)?.[1]);
+    const server = started.startedPid('temporal');
     expect(temporal.pidAlive(server)).toBe(true);
 
     process.kill(worker, 'SIGKILL');
-    await waitForOutput(child, out, /worker restarted \(pid \d+\)/, 30000);
+    const restartedWorker = Number((await waitForOutput(started, /worker restarted \(pid (\d+)\)/, 30000))[1]);
     expect(out.text).toMatch(/worker exited unexpectedly \(SIGKILL\); restarting it in 0\.5 s/);
-    const restartedWorker = Number(/worker restarted \(pid (\d+)\)/.exec(out.text)![1]);
     expect(restartedWorker).not.toBe(worker);
     await waitFor(() => pidOf('worker') === restartedWorker, 10000);
 
     process.kill(pidOf('sandbox'), 'SIGKILL');
-    await waitForOutput(child, out, /sandbox restarted \(pid \d+\): its account starts empty/, 30000);
+    await waitForOutput(started, /sandbox restarted \(pid \d+\): its account starts empty/, 30000);
     expect(out.text).toContain('POST /v1/connections/{id}/reauthorize');
 
     process.kill(-server, 'SIGKILL');
-    await waitForOutput(child, out, /temporal restarted \(pid \d+\): on the same database file/, 120000);
-    const restartedServer = Number(/temporal restarted \(pid (\d+)\)/.exec(out.text)![1]);
+    const restartedServer = Number((await waitForOutput(started, /temporal restarted \(pid (\d+)\): on the same database file/, 120000))[1]);
     connection = await Connection.connect({ address });
     const description = await new Client({ connection }).workflow.getHandle(workflowId).describe();
     await connection.close();
@@ -206,7 +153,6 @@ describe('npm start (scripts/run.js start)', () => {
     const restarted = [restartedWorker, pidOf('sandbox'), restartedServer];
     child.kill('SIGKILL');
     await exitOf(child);
-    await waitFor(async () => !restarted.some((p) => temporal.pidAlive(p)) && !(await temporal.isListening('127.0.0.1', ports.grpc)), 30000);
-    for (const p of [...restarted, api]) expect(temporal.pidAlive(p)).toBe(false);
+    await waitFor(() => nothingLeft([...restarted, api], [ports.grpc, ports.api, ports.sandbox]), 30000);
   }, 300_000);
 });
