@@ -27,7 +27,8 @@ let server = null;
 if (port) server = http.createServer((req, res) => { res.writeHead(200); res.end('{"status":"ok"}'); }).listen(port, '127.0.0.1');
 console.log(JSON.stringify({ level: 30, time: Date.now(), msg: '${name} started' }));
 const keepAlive = setInterval(() => {}, 1000);
-process.on('SIGTERM', () => { clearInterval(keepAlive); if (server) server.close(); process.exit(0); });
+// STUB_IGNORES_SIGTERM=<name>: that stub never stops by itself, as a worker stuck in a long drain.
+process.on('SIGTERM', () => { if (process.env.STUB_IGNORES_SIGTERM === '${name}') return; clearInterval(keepAlive); if (server) server.close(); process.exit(0); });
 `;
 
 describe('npm start (scripts/run.js start)', () => {
@@ -56,8 +57,8 @@ describe('npm start (scripts/run.js start)', () => {
     for (const started of running.splice(0)) await interrupt(started.child);
   });
 
-  function start(): NpmStart {
-    const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports });
+  function start(env: Record<string, string> = {}): NpmStart {
+    const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports, env });
     running.push(started);
     return started;
   }
@@ -155,4 +156,19 @@ describe('npm start (scripts/run.js start)', () => {
     await exitOf(child);
     await waitFor(() => nothingLeft([...restarted, api], [ports.grpc, ports.api, ports.sandbox]), 30000);
   }, 300_000);
+
+  it('SIGTERM stops everything like Ctrl-C, and a second interrupt kills what is still draining at once', async () => {
+    const started = start({ STUB_IGNORES_SIGTERM: 'worker' });
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
+    const pids = [...['api', 'worker', 'sandbox'].map(pidOf), started.startedPid('temporal')];
+
+    child.kill('SIGTERM');
+    await waitFor(() => !temporal.pidAlive(pids[0]) && temporal.pidAlive(pids[1]), 10000); // the API stopped, the worker drains
+    expect(out.text).toContain('Stopping...');
+    child.kill('SIGINT');
+    expect(await exitOf(child)).toBe(130);
+    expect(out.text).toContain('second interrupt: killing everything now');
+    await waitFor(() => nothingLeft(pids, Object.values(ports)), 10000);
+  });
 });
