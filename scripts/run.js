@@ -4,7 +4,7 @@
  * The one entry point behind the npm scripts. Plain CommonJS without dependencies, so it runs on a
  * fresh clone before `npm install`.
  *
- *   node scripts/run.js start      dev server + sandbox + worker + API; Ctrl-C stops them all
+ *   node scripts/run.js start      dev server + sandbox + worker + API, restarted when one exits; Ctrl-C stops them all
  *   node scripts/run.js test [...] the whole jest suite; ends with `Tests: N passed, N failed`
  *   node scripts/run.js test:unit [...]  the unit tests only: no Temporal server, no PostgreSQL
  *   node scripts/run.js worker|api|sandbox   one process alone (scale out, replace a crashed one)
@@ -38,26 +38,30 @@ async function cmdStart() {
     if (target.local) {
       const cli = await temporal.ensureTemporalCli();
       say(`Starting the Temporal dev server on ${target.address} (UI on ${target.uiPort})...`);
-      server = await temporal.startDevServer({
-        cli: cli.path,
-        ip: target.host === 'localhost' ? '127.0.0.1' : target.host || '127.0.0.1',
-        port: target.port,
-        uiPort: target.uiPort,
-        dbFile: path.join(dir, 'temporal', 'temporal.db'),
-        logFile: path.join(dir, 'temporal', 'temporal.log'),
-        namespace: target.namespace,
-        healthTimeoutMs: 90000,
-      });
-      supervisor.setServer(server);
+      // Supervised like the others: restarted on the same database file, it keeps every run and
+      // schedule, and the worker and the API reconnect to it by themselves.
+      server = await supervisor.supervise('temporal', () =>
+        temporal.startDevServer({
+          cli: cli.path,
+          ip: target.host === 'localhost' ? '127.0.0.1' : target.host || '127.0.0.1',
+          port: target.port,
+          uiPort: target.uiPort,
+          dbFile: path.join(dir, 'temporal', 'temporal.db'),
+          logFile: path.join(dir, 'temporal', 'temporal.log'),
+          namespace: target.namespace,
+          healthTimeoutMs: 90000,
+          watchOwner: process.pid, // covers the server while it starts, before the supervisor's watchdog knows it
+        }),
+      );
       if (!process.env.TEMPORAL_UI_URL && server.uiUrl) env.TEMPORAL_UI_URL = server.uiUrl;
     } else if (!(await temporal.isListening(target.host, target.port, 3000))) {
-      warn(`TEMPORAL_ADDRESS ${target.address} does not answer yet; the worker and the API will keep trying`);
+      warn(`TEMPORAL_ADDRESS ${target.address} does not answer yet; the API keeps trying; the worker is restarted until it connects (npm start stops if it fails 5 times within a minute)`);
     }
     if (supervisor.stopping) return;
 
     if (!realConstantContact(env)) {
       if (fs.existsSync(entryPath('sandbox'))) {
-        supervisor.start('sandbox', entryPath('sandbox'), env);
+        await supervisor.start('sandbox', entryPath('sandbox'), env);
         const sandboxPort = Number(env.CC_SANDBOX_PORT || 4010);
         const deadline = Date.now() + 30000;
         while (!supervisor.stopping && !(await temporal.isListening('127.0.0.1', sandboxPort)) && Date.now() < deadline) await sleep(200);
@@ -65,13 +69,12 @@ async function cmdStart() {
         warn(`${ENTRY.sandbox} is missing: starting without the Constant Contact sandbox`);
       }
     }
-    supervisor.start('worker', requireEntry('worker'), env);
-    supervisor.start('api', requireEntry('api'), env);
+    await supervisor.start('worker', requireEntry('worker'), env);
+    await supervisor.start('api', requireEntry('api'), env);
 
     const apiUrl = `http://127.0.0.1:${Number(env.PORT || 3000)}`;
     await waitReady(apiUrl, supervisor);
     if (supervisor.stopping) return;
-    supervisor.watch();
     printRunning({ env, target, server, keys, secrets, apiUrl });
   } catch (err) {
     warn(err.message);

@@ -1,18 +1,60 @@
 'use strict';
 /**
- * Supervision of the child processes: `npm start`'s children (each in its own process group, with
- * prefixed output; when one exits the others are stopped; Ctrl-C stops them in order, a second
- * Ctrl-C kills at once; a watchdog cleans up if this process is killed) and the one foreground
- * child of `npm run worker|api|sandbox|bench|demo`.
+ * Child processes for the scripts: the supervisor of `npm start` (the Temporal dev server, the
+ * sandbox, the worker and the API, kept up under one restart policy) and the foreground runner of
+ * `npm run worker|api|sandbox|bench|demo`.
  */
 const os = require('node:os');
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { ROOT } = require('./environment.js');
-const { say, warn, pipeLines } = require('./logs.js');
+const { formatLine, say, warn, pipeLines } = require('./logs.js');
 const { startWatchdog, stopProcess } = require('./processes.js');
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * One restart policy for every child. A child that exits on its own is started again after a delay
+ * that doubles with each recent exit (0.5 s, 1 s, 2 s, 4 s): a one-off crash costs half a second,
+ * and a crash loop does not keep two cores busy. Five exits within a minute mean it will not stay up
+ * by itself (a port taken, a bad setting, a broken build): everything stops with a message naming
+ * it, rather than restarting it forever behind a stream of log lines.
+ */
+const RESTART_POLICY = Object.freeze({ maxExits: 5, windowMs: 60_000, firstDelayMs: 500, maxDelayMs: 8_000 });
+
+/**
+ * Given the times a child exited on its own (the newest last), whether to give up or after how long
+ * to start it again. Exits older than the window are forgotten, so a child that crashes once a day
+ * is always restarted at once.
+ */
+function restartDecision(exitTimes, now, policy = RESTART_POLICY) {
+  const recent = exitTimes.filter((t) => now - t < policy.windowMs);
+  if (recent.length >= policy.maxExits) return { giveUp: true, recent };
+  return { giveUp: false, recent, delayMs: Math.min(policy.firstDelayMs * 2 ** (recent.length - 1), policy.maxDelayMs) };
+}
+
+/**
+ * What differs by kind of child: the stage it stops in (API and workers drain first, then the
+ * sandbox, then Temporal, which the others need until they are gone), how long a `node` child may
+ * take to stop, and what a restart means for whoever uses it.
+ */
+const KINDS = Object.freeze({
+  api: { stage: 0, graceMs: 15_000 },
+  worker: { stage: 0, graceMs: 15_000 },
+  sandbox: {
+    stage: 1,
+    graceMs: 5_000,
+    restarted:
+      'its account starts empty (the sandbox keeps it in memory): connections authorized before fail with ' +
+      'needs_reauthorization until an admin authorizes them again (POST /v1/connections/{id}/reauthorize, ' +
+      'then open the authorizeUrl); its contacts and every list but the default list are gone',
+  },
+  temporal: {
+    stage: 2,
+    restarted: 'on the same database file: runs, schedules and histories are kept; the worker and the API reconnect by themselves',
+  },
+});
+const DEFAULT_KIND = Object.freeze({ stage: 0, graceMs: 15_000 });
 
 /** Spawns `node <entry>` in its own process group with prefixed output. */
 function spawnApp(name, entry, env, args = []) {
@@ -23,6 +65,18 @@ function spawnApp(name, entry, env, args = []) {
   return child;
 }
 
+/** The last lines a child wrote (both streams), to repeat when it is given up on. */
+function keepTail(child, max = 5) {
+  const lines = [];
+  const add = (chunk) => {
+    lines.push(...String(chunk).split('\n').filter((l) => l.trim()));
+    lines.splice(0, Math.max(0, lines.length - max));
+  };
+  child.stdout?.on('data', add);
+  child.stderr?.on('data', add);
+  return () => lines.slice();
+}
+
 function killGroup(pid) {
   try {
     process.kill(-pid, 'SIGKILL');
@@ -31,65 +85,121 @@ function killGroup(pid) {
   }
 }
 
+const exited = (child) => child.exitCode !== null || child.signalCode !== null;
+
 /**
- * The children of `npm start` and its Temporal dev server. `start()` spawns one; `stopAll(code)`
- * stops API and workers first (they drain), then the sandbox, then Temporal, and exits with `code`.
- * Signals are handled from creation on.
+ * The children of `npm start`. `supervise(name, launch)` starts one (launch resolves to
+ * `{child, stop(), lastLines?(), logFile?}`; without a child, as for a Temporal server found already
+ * running, there is nothing to watch) and restarts it under RESTART_POLICY whenever it exits on its
+ * own; `start(name, entry, env)` does that for `node entry`. `stopAll(code)` stops them stage by
+ * stage and exits with `code`. Signals are handled from creation on: the first stops everything,
+ * the second kills at once. A watchdog, renewed at every (re)start, stops every child should this
+ * process be killed without a chance to clean up.
  */
 function createSupervisor() {
-  const children = []; // {name, child} in start order; stopped in reverse
-  let server = null;
+  const units = []; // {name, kind, launch, handle, exitTimes, timer}
   let watchdog = null;
   let stopping = false;
   let interrupts = 0;
+
+  const renewWatchdog = () => {
+    const groups = units.filter((u) => u.handle?.child).map((u) => -u.handle.child.pid);
+    const previous = watchdog;
+    watchdog = groups.length ? startWatchdog(process.pid, groups) : null;
+    if (previous) void stopProcess({ pid: previous.pid, graceMs: 1000 });
+  };
 
   const stopAll = async (code) => {
     if (stopping) return;
     stopping = true;
     say('\nStopping...');
-    const apps = children.slice().reverse();
-    await Promise.all(apps.filter((c) => c.name !== 'sandbox').map((c) => stopProcess({ child: c.child, group: true, graceMs: 15000 })));
-    await Promise.all(apps.filter((c) => c.name === 'sandbox').map((c) => stopProcess({ child: c.child, group: true, graceMs: 5000 })));
-    if (server) await server.stop();
-    if (watchdog) stopProcess({ pid: watchdog.pid, graceMs: 1000 });
+    for (const u of units) clearTimeout(u.timer);
+    const stages = [...new Set(units.map((u) => u.kind.stage))].sort((a, b) => a - b);
+    for (const stage of stages) {
+      await Promise.all(units.filter((u) => u.kind.stage === stage && u.handle).map((u) => u.handle.stop()));
+    }
+    if (watchdog) void stopProcess({ pid: watchdog.pid, graceMs: 1000 });
     say('Stopped.');
     process.exit(code);
+  };
+
+  const onExit = (unit, why) => {
+    if (stopping) return;
+    const lastLines = unit.handle?.lastLines?.() ?? [];
+    const logFile = unit.handle?.logFile;
+    unit.handle = null;
+    const now = Date.now();
+    const decision = restartDecision([...unit.exitTimes, now], now);
+    unit.exitTimes = decision.recent;
+    if (decision.giveUp) {
+      const seconds = RESTART_POLICY.windowMs / 1000;
+      const tail = lastLines.length ? `; its last lines:\n${lastLines.map((l) => `  ${formatLine(unit.name, l)}`).join('\n')}` : '';
+      warn(`${unit.name} exited ${decision.recent.length} times within ${seconds} s (last: ${why}); it does not stay up, so everything stops${logFile ? ` (its log: ${logFile})` : ''}${tail}`);
+      void stopAll(1);
+      return;
+    }
+    warn(`${unit.name} exited unexpectedly (${why}); restarting it in ${decision.delayMs / 1000} s`);
+    unit.timer = setTimeout(() => {
+      unit.timer = null;
+      launch(unit, true).catch((err) => onExit(unit, err.message));
+    }, decision.delayMs);
+  };
+
+  const launch = async (unit, restart) => {
+    if (stopping) return { stop: async () => {} }; // nothing new once everything is being stopped
+    const handle = await unit.launch();
+    if (stopping) {
+      await handle.stop();
+      return handle;
+    }
+    unit.handle = handle;
+    const { child } = handle;
+    if (!child) return handle;
+    const why = () => child.signalCode || `code ${child.exitCode}`;
+    if (exited(child)) {
+      onExit(unit, why());
+      return handle;
+    }
+    // Whatever it left in its process group goes with it; its last lines are read before deciding.
+    child.once('exit', () => killGroup(child.pid));
+    child.once('close', () => {
+      if (unit.handle === handle) onExit(unit, why());
+    });
+    renewWatchdog();
+    if (restart) warn(`${unit.name} restarted (pid ${child.pid})${unit.kind.restarted ? `: ${unit.kind.restarted}` : ''}`);
+    else say(`${unit.name} started (pid ${child.pid})`);
+    return handle;
   };
 
   const onSignal = () => {
     interrupts += 1;
     if (interrupts > 1) {
       warn('second interrupt: killing everything now');
-      for (const c of children) killGroup(c.child.pid);
-      if (server?.pid) killGroup(server.pid);
+      for (const u of units) if (u.handle?.child) killGroup(u.handle.child.pid);
       process.exit(130);
     }
     void stopAll(0);
   };
   for (const sig of SIGNALS) process.on(sig, onSignal);
 
+  const supervise = (name, launchFn) => {
+    const unit = { name, kind: KINDS[name] ?? DEFAULT_KIND, launch: launchFn, handle: null, exitTimes: [], timer: null };
+    units.push(unit);
+    return launch(unit, false);
+  };
+
   return {
     get stopping() {
       return stopping;
     },
-    /** The Temporal dev server, stopped last. */
-    setServer(s) {
-      server = s;
-    },
-    /** Spawns `node entry`; when it exits on its own, everything stops. */
+    supervise,
+    /** Spawns `node entry` under supervision. */
     start(name, entry, env) {
-      const child = spawnApp(name, entry, env);
-      children.push({ name, child });
-      child.on('exit', (code, signal) => {
-        if (stopping) return;
-        warn(`${name} exited (${signal || code}); stopping everything`);
-        void stopAll(code || 1);
+      const { graceMs } = KINDS[name] ?? DEFAULT_KIND;
+      return supervise(name, async () => {
+        const child = spawnApp(name, entry, env);
+        return { child, lastLines: keepTail(child), stop: () => stopProcess({ child, group: true, graceMs }) };
       });
-      return child;
-    },
-    /** From now on a watchdog stops every child should this process be killed. */
-    watch() {
-      watchdog = startWatchdog(process.pid, [...children.map((c) => -c.child.pid), ...(server?.pid ? [-server.pid] : [])]);
     },
     stopAll,
   };
@@ -134,4 +244,4 @@ function httpGet(url, timeoutMs = 2000) {
   });
 }
 
-module.exports = { createSupervisor, runForeground, httpGet, spawnApp };
+module.exports = { createSupervisor, restartDecision, RESTART_POLICY, runForeground, httpGet, spawnApp };

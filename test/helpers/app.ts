@@ -103,6 +103,12 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/**
+ * What the fixtures that drive the API need of an app: requests by role, and a set that keeps the
+ * OAuth codes they see. A TestApp is one; so is a driver of an API running in another process.
+ */
+export type ApiDriver = Pick<TestApp, 'as' | 'secrets'>;
+
 export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
   const cleanups: (() => Promise<unknown>)[] = [];
   const cleanup = async () => {
@@ -188,18 +194,7 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     const app = createApp({ config, store: testStore.store, logger, temporal, constantContact, exportHooks: options.exportHooks, clock: options.clock });
     server.on('request', app);
 
-    const requester = (authorization: string | undefined): Requester => {
-      const request = <T>(method: string, path: string, o: RequestOptions = {}) =>
-        send<T>(baseUrl, method, path, { ...o, headers: { ...(authorization ? { authorization } : {}), ...o.headers } });
-      return {
-        request,
-        get: (path, o) => request('GET', path, o),
-        delete: (path, o) => request('DELETE', path, o),
-        post: (path, body, o) => request('POST', path, { ...o, ...(body !== undefined ? { body } : {}) }),
-        put: (path, body, o) => request('PUT', path, { ...o, ...(body !== undefined ? { body } : {}) }),
-        patch: (path, body, o) => request('PATCH', path, { ...o, ...(body !== undefined ? { body } : {}) }),
-      };
-    };
+    const requester = (authorization: string | undefined) => requesterFor(baseUrl, authorization);
     const keyOf = (caller: Caller) => (caller === 'admin' ? adminKey : caller === 'contributor' ? contributorKey : undefined);
 
     return {
@@ -226,6 +221,20 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     await cleanup();
     throw err;
   }
+}
+
+/** Requests to the API at `baseUrl` with this Authorization header value (or none). */
+export function requesterFor(baseUrl: string, authorization: string | undefined): Requester {
+  const request = <T>(method: string, path: string, o: RequestOptions = {}) =>
+    send<T>(baseUrl, method, path, { ...o, headers: { ...(authorization ? { authorization } : {}), ...o.headers } });
+  return {
+    request,
+    get: (path, o) => request('GET', path, o),
+    delete: (path, o) => request('DELETE', path, o),
+    post: (path, body, o) => request('POST', path, { ...o, ...(body !== undefined ? { body } : {}) }),
+    put: (path, body, o) => request('PUT', path, { ...o, ...(body !== undefined ? { body } : {}) }),
+    patch: (path, body, o) => request('PATCH', path, { ...o, ...(body !== undefined ? { body } : {}) }),
+  };
 }
 
 async function send<T>(baseUrl: string, method: string, path: string, o: RequestOptions): Promise<TestResponse<T>> {
@@ -262,7 +271,7 @@ export interface Authorization {
 }
 
 /** Follows an authorizeUrl like a browser: our 302 → the sandbox's authorize → 302 → our callback. */
-export async function followAuthorization(app: TestApp, authorizeUrl: string): Promise<Authorization> {
+export async function followAuthorization(app: ApiDriver, authorizeUrl: string): Promise<Authorization> {
   const browser = { accept: 'text/html,application/xhtml+xml,*/*;q=0.8' };
   const authorizeResponse = await fetchAs(authorizeUrl, browser);
   if (authorizeResponse.status !== 302) {
@@ -295,7 +304,7 @@ async function fetchAs(url: string, headers: Record<string, string>): Promise<Te
  * browser would. Returns the id of the connection, now `connected`.
  */
 export async function connectSandboxConnection(
-  app: TestApp,
+  app: ApiDriver,
   input: { displayName?: string; usableBy?: 'admins' | 'admins-and-contributors' } = {},
 ): Promise<string> {
   const created = await app.as('admin').post('/v1/connections', {

@@ -1,15 +1,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { testTemporal } from '../helpers/temporal';
+import { Client, Connection } from '@temporalio/client';
+import { exitOf, freePorts, interrupt, nothingLeft, npmStart, waitFor, waitForOutput, type NpmStart, type StartPorts } from '../helpers/npm-start';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const temporal = require('../../scripts/temporal.js');
 
 /**
  * `npm start` end to end with stand-in entry points: scripts/run.js is copied into a scratch
  * project whose dist/ holds tiny api/worker/sandbox programs, so this tests the orchestration
- * (dev server, children, readiness, generated keys, Ctrl-C) independently of the real app.
+ * (dev server, children, readiness, generated keys, restarts, Ctrl-C) independently of the real
+ * app. test/ops/start-supervision.test.ts does the same with the real app.
  */
 const repoRoot = path.resolve(__dirname, '../..');
 
@@ -26,39 +27,14 @@ let server = null;
 if (port) server = http.createServer((req, res) => { res.writeHead(200); res.end('{"status":"ok"}'); }).listen(port, '127.0.0.1');
 console.log(JSON.stringify({ level: 30, time: Date.now(), msg: '${name} started' }));
 const keepAlive = setInterval(() => {}, 1000);
-process.on('SIGTERM', () => { clearInterval(keepAlive); if (server) server.close(); process.exit(0); });
+// STUB_IGNORES_SIGTERM=<name>: that stub never stops by itself, as a worker stuck in a long drain.
+process.on('SIGTERM', () => { if (process.env.STUB_IGNORES_SIGTERM === '${name}') return; clearInterval(keepAlive); if (server) server.close(); process.exit(0); });
 `;
-
-function waitForOutput(child: ChildProcess, out: { text: string }, pattern: RegExp, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${pattern}; output:\n${out.text}`)), timeoutMs);
-    const check = () => {
-      if (pattern.test(out.text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout!.on('data', check);
-    child.on('exit', () => {
-      clearTimeout(timer);
-      if (pattern.test(out.text)) resolve();
-      else reject(new Error(`run.js exited before ${pattern}; output:\n${out.text}`));
-    });
-    check();
-  });
-}
-
-function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
-}
 
 describe('npm start (scripts/run.js start)', () => {
   let root: string;
   let dataDir: string;
-  const ports = { api: 0, grpc: 0, ui: 0, sandbox: 0 };
+  let ports: StartPorts;
 
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-runjs-'));
@@ -72,34 +48,27 @@ describe('npm start (scripts/run.js start)', () => {
       fs.writeFileSync(path.join(root, 'dist', name, 'main.js'), STUB(name));
     }
     fs.writeFileSync(path.join(root, 'dist', '.build-stamp'), 'stub\n');
-    for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await temporal.freePort();
+    ports = await freePorts();
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+  // A test that fails half-way leaves nothing running.
+  const running: NpmStart[] = [];
+  afterEach(async () => {
+    for (const started of running.splice(0)) await interrupt(started.child);
+  });
 
-  function start() {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of ['API_KEYS', 'SECRETS_KEY', 'CC_CLIENT_ID', 'CC_CLIENT_SECRET', 'TEMPORAL_UI_URL']) delete env[k];
-    Object.assign(env, {
-      DATA_DIR: dataDir,
-      PORT: String(ports.api),
-      TEMPORAL_ADDRESS: `127.0.0.1:${ports.grpc}`,
-      TEMPORAL_UI_URL: `http://127.0.0.1:${ports.ui}`,
-      CC_SANDBOX_PORT: String(ports.sandbox),
-      TEMPORAL_CLI: testTemporal().cli,
-      NO_COLOR: '1',
-    });
-    const child = spawn(process.execPath, [path.join(root, 'scripts', 'run.js'), 'start'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = { text: '' };
-    child.stdout!.on('data', (c) => (out.text += c));
-    child.stderr!.on('data', (c) => (out.text += c));
-    return { child, out };
+  function start(env: Record<string, string> = {}): NpmStart {
+    const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports, env });
+    running.push(started);
+    return started;
   }
 
   const pidOf = (name: string) => Number(fs.readFileSync(path.join(dataDir, `${name}.pid`), 'utf8'));
 
   it('starts everything, prints the URLs and generated keys, and Ctrl-C leaves no process behind', async () => {
-    const { child, out } = start();
-    await waitForOutput(child, out, /^ready$/m, 120000);
+    const started = start();
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
 
     expect(out.text).toContain(`http://127.0.0.1:${ports.api}`);
     expect(out.text).toContain(`http://127.0.0.1:${ports.ui}`);
@@ -129,13 +98,16 @@ describe('npm start (scripts/run.js start)', () => {
   it('reuses the generated keys on the next start, and a killed run.js is cleaned up by its watchdog', async () => {
     const before = fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8');
     const secret = fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8');
-    const { child, out } = start();
-    await waitForOutput(child, out, /^ready$/m, 120000);
+    const started = start();
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
     expect(fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8')).toBe(before);
     expect(fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8')).toBe(secret);
     expect(out.text).toContain(JSON.parse(before).admin);
 
-    const pids = ['api', 'worker', 'sandbox'].map(pidOf);
+    const server = started.startedPid('temporal');
+    const pids = [...['api', 'worker', 'sandbox'].map(pidOf), server];
+    expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
     child.kill('SIGKILL');
     await exitOf(child);
     const deadline = Date.now() + 30000;
@@ -144,5 +116,59 @@ describe('npm start (scripts/run.js start)', () => {
     }
     for (const p of pids) expect(temporal.pidAlive(p)).toBe(false);
     expect(await temporal.isListening('127.0.0.1', ports.grpc)).toBe(false);
+  });
+
+  it('restarts a worker, a sandbox and a Temporal dev server that die, leaves the others alone, and its watchdog stops the restarted ones', async () => {
+    const started = start();
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
+    const address = `127.0.0.1:${ports.grpc}`;
+    const workflowId = `supervise-${Date.now()}`;
+    let connection = await Connection.connect({ address });
+    await new Client({ connection }).workflow.start('noSuchWorkflow', { taskQueue: 'supervise-probe', workflowId });
+    await connection.close();
+    const api = pidOf('api');
+    const worker = pidOf('worker');
+    const server = started.startedPid('temporal');
+    expect(temporal.pidAlive(server)).toBe(true);
+
+    process.kill(worker, 'SIGKILL');
+    const restartedWorker = Number((await waitForOutput(started, /worker restarted \(pid (\d+)\)/, 30000))[1]);
+    expect(out.text).toMatch(/worker exited unexpectedly \(SIGKILL\); restarting it in 0\.5 s/);
+    expect(restartedWorker).not.toBe(worker);
+    await waitFor(() => pidOf('worker') === restartedWorker, 10000);
+
+    process.kill(pidOf('sandbox'), 'SIGKILL');
+    await waitForOutput(started, /sandbox restarted \(pid \d+\): its account starts empty/, 30000);
+    expect(out.text).toContain('POST /v1/connections/{id}/reauthorize');
+
+    process.kill(-server, 'SIGKILL');
+    const restartedServer = Number((await waitForOutput(started, /temporal restarted \(pid (\d+)\): on the same database file/, 120000))[1]);
+    connection = await Connection.connect({ address });
+    const description = await new Client({ connection }).workflow.getHandle(workflowId).describe();
+    await connection.close();
+    expect(description.status.name).toBe('RUNNING'); // the state survived the restart
+    expect(pidOf('api')).toBe(api);
+    expect(temporal.pidAlive(api)).toBe(true);
+
+    const restarted = [restartedWorker, pidOf('sandbox'), restartedServer];
+    child.kill('SIGKILL');
+    await exitOf(child);
+    await waitFor(() => nothingLeft([...restarted, api], [ports.grpc, ports.api, ports.sandbox]), 30000);
+  }, 300_000);
+
+  it('SIGTERM stops everything like Ctrl-C, and a second interrupt kills what is still draining at once', async () => {
+    const started = start({ STUB_IGNORES_SIGTERM: 'worker' });
+    const { child, out } = started;
+    await waitForOutput(started, /^ready$/m, 120000);
+    const pids = [...['api', 'worker', 'sandbox'].map(pidOf), started.startedPid('temporal')];
+
+    child.kill('SIGTERM');
+    await waitFor(() => !temporal.pidAlive(pids[0]) && temporal.pidAlive(pids[1]), 10000); // the API stopped, the worker drains
+    expect(out.text).toContain('Stopping...');
+    child.kill('SIGINT');
+    expect(await exitOf(child)).toBe(130);
+    expect(out.text).toContain('second interrupt: killing everything now');
+    await waitFor(() => nothingLeft(pids, Object.values(ports)), 10000);
   });
 });

@@ -1,7 +1,7 @@
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
 import type { Attributes } from '../../store/types';
 import type { Store } from '../../store';
-import { connectSandboxConnection, type TestApp } from '../helpers/app';
+import { connectSandboxConnection, type ApiDriver, type TestApp } from '../helpers/app';
 import type { Client } from '@temporalio/client';
 import type { RunJson } from '../../api/run-view';
 import type { RunCounts } from '../../store/types';
@@ -93,7 +93,7 @@ export interface ExportSetup {
 
 /** A connected sandbox connection, a segment of every profile (refreshed) and an export to the default list. */
 export async function setupExport(
-  app: TestApp,
+  app: ApiDriver,
   options: { connectionId?: string; rule?: unknown; mapping?: Record<string, unknown>; listId?: string; name?: string; usableBy?: 'admins' | 'admins-and-contributors' } = {},
 ): Promise<ExportSetup> {
   const admin = app.as('admin');
@@ -114,14 +114,14 @@ export async function setupExport(
   return { connectionId, segmentId: segment.body.id, exportId: created.body.id };
 }
 
-export async function startRunViaApi(app: TestApp, exportId: string): Promise<RunJson> {
+export async function startRunViaApi(app: ApiDriver, exportId: string): Promise<RunJson> {
   const res = await app.as('admin').post(`/v1/exports/${exportId}/runs`);
   if (res.status !== 202) throw new Error(`POST /v1/exports/${exportId}/runs: ${res.status} ${res.text}`);
   return res.body.run;
 }
 
 /** Polls GET /v1/runs/{id} until the run is no longer running (or `until` holds). */
-export async function waitForRun(app: TestApp, runId: string, options: { timeoutMs?: number; until?: (run: RunJson) => boolean } = {}): Promise<RunJson> {
+export async function waitForRun(app: ApiDriver, runId: string, options: { timeoutMs?: number; until?: (run: RunJson) => boolean } = {}): Promise<RunJson> {
   const deadline = Date.now() + (options.timeoutMs ?? 90_000);
   const until = options.until ?? ((run: RunJson) => run.status !== 'running');
   let last: RunJson | undefined;
@@ -152,7 +152,7 @@ export interface SandboxStats {
 }
 
 /** The members of a sandbox list, as the sandbox's control API reports them. */
-export async function listMembers(app: TestApp, listId = DEFAULT_LIST_ID): Promise<SandboxMember[]> {
+export async function listMembers(app: Pick<TestApp, 'sandboxAddress'>, listId = DEFAULT_LIST_ID): Promise<SandboxMember[]> {
   const res = await fetch(`${app.sandboxAddress.baseUrl}/__sandbox/lists/${listId}/members`);
   const text = await res.text();
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as SandboxMember);
