@@ -4,7 +4,7 @@ import express, { type Express } from 'express';
 import { apiRouter } from './api';
 import { controlRouter } from './control';
 import { noFaults, type SandboxContext } from './context';
-import { sendControlError } from './http';
+import { sendControlError, stampArrival } from './http';
 import { OAuthStore, oauthRouter } from './oauth';
 import { resolveOptions, type SandboxOptions } from './options';
 import { RollingSecond } from './rate-limit';
@@ -58,8 +58,10 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Activities whose time has come are applied before any request sees the account.
-  app.use((_req, _res, next) => {
+  // A request is stamped first, as it arrives; then the activities whose time has come are applied
+  // before it sees the account.
+  app.use((_req, res, next) => {
+    stampArrival(res, options.now());
     state.tick();
     next();
   });
