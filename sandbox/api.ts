@@ -8,6 +8,7 @@ import { activitiesRouter } from './v3/activities';
 import { contactExportsRouter } from './v3/contact-exports';
 import { contactsRouter } from './v3/contacts';
 import { customFieldsRouter } from './v3/custom-fields';
+import { importsRouter } from './v3/imports';
 import { listsRouter } from './v3/lists';
 
 /**
@@ -98,6 +99,7 @@ export function apiRouter(ctx: SandboxContext): Router {
 
   router.use(listsRouter(ctx));
   router.use(customFieldsRouter(ctx));
+  router.use(importsRouter(ctx));
   router.use(activitiesRouter(ctx));
   router.use(contactExportsRouter(ctx));
   router.use(contactsRouter(ctx));

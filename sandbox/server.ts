@@ -5,6 +5,7 @@ import { apiRouter } from './api';
 import { controlRouter } from './control';
 import { noFaults, type SandboxContext } from './context';
 import { sendControlError, stampArrival } from './http';
+import { ImportThread } from './import-thread';
 import { OAuthStore, oauthRouter } from './oauth';
 import { resolveOptions, type SandboxOptions } from './options';
 import { RollingSecond } from './rate-limit';
@@ -46,6 +47,7 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
     limiters: new Map(),
     arrivals: new RollingSecond(),
     faults: noFaults(),
+    importThread: new ImportThread(),
     limits: {
       ratePerSecond: options.ratePerSecond,
       ratePerDay: options.ratePerDay,
@@ -59,11 +61,12 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
   app.disable('x-powered-by');
   app.set('etag', false);
   // A request is stamped first, as it arrives; then the activities whose time has come are applied
-  // before it sees the account.
+  // before it sees the account (a large import yields to the event loop as it goes, see settle()).
   app.use((_req, res, next) => {
     stampArrival(res, options.now());
-    state.tick();
-    next();
+    const applying = state.settle();
+    if (applying) applying.then(() => next(), next);
+    else next();
   });
   app.use('/oauth2/default/v1', (req, _res, next) => {
     state.stats.oauthRequests++;
@@ -105,14 +108,16 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
         });
       });
     },
-    close() {
+    async close() {
       const s = server;
       server = undefined;
-      if (!s) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        s.close((err) => (err ? reject(err) : resolve()));
-        s.closeAllConnections();
-      });
+      if (s) {
+        await new Promise<void>((resolve, reject) => {
+          s.close((err) => (err ? reject(err) : resolve()));
+          s.closeAllConnections();
+        });
+      }
+      await context.importThread.close();
     },
   };
 }
