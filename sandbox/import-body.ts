@@ -16,17 +16,18 @@ export interface ImportRules {
 }
 
 /**
- * The valid contacts as JSON text, in batches of PERSONS_PER_BATCH: strings cross between threads at
- * the cost of a copy, where tens of thousands of objects would take hundreds of milliseconds to
- * rebuild on the main thread; the main thread parses one batch at a time when the activity is
- * applied.
+ * The valid contacts as JSON text, in batches of at most PERSONS_PER_BATCH contacts and about
+ * BATCH_CHARS characters: strings cross between threads at the cost of a copy, where tens of
+ * thousands of objects would take hundreds of milliseconds to rebuild on the main thread; the main
+ * thread parses one batch at a time when the activity is applied.
  */
 export interface PackedPersons {
   batches: string[];
   count: number;
 }
 
-export const PERSONS_PER_BATCH = 1000;
+const PERSONS_PER_BATCH = 1000;
+const BATCH_CHARS = 256 * 1024;
 
 /** A body refused before anything about the account is looked at (400). */
 export interface ImportBodyRefused {
@@ -92,7 +93,19 @@ export function parseImportBody(raw: Buffer, rules: ImportRules): ParsedImportBo
 
 export function packPersons(persons: ImportPerson[]): PackedPersons {
   const batches: string[] = [];
-  for (let i = 0; i < persons.length; i += PERSONS_PER_BATCH) batches.push(JSON.stringify(persons.slice(i, i + PERSONS_PER_BATCH)));
+  let batch: string[] = [];
+  let chars = 0;
+  for (const person of persons) {
+    const json = JSON.stringify(person);
+    batch.push(json);
+    chars += json.length;
+    if (batch.length === PERSONS_PER_BATCH || chars >= BATCH_CHARS) {
+      batches.push(`[${batch.join(',')}]`);
+      batch = [];
+      chars = 0;
+    }
+  }
+  if (batch.length) batches.push(`[${batch.join(',')}]`);
   return { batches, count: persons.length };
 }
 
