@@ -1,12 +1,25 @@
+import type { ImportPerson } from './import';
+import { unpackPersons } from './import-body';
 import type { Activity, Contact, ContactList, ExportPayload, ImportPayload, RemovePayload } from './model';
 import type { SandboxState } from './state';
 
-// What a bulk activity does to the account when its time comes (SandboxState.tick applies them in
+// What a bulk activity does to the account when its time comes (SandboxState.settle applies them in
 // queue order): an import adds or updates contacts and list memberships, a removal takes
 // memberships away, a contact export takes a snapshot of the members it names.
 
+/**
+ * Applies an activity. An import goes a batch of contacts at a time and yields between batches (the
+ * caller lets the event loop run there); the others go at once.
+ */
+export function* applyActivity(state: SandboxState, a: Activity): Generator<void, void> {
+  const p = a.payload;
+  if (p?.kind === 'import') yield* applyImport(state, a, p);
+  else if (p?.kind === 'remove') applyRemove(state, a, p);
+  else if (p?.kind === 'export') applyExport(state, a, p);
+}
+
 /** An import: contacts added or updated; unsubscribed ones are never put back on a list. */
-export function applyImport(state: SandboxState, a: Activity, p: ImportPayload): void {
+function* applyImport(state: SandboxState, a: Activity, p: ImportPayload): Generator<void, void> {
   const now = a.completesAt;
   const lists: ContactList[] = [];
   for (const id of p.listIds) {
@@ -14,23 +27,28 @@ export function applyImport(state: SandboxState, a: Activity, p: ImportPayload):
     if (list) lists.push(list);
   }
   let cannotAdd = 0;
-  for (const person of p.persons) {
-    let c = state.byEmail.get(person.key);
-    if (!c) c = state.addContact(person.email, person.key, now);
-    else c.updated = now - state.timeBase;
-    if (person.first_name !== undefined) c.firstName = person.first_name;
-    if (person.last_name !== undefined) c.lastName = person.last_name;
-    if (person.extra) c.extra = c.extra ? { ...c.extra, ...person.extra } : person.extra;
-    if (person.cf) c.cf = c.cf ? { ...c.cf, ...person.cf } : person.cf;
-    if (c.permission === 'unsubscribed') {
-      cannotAdd++;
-      continue;
-    }
-    for (const list of lists) list.members.add(c);
+  let batches = 0;
+  for (const persons of unpackPersons(p.persons)) {
+    if (batches++ > 0) yield;
+    for (const person of persons) if (!importPerson(state, person, now, lists)) cannotAdd++;
   }
   for (const list of lists) list.updatedAt = now;
-  a.status.person_count = p.persons.length;
+  a.status.person_count = p.persons.count;
   a.status.cannot_add_to_list_count = cannotAdd;
+}
+
+/** Adds or updates one contact and puts it on the lists; false when it is unsubscribed (kept off them). */
+function importPerson(state: SandboxState, person: ImportPerson, now: number, lists: ContactList[]): boolean {
+  let c = state.byEmail.get(person.key);
+  if (!c) c = state.addContact(person.email, person.key, now);
+  else c.updated = now - state.timeBase;
+  if (person.first_name !== undefined) c.firstName = person.first_name;
+  if (person.last_name !== undefined) c.lastName = person.last_name;
+  if (person.extra) c.extra = c.extra ? { ...c.extra, ...person.extra } : person.extra;
+  if (person.cf) c.cf = c.cf ? { ...c.cf, ...person.cf } : person.cf;
+  if (c.permission === 'unsubscribed') return false;
+  for (const list of lists) list.members.add(c);
+  return true;
 }
 
 /** A removal of list memberships, by contact ids, by source lists or of all active contacts. */

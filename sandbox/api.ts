@@ -1,13 +1,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import express, { type Request, type Router } from 'express';
 import type { SandboxContext } from './context';
-import { ccErrorHandler, notFound, sendCcError, sendThrottled, sendUnauthorized } from './http';
+import { arrivedAt, ccErrorHandler, notFound, sendCcError, sendThrottled, sendUnauthorized } from './http';
 import type { AccessTokenInfo } from './oauth';
 import { KeyRateLimiter } from './rate-limit';
 import { activitiesRouter } from './v3/activities';
 import { contactExportsRouter } from './v3/contact-exports';
 import { contactsRouter } from './v3/contacts';
 import { customFieldsRouter } from './v3/custom-fields';
+import { importsRouter } from './v3/imports';
 import { listsRouter } from './v3/lists';
 
 /**
@@ -29,13 +30,18 @@ export function routeKey(method: string, path: string): string {
 
 type AuthedRequest = Request & { token?: AccessTokenInfo };
 
+/** The time (ms since the epoch, sandbox clock) a /v3 request arrived, on its answer. */
+export const ARRIVED_AT_HEADER = 'x-sandbox-arrived-at';
+
 export function apiRouter(ctx: SandboxContext): Router {
   const { state, options } = ctx;
   const router = express.Router();
 
-  // Arrival: stats, network-level faults (latency, connection reset).
-  router.use(async (req, _res, next) => {
-    const now = options.now();
+  // Arrival: stats, network-level faults (latency, connection reset). The arrival time is also sent
+  // back (a sandbox-only header) so that a client can compare it with the time it sent the request.
+  router.use(async (req, res, next) => {
+    const now = arrivedAt(res);
+    res.setHeader(ARRIVED_AT_HEADER, String(now));
     state.stats.requests++;
     const key = routeKey(req.method, req.path);
     state.stats.byRoute[key] = (state.stats.byRoute[key] ?? 0) + 1;
@@ -66,7 +72,7 @@ export function apiRouter(ctx: SandboxContext): Router {
       limiter = new KeyRateLimiter(ctx.limits.ratePerSecond, ctx.limits.ratePerDay);
       ctx.limiters.set(token.clientId, limiter);
     }
-    const decision = limiter.take(options.now());
+    const decision = limiter.take(arrivedAt(res));
     if (!decision.ok) {
       state.stats.throttled++;
       if (decision.reason === 'per_second') state.stats.throttledPerSecond++;
@@ -93,6 +99,7 @@ export function apiRouter(ctx: SandboxContext): Router {
 
   router.use(listsRouter(ctx));
   router.use(customFieldsRouter(ctx));
+  router.use(importsRouter(ctx));
   router.use(activitiesRouter(ctx));
   router.use(contactExportsRouter(ctx));
   router.use(contactsRouter(ctx));

@@ -1,3 +1,4 @@
+import type { ImportThread } from './import-thread';
 import type { OAuthStore } from './oauth';
 import type { SandboxOptions } from './options';
 import type { KeyRateLimiter, RollingSecond } from './rate-limit';
@@ -26,5 +27,7 @@ export interface SandboxContext {
   /** Arrivals of /v3 requests in the rolling second (for stats.maxRequestsInOneSecond). */
   arrivals: RollingSecond;
   faults: Faults;
+  /** Parses and validates import bodies off the main thread. */
+  importThread: ImportThread;
   limits: { ratePerSecond: number; ratePerDay: number; maxQueuedActivities: number; tokenRatePerSecond: number; tokenBurst: number };
 }

@@ -44,6 +44,19 @@ export function ccErrorHandler(err: unknown, _req: Request, res: Response, next:
   sendCcError(res, 500, 'server_error', 'Internal server error');
 }
 
+/**
+ * Stamps a request with the time it arrived (its headers were read), before anything else is done
+ * with it: the rate limits and the stats count that time, not the moment a busy event loop got to
+ * the request.
+ */
+export function stampArrival(res: Response, now: number): void {
+  res.locals.arrivedAt = now;
+}
+
+export function arrivedAt(res: Response): number {
+  return res.locals.arrivedAt as number;
+}
+
 /** Error body of the control endpoints: the project API's `{error: {code, message, details}}`. */
 export function sendControlError(res: Response, status: number, code: string, message: string, details?: unknown[]): void {
   res.status(status).json({ error: { code, message, ...(details ? { details } : {}) } });

@@ -1,4 +1,5 @@
-import type { ImportPerson, StoredFields } from './import';
+import type { StoredFields } from './import';
+import type { PackedPersons } from './import-body';
 
 // The records of the sandbox's in-memory Constant Contact account. They are kept lean: a benchmark
 // pushes a million contacts through it.
@@ -54,7 +55,8 @@ export type ActivityState = 'initialized' | 'processing' | 'completed' | 'cancel
 export interface ImportPayload {
   kind: 'import';
   listIds: string[];
-  persons: ImportPerson[];
+  /** The valid contacts, packed by the import thread (set once `Activity.ready`); unpacked a batch at a time when applied. */
+  persons: PackedPersons;
 }
 
 export interface RemovePayload {
@@ -82,6 +84,8 @@ export interface Activity {
   /** Counts of the status object; final once applied. */
   status: Record<string, number>;
   payload: ImportPayload | RemovePayload | ExportPayload | undefined;
+  /** Settles when the payload is complete: an import's contacts arrive from the import thread after its answer. */
+  ready?: Promise<void>;
   /** Exports: the contacts exported, fixed at completion. */
   exported?: Contact[];
   exportFields?: string[];

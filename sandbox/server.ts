@@ -4,7 +4,8 @@ import express, { type Express } from 'express';
 import { apiRouter } from './api';
 import { controlRouter } from './control';
 import { noFaults, type SandboxContext } from './context';
-import { sendControlError } from './http';
+import { sendControlError, stampArrival } from './http';
+import { ImportThread } from './import-thread';
 import { OAuthStore, oauthRouter } from './oauth';
 import { resolveOptions, type SandboxOptions } from './options';
 import { RollingSecond } from './rate-limit';
@@ -46,6 +47,7 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
     limiters: new Map(),
     arrivals: new RollingSecond(),
     faults: noFaults(),
+    importThread: new ImportThread(),
     limits: {
       ratePerSecond: options.ratePerSecond,
       ratePerDay: options.ratePerDay,
@@ -58,10 +60,13 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
-  // Activities whose time has come are applied before any request sees the account.
-  app.use((_req, _res, next) => {
-    state.tick();
-    next();
+  // A request is stamped first, as it arrives; then the activities whose time has come are applied
+  // before it sees the account (a large import yields to the event loop as it goes, see settle()).
+  app.use((_req, res, next) => {
+    stampArrival(res, options.now());
+    const applying = state.settle();
+    if (applying) applying.then(() => next(), next);
+    else next();
   });
   app.use('/oauth2/default/v1', (req, _res, next) => {
     state.stats.oauthRequests++;
@@ -103,14 +108,16 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
         });
       });
     },
-    close() {
+    async close() {
       const s = server;
       server = undefined;
-      if (!s) return Promise.resolve();
-      return new Promise((resolve, reject) => {
-        s.close((err) => (err ? reject(err) : resolve()));
-        s.closeAllConnections();
-      });
+      if (s) {
+        await new Promise<void>((resolve, reject) => {
+          s.close((err) => (err ? reject(err) : resolve()));
+          s.closeAllConnections();
+        });
+      }
+      await context.importThread.close();
     },
   };
 }

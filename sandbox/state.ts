@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { applyExport, applyImport, applyRemove } from './activities';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
+import { applyActivity } from './activities';
 import { type Activity, type ActivityKind, type ActivityState, Contact, type ContactList, type CustomField, emptyStats, labelToName, type SandboxStats } from './model';
 import { DEFAULT_LIST_ID, DEFAULT_LIST_NAME, type SandboxOptions } from './options';
 
@@ -158,13 +159,41 @@ export class SandboxState {
 
   // ---- activities ----
 
-  /** Applies every activity whose time has come, in queue order. Called before each request. */
-  tick(): void {
-    const now = this.now();
-    while (this.queueHead < this.queue.length && this.queue[this.queueHead].completesAt <= now) {
-      const activity = this.queue[this.queueHead];
+  /** The application of due activities under way, if any. */
+  private applying: Promise<void> | undefined;
+
+  /**
+   * Applies every activity whose time has come, in queue order; called before each request is
+   * handled, so no request sees an activity due but not applied. A large import is applied a
+   * batch of contacts at a time, yielding to the event loop in between, so requests that arrive
+   * meanwhile are stamped when they arrive; they wait for the same application to finish.
+   * undefined when nothing is due (the request goes on at once).
+   */
+  settle(): Promise<void> | undefined {
+    if (!this.applying && this.due()) this.applying = this.applyDue().finally(() => (this.applying = undefined));
+    return this.applying;
+  }
+
+  private due(): Activity | undefined {
+    const head = this.queueHead < this.queue.length ? this.queue[this.queueHead] : undefined;
+    return head && head.completesAt <= this.now() ? head : undefined;
+  }
+
+  private async applyDue(): Promise<void> {
+    for (let a = this.due(); a; a = this.due()) {
+      // Stop if the account is reset meanwhile: the activity is no longer at the head of the queue.
+      const current = () => this.queue[this.queueHead] === a;
+      if (a.ready) await a.ready;
+      if (!current()) return;
+      for (const _batch of applyActivity(this, a)) {
+        await yieldToEventLoop();
+        if (!current()) return;
+      }
+      a.payload = undefined;
+      a.ready = undefined;
+      a.applied = true;
+      a.status.items_completed_count = a.status.items_total_count ?? a.itemsTotal;
       this.queue[this.queueHead++] = undefined as unknown as Activity;
-      this.apply(activity);
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead);
@@ -172,7 +201,7 @@ export class SandboxState {
     }
   }
 
-  /** Non-terminal activities (after tick()). */
+  /** Non-terminal activities (after settle()). */
   queuedActivities(): number {
     return this.queue.length - this.queueHead;
   }
@@ -215,15 +244,5 @@ export class SandboxState {
     const out: Activity[] = [];
     for (const a of this.activities.values()) if (a.createdAt >= since) out.push(a);
     return out.reverse();
-  }
-
-  private apply(a: Activity): void {
-    const p = a.payload;
-    if (p?.kind === 'import') applyImport(this, a, p);
-    else if (p?.kind === 'remove') applyRemove(this, a, p);
-    else if (p?.kind === 'export') applyExport(this, a, p);
-    a.payload = undefined;
-    a.applied = true;
-    a.status.items_completed_count = a.status.items_total_count ?? a.itemsTotal;
   }
 }

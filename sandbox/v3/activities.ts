@@ -2,7 +2,6 @@ import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { SandboxContext } from '../context';
 import { badRequest, decodeCursor, encodeCursor, intParam, notFound, stringParam } from '../http';
-import { ImportRequestError, itemsFittingIn, validateImportItems } from '../import';
 import { activityJson, checkJson, listIdsOf, queueFull } from './shared';
 
 const removeBody = z.strictObject({
@@ -11,69 +10,12 @@ const removeBody = z.strictObject({
 });
 
 /**
- * The bulk activities: POST /activities/contacts_json_import and /activities/remove_list_memberships
- * (queued, applied when their time comes), GET /activities and GET /activities/{id}.
+ * The bulk activities: POST /activities/remove_list_memberships (queued, applied when its time
+ * comes; the JSON import is in imports.ts), GET /activities and GET /activities/{id}.
  */
 export function activitiesRouter(ctx: SandboxContext): Router {
-  const { state, options } = ctx;
+  const { state } = ctx;
   const router = express.Router();
-
-  router.post(
-    '/activities/contacts_json_import',
-    checkJson,
-    express.raw({ type: () => true, limit: options.maxBodyBytes }),
-    (req, res) => {
-      if (queueFull(ctx, res)) return;
-      const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        throw badRequest('The request body is not valid JSON.', 'malformed_json');
-      }
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a JSON object.');
-      const { import_data: importData, list_ids: listIdsRaw, ...rest } = body as Record<string, unknown>;
-      const unknownKeys = Object.keys(rest);
-      if (unknownKeys.length) throw badRequest(`Unknown property: ${unknownKeys.join(', ')}.`);
-      if (!Array.isArray(importData) || importData.length === 0) throw badRequest("'import_data' must be an array of 1 to 40000 contacts.", 'import_data.required');
-      if (importData.length > options.maxImportContacts) {
-        throw badRequest(`'import_data' accepts at most ${options.maxImportContacts} contacts; got ${importData.length}.`, 'import_data.too_many');
-      }
-      const listIds = listIdsOf(state, listIdsRaw, 'list_ids');
-
-      let items = importData;
-      if (raw.length > options.maxImportBytes) {
-        // Like Constant Contact: only the first 4 MB are imported; the rest is dropped silently.
-        const kept = itemsFittingIn(raw, options.maxImportBytes);
-        state.stats.truncatedRequests++;
-        state.stats.truncatedContacts += importData.length - kept;
-        items = importData.slice(0, kept);
-      }
-      let validated;
-      try {
-        validated = validateImportItems(items, state.customFieldIdByName);
-      } catch (err) {
-        if (err instanceof ImportRequestError) throw badRequest(err.message, 'import_data.invalid');
-        throw err;
-      }
-      const activity = state.enqueue(
-        'import',
-        items.length,
-        { kind: 'import', listIds, persons: validated.persons },
-        {
-          items_total_count: items.length,
-          items_completed_count: 0,
-          person_count: 0,
-          error_count: validated.errorCount,
-          correctable_count: validated.correctableCount,
-          cannot_add_to_list_count: 0,
-        },
-      );
-      state.stats.importRequests++;
-      state.stats.importedContacts += items.length;
-      res.status(201).json(activityJson(state, activity));
-    },
-  );
 
   router.post('/activities/remove_list_memberships', checkJson, express.json({ type: () => true, limit: '1mb' }), (req, res) => {
     if (queueFull(ctx, res)) return;

@@ -18,7 +18,7 @@ interface HammerResult {
 /** Runs the hammer fixture in its own node process (another worker of the same deployment). */
 function hammerInChild(input: Record<string, unknown>): Promise<HammerResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['test/constant-contact/fixtures/run-ts.js', 'test/constant-contact/fixtures/hammer.ts'], {
+    const child = spawn(process.execPath, ['scripts/run-ts.js', 'test/constant-contact/fixtures/hammer.ts'], {
       cwd: ROOT,
       env: { ...process.env, HAMMER_INPUT: JSON.stringify(input) },
       stdio: ['ignore', 'pipe', 'pipe'],
