@@ -12,6 +12,9 @@ import { ExportRepository } from './exports';
 import { RunRepository } from './runs';
 import { RateLimitRepository } from './rate-limits';
 import { SettingsRepository } from './settings';
+import { EventRepository } from './events';
+import { WebhookRepository } from './webhooks';
+import { AlertRepository } from './alerts';
 
 /**
  * The store: one interface over SQLite (embedded default) and PostgreSQL (DATABASE_URL), each
@@ -27,6 +30,9 @@ export class Store {
   readonly runs: RunRepository;
   readonly rateLimits: RateLimitRepository;
   readonly settings: SettingsRepository;
+  readonly events: EventRepository;
+  readonly webhooks: WebhookRepository;
+  readonly alerts: AlertRepository;
 
   constructor(readonly db: Db, secrets: SecretBox) {
     this.profiles = new ProfileRepository(db);
@@ -38,6 +44,9 @@ export class Store {
     this.runs = new RunRepository(db);
     this.rateLimits = new RateLimitRepository(db);
     this.settings = new SettingsRepository(db);
+    this.events = new EventRepository(db);
+    this.webhooks = new WebhookRepository(db, secrets);
+    this.alerts = new AlertRepository(db);
   }
 
   /** For /readyz: true when the database answers. */
