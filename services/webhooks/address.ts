@@ -18,7 +18,7 @@ for (const [network, prefix] of [
   blocked.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
+  ['::', 128], ['::1', 128], ['64:ff9b:1::', 48], ['100::', 64], ['2001:db8::', 32], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8],
 ] as const) {
   blocked.addSubnet(network, prefix, 'ipv6');
 }
@@ -26,8 +26,14 @@ for (const [network, prefix] of [
 /** True for an address a webhook must not reach unless private addresses are allowed. */
 export function isPrivateAddress(address: string): boolean {
   const ip = address.replace(/^\[|\]$/g, '');
+  // An IPv4-mapped IPv6 address is its IPv4 address (BlockList would match it against every IPv4 rule).
   const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
   if (mapped) return isPrivateAddress(mapped[1]);
+  const mappedHex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(ip);
+  if (mappedHex) {
+    const [high, low] = [parseInt(mappedHex[1], 16), parseInt(mappedHex[2], 16)];
+    return isPrivateAddress([high >> 8, high & 255, low >> 8, low & 255].join('.'));
+  }
   const family = net.isIP(ip);
   if (family === 0) return true; // not an address: refuse rather than guess
   return blocked.check(ip, family === 4 ? 'ipv4' : 'ipv6');
@@ -57,15 +63,22 @@ export function urlProblem(raw: string): string | undefined {
   return undefined;
 }
 
+const refusal = (host: string, address: string | undefined) =>
+  new WebhookAddressError(`${host} resolves to ${address ?? 'no address'}, a loopback, private or reserved address (WEBHOOK_ALLOW_PRIVATE=true allows it)`);
+
 /** Throws WebhookAddressError when `host` is, or resolves to, an address webhooks must not reach. */
 export async function assertPublicHost(host: string, options: { allowPrivate: boolean; lookup?: LookupAll }): Promise<void> {
   if (options.allowPrivate) return;
   const ip = host.replace(/^\[|\]$/g, '');
   const addresses = net.isIP(ip) ? [ip] : (await (options.lookup ?? systemLookup)(host)).map((a) => a.address);
   const refused = addresses.find(isPrivateAddress);
-  if (refused !== undefined || addresses.length === 0) {
-    throw new WebhookAddressError(`${host} resolves to ${refused ?? 'no address'}, a loopback, private or reserved address (set WEBHOOK_ALLOW_PRIVATE=true to allow it)`);
-  }
+  if (refused !== undefined || addresses.length === 0) throw refusal(host, refused);
+}
+
+/** Throws WebhookAddressError when `host` is an IP literal webhooks must not reach (a name is left to guardedLookup). */
+export function assertPublicAddress(host: string, options: { allowPrivate: boolean }): void {
+  const ip = host.replace(/^\[|\]$/g, '');
+  if (!options.allowPrivate && net.isIP(ip) && isPrivateAddress(ip)) throw refusal(host, ip);
 }
 
 type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | dns.LookupAddress[], family?: number) => void;
@@ -80,7 +93,7 @@ export function guardedLookup(options: { allowPrivate: boolean; lookup?: LookupA
       (addresses) => {
         const refused = options.allowPrivate ? undefined : addresses.find((a) => isPrivateAddress(a.address));
         if (refused || addresses.length === 0) {
-          callback(new WebhookAddressError(`${hostname} resolves to ${refused?.address ?? 'no address'}, a loopback, private or reserved address`), '');
+          callback(refusal(hostname, refused?.address), '');
           return;
         }
         const usable = opts.family ? addresses.filter((a) => a.family === opts.family) : addresses;

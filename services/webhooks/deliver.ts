@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { assertPublicHost, guardedLookup, WebhookAddressError, type LookupAll } from './address';
+import { assertPublicAddress, guardedLookup, WebhookAddressError, type LookupAll } from './address';
 import { SIGNATURE_HEADER, signatureHeader } from './signature';
 
 /**
@@ -53,8 +53,8 @@ export function createWebhookSender(options: WebhookSenderOptions) {
       durationMs: Date.now() - started,
     });
     try {
-      // IP literals are connected to without a lookup: check them here.
-      await assertPublicHost(new URL(post.url).hostname, options);
+      // A name is checked by the lookup of the connection itself; an IP literal is connected to without one.
+      assertPublicAddress(new URL(post.url).hostname, options);
       const res = await request(post.url, {
         method: 'POST',
         dispatcher: agent,
