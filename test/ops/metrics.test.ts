@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
+import { createTestApp, type TestApp } from '../helpers/app';
 import { exportedNames, scrape, sumOf, type Sample } from '../helpers/metrics';
 import { childEnvironment, spawnWorker, uniqueTaskQueue, type WorkerProcess } from '../helpers/worker';
 import { fixtureProfile, sandboxStats, seedProfiles, setupExport, startRunViaApi, waitForRun } from '../runs/fixtures';
