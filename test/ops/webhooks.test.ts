@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { runEnded, runStarted } from '../../services/events';
 import { verifySignature } from '../../services/webhooks/signature';
 import { connectSandboxConnection, createTestApp, type JsonBody, type TestApp } from '../helpers/app';
 import { startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../helpers/worker';
@@ -108,7 +109,10 @@ describe('webhooks (SQLite, in-process worker)', () => {
     worker = await startInProcessWorker({ config: app.config, store: app.store, logger: app.logger });
     receiver = await startReceiver();
     connectionId = await connectSandboxConnection(app);
-    const created = await admin().post('/v1/webhooks', { url: receiver.url, events: ['run.started', 'run.succeeded', 'run.failed', 'run.awaiting_approval', 'run.alert', 'connection.needs_reauthorization'] });
+    const created = await admin().post('/v1/webhooks', {
+      url: receiver.url,
+      events: ['run.started', 'run.succeeded', 'run.failed', 'run.cancelled', 'run.skipped', 'run.awaiting_approval', 'run.alert', 'connection.needs_reauthorization'],
+    });
     expect(created.status).toBe(201);
     ({ id: webhookId, secret } = created.body);
     const down = await admin().post('/v1/webhooks', { url: await deadUrl(), events: ['run.started', 'run.succeeded'] });
@@ -122,7 +126,7 @@ describe('webhooks (SQLite, in-process worker)', () => {
     await app?.close();
   });
 
-  test('a succeeded run: run.started and run.succeeded arrive signed; the endpoint answered 500 twice and got it the third time', async () => {
+  test('a succeeded run: run.started and run.succeeded arrive signed; the endpoint answered 500 twice and got it the third time; recording them again delivers nothing more', async () => {
     const listId = await createSandboxList(app, 'Newsletter');
     const exportId = await exportOf(await profiles('good', 20), listId);
     receiver.failFirst['run.succeeded'] = 2;
@@ -164,6 +168,15 @@ describe('webhooks (SQLite, in-process worker)', () => {
     expect(succeeded).toMatchObject({ status: 'delivered', error: null, exportId, temporalWorkflowId: expect.stringContaining(webhookId) });
     expect(succeeded.attempts.map((a: JsonBody) => [a.attempt, a.statusCode])).toEqual([[1, 500], [2, 500], [3, 204]]);
     expect(succeeded.attempts.every((a: JsonBody) => typeof a.at === 'string' && a.durationMs >= 0)).toBe(true);
+
+    // Recording the end again (a finalize retried after a crash) delivers nothing more.
+    const count = receiver.received.length;
+    await runEnded({ config: app.config, store: app.store, temporal: app.temporal, logger: app.logger }, await app.store.runs.get(run.id));
+    await runStarted({ config: app.config, store: app.store, temporal: app.temporal, logger: app.logger }, (await app.store.runs.get(run.id))!);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(receiver.received.length).toBe(count);
+    const again = await admin().get(`/v1/webhooks/${webhookId}/deliveries`);
+    expect(again.body.items.filter((d: JsonBody) => d.runId === run.id).map((d: JsonBody) => d.eventType).sort()).toEqual(['run.started', 'run.succeeded']);
   });
 
   test('a receiver that is down changes nothing about the run; its deliveries stay pending, retried, with no answer', async () => {
@@ -226,6 +239,33 @@ describe('webhooks (SQLite, in-process worker)', () => {
     expect(receiver.received.filter((r) => r.json.type === 'run.alert').map((r) => r.json.runId)).toEqual([run.id]);
     const listed = await admin().get(`/v1/exports/${exportId}/runs`);
     expect(listed.body.items[0].alerts).toEqual(done.alerts);
+  });
+
+  test('a refresh while a run goes records a skipped run (run.skipped); cancelling the run sends run.cancelled', async () => {
+    const exportId = await exportOf(await profiles('slow', 10), await createSandboxList(app, 'Slow'), { schedule: { mode: 'with-refresh' } });
+    expect((await app.sandboxControl('PUT', '/faults', { importMsPerContact: 2000 })).status).toBe(200);
+    try {
+      const run = await startRunViaApi(app, exportId);
+      await waitForRun(app, run.id, { until: (r) => r.progress.phase === 'waiting-for-import' || r.status !== 'running' });
+      expect((await admin().post('/v1/refresh')).status).toBe(202);
+      const skipped = await eventually(async () => {
+        const runs = await admin().get(`/v1/exports/${exportId}/runs`);
+        const found = runs.body.items.find((r: JsonBody) => r.status === 'skipped');
+        expect(found).toMatchObject({ trigger: 'refresh', error: { code: 'run_in_progress' } });
+        return found;
+      });
+      await eventually(async () => expect(typesOf(skipped.id)).toEqual(['run.skipped']));
+      expect(eventsOf(skipped.id)[0].json).toMatchObject({ runId: skipped.id, exportId, status: 'skipped', trigger: 'refresh', errorCode: 'run_in_progress' });
+
+      expect((await admin().post(`/v1/runs/${run.id}/cancel`)).status).toBe(202);
+      expect(await waitForRun(app, run.id)).toMatchObject({ status: 'cancelled', alerts: [] });
+      await eventually(async () => expect(typesOf(run.id)).toEqual(['run.cancelled', 'run.started']));
+      const cancelled = eventsOf(run.id).find((r) => r.json.type === 'run.cancelled')!;
+      expect(cancelled.json).toMatchObject({ status: 'cancelled', errorCode: 'cancelled' });
+      expect(verifySignature(cancelled.headers['x-segment-export-signature'] as string, cancelled.body, secret)).toBe(true);
+    } finally {
+      await app.sandboxControl('PUT', '/faults', { importMsPerContact: 0 });
+    }
   });
 
   test('a connection whose tokens stop working: run.failed and connection.needs_reauthorization', async () => {
