@@ -23,6 +23,7 @@ import { SnapshotTooLargeError } from '../store/snapshots';
 import type { Mapping } from '../store/types';
 import type { ActivityDeps } from './index';
 import type { Store } from '../store';
+import { runEnded } from '../services/events';
 
 /**
  * The export run's activities: the side effects of workflows/exportRun.ts. Each takes and answers
@@ -286,6 +287,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
         ...(status === 'succeeded' ? { chunksTotal: chunks.length } : {}),
       });
       if (!run) throw runFailure('run_not_found', `run ${runId} does not exist`);
+      await runEnded(deps, run);
       await snapshots.drop(runId);
       logger.info({ runId, status: run.status, counts: run.counts, error: run.error?.code }, 'run finished');
       const endStatus = run.status === 'running' || run.status === 'skipped' ? status : run.status;

@@ -3,6 +3,7 @@ import { classified, runFailure, toActivityFailure } from './failures';
 import { heartbeat } from './heartbeat';
 import { ConstantContactError, terminalActivityStates, type ListMember } from '../constant-contact/types';
 import { MirrorRepository, type RemovalDecision } from '../store/mirror';
+import { runAwaitingApproval } from '../services/events';
 
 /**
  * Mirror mode's activities: read the list's members after the uploads, plan who leaves (members
@@ -199,6 +200,7 @@ export function createMirrorActivities(deps: ActivityDeps) {
     /** Shows where the removals are: awaiting-approval, waiting-for-quota, removing. */
     async setRemovalsPhase(input: { runId: string; phase: 'awaiting-approval' | 'waiting-for-quota' | 'removing' }): Promise<void> {
       await store.runs.setPhase(input.runId, input.phase);
+      if (input.phase === 'awaiting-approval') await runAwaitingApproval(deps, input.runId);
     },
 
     /** Records the guard's outcome (the first one stays) and moves the run on. */

@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { RunStartError, recordSkippedRun, startRun } from '../services/run-start';
 import { deleteExportSchedule } from '../services/schedule-sync';
+import { runEnded } from '../services/events';
 import type { RunError } from '../store/types';
 import { runFailure } from './failures';
 import { heartbeat } from './heartbeat';
@@ -61,6 +62,7 @@ export function createScheduleActivities(deps: ActivityDeps) {
 
   async function skip(exportId: string, trigger: ScheduledTrigger, error: RunError): Promise<ScheduledRunOutcome> {
     const run = await recordSkippedRun(deps, { exportId, trigger, reason: error, workflowId: callingWorkflowId() });
+    await runEnded(deps, run);
     logger.info({ exportId, runId: run.id, trigger, code: error.code }, 'scheduled run skipped');
     return { exportId, outcome: 'skipped', runId: run.id, error };
   }

@@ -3,7 +3,8 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { ApiError, toApiError } from './errors';
 import type { Role } from '../store/types';
 import { createConsole } from './console';
-import type { AppDeps } from './deps';
+import type { AppDeps, RouteDeps } from './deps';
+import { createApiMetrics } from './metrics';
 import { RouteRegistry } from './http';
 import { registerHealthRoutes } from './routes/health';
 import { routeModules } from './routes';
@@ -16,7 +17,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.set('query parser', 'simple');
   if (deps.config.trustProxy) app.set('trust proxy', true);
   const webConsole = createConsole(deps);
+  const metrics = deps.metrics ?? createApiMetrics();
 
+  app.use(metrics.observeRequests);
   app.use(requestId);
   app.use(requestLog(deps));
   app.use(authenticate(deps));
@@ -28,7 +31,7 @@ export function createApp(deps: AppDeps): express.Express {
   const routes = new RouteRegistry(router);
   registerHealthRoutes(routes, deps);
   // Unless told otherwise, saving or deleting an export keeps its Temporal Schedule in step.
-  const routeDeps: AppDeps = deps.exportHooks ? deps : { ...deps, exportHooks: createScheduleExportHooks(deps) };
+  const routeDeps: RouteDeps = { ...deps, metrics, exportHooks: deps.exportHooks ?? createScheduleExportHooks(deps) };
   for (const register of routeModules) register(routes, routeDeps);
   webConsole.register(router, routes);
   app.use(router);

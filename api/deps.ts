@@ -3,6 +3,7 @@ import type { Config } from '../common/config';
 import type { Logger } from '../common/logger';
 import type { ConstantContactApi } from '../constant-contact/types';
 import type { Export, Store } from '../store';
+import type { ApiMetrics } from './metrics';
 
 /** What the API needs from the outside; tests build it with real pieces on test ports. */
 export interface AppDeps {
@@ -15,7 +16,12 @@ export interface AppDeps {
   clock?: () => Date;
   /** Told after an export is saved or deleted (the schedules keep their Temporal Schedules in step). */
   exportHooks?: ExportHooks;
+  /** The app's metrics (GET /metrics); createApp makes them when absent. */
+  metrics?: ApiMetrics;
 }
+
+/** What route modules get: the app's deps with its metrics. */
+export type RouteDeps = AppDeps & { metrics: ApiMetrics };
 
 /**
  * Called after the store change is committed. `onExportSaved` also follows a connection removed

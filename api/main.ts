@@ -4,7 +4,9 @@ import { openConfiguredStore } from '../store';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { reconcileSchedules } from '../services/schedule-sync';
+import { constantContactObserver } from '../services/events';
 import { createApp } from './app';
+import { createApiMetrics } from './metrics';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -13,8 +15,10 @@ async function main(): Promise<void> {
   const store = await openConfiguredStore(config);
   const connection = Connection.lazy({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
-  const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
-  const app = createApp({ config, store, logger, temporal, constantContact });
+  const metrics = createApiMetrics();
+  const observer = constantContactObserver({ config, store, temporal, logger, metrics });
+  const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger, observer });
+  const app = createApp({ config, store, logger, temporal, constantContact, metrics });
   // Temporal Schedules that missed a change (Temporal down, or a process stopped mid-save) are put right.
   reconcileSchedules({ client: temporal, taskQueue: config.temporal.taskQueue }, store).then(
     (r) => logger.info({ upserted: r.upserted.length, deleted: r.deleted.length }, 'schedules reconciled'),

@@ -1,27 +1,30 @@
 import type { Config } from '../common/config';
+import type { Store } from '../store';
+import type { RunAlert } from '../store/alerts';
 import type { RunRecord } from '../store/runs';
 import type { Run } from '../store/types';
+import { runUiUrl } from '../services/temporal-links';
 
 /** How the API presents runs, and its links into the Temporal Web UI. */
 
 type TemporalConfig = Config['temporal'];
-const namespaceUrl = (temporal: TemporalConfig) => `${temporal.uiUrl}/namespaces/${encodeURIComponent(temporal.namespace)}`;
-
-/** Where the Temporal Web UI shows a workflow. */
-export const workflowUiUrl = (temporal: TemporalConfig, workflowId: string) => `${namespaceUrl(temporal)}/workflows/${encodeURIComponent(workflowId)}`;
-
-/** Where the Temporal Web UI shows a Temporal Schedule. */
-export const scheduleUiUrl = (temporal: TemporalConfig, scheduleId: string) => `${namespaceUrl(temporal)}/schedules/${encodeURIComponent(scheduleId)}`;
-
-/** The Temporal Web UI's list of an export's runs (search attribute ExportId). */
-export const exportRunsUiUrl = (temporal: TemporalConfig, exportId: string) =>
-  `${namespaceUrl(temporal)}/workflows?query=${encodeURIComponent(`ExportId="${exportId}"`)}`;
+export { exportRunsUiUrl, scheduleUiUrl, workflowUiUrl } from '../services/temporal-links';
 
 /** A run as the API answers it (GET /v1/runs/{id}). */
 export type RunJson = Pick<Run, 'id' | 'exportId' | 'status' | 'trigger' | 'startedAt' | 'finishedAt' | 'workflowId' | 'counts' | 'error'> & {
   temporalUiUrl: string;
   progress: Pick<Run, 'phase' | 'chunksDone' | 'chunksTotal'> & { percent: number };
+  alerts: RunAlert[];
 };
+
+/** A run record with the alerts it raised when it ended. */
+export type RunWithAlerts = RunRecord & { alerts?: RunAlert[] };
+
+/** The runs with their alerts (one query for all of them). */
+export async function withAlerts(store: Store, runs: readonly RunRecord[]): Promise<RunWithAlerts[]> {
+  const alerts = await store.alerts.ofRuns(runs.map((r) => r.id));
+  return runs.map((r) => ({ ...r, alerts: alerts.get(r.id) ?? [] }));
+}
 
 /**
  * Progress as a percentage: each chunk counts twice (uploaded, then its import finished); the
@@ -44,7 +47,7 @@ export function runPercent(run: RunRecord): number {
   }
 }
 
-export function runJson(run: RunRecord, temporal: TemporalConfig): RunJson {
+export function runJson(run: RunWithAlerts, temporal: TemporalConfig): RunJson {
   return {
     id: run.id,
     exportId: run.exportId,
@@ -53,10 +56,10 @@ export function runJson(run: RunRecord, temporal: TemporalConfig): RunJson {
     startedAt: run.startedAt,
     finishedAt: run.finishedAt,
     workflowId: run.workflowId,
-    // A skipped run that no workflow decided has no workflow: the export's runs in the UI instead.
-    temporalUiUrl: run.workflowId ? workflowUiUrl(temporal, run.workflowId) : exportRunsUiUrl(temporal, run.exportId),
+    temporalUiUrl: runUiUrl(temporal, run),
     progress: { phase: run.phase, chunksDone: run.chunksDone, chunksTotal: run.chunksTotal, percent: runPercent(run) },
     counts: run.counts,
     error: run.error,
+    alerts: run.alerts ?? [],
   };
 }

@@ -66,6 +66,20 @@ export const envSchema = z.object({
   CONSOLE_SESSION_TTL_SECONDS: positiveInt.default(8 * 3600),
   /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto (and -For) headers. */
   TRUST_PROXY: bool.default(false),
+  /** host:port where a worker serves Prometheus metrics (the Temporal SDK's and the product's); unset: none. */
+  WORKER_METRICS_ADDRESS: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/, 'must be host:port').optional(),
+  /** A Bearer token that may read the API's /metrics besides an admin key (for Prometheus). */
+  METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Webhooks may be delivered to loopback, private and link-local addresses (development and tests only). */
+  WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  /** The first wait before a failed webhook delivery is tried again; it doubles up to an hour, for up to 24 hours. */
+  WEBHOOK_RETRY_INITIAL_SECONDS: z.coerce.number().positive().max(3600).default(10),
+  /** Alert when rejected + suppressed profiles are more than this percentage of the segment. */
+  ALERT_REJECTED_PERCENT: z.coerce.number().min(0).max(100).default(50),
+  /** Alert when a run takes longer than this. */
+  ALERT_RUN_DURATION_MINUTES: positiveInt.default(120),
+  /** Alert when the segment's size changed by more than this percentage since the last successful run. */
+  ALERT_SEGMENT_CHANGE_PERCENT: z.coerce.number().min(0).default(50),
 });
 
 export type ApiKey = { role: 'admin' | 'contributor'; key: string };
@@ -97,7 +111,13 @@ export type Config = Readonly<{
   exports: Readonly<{ maxProfiles: number; snapshotPageSize: number; removalApprovalTimeoutMs: number }>;
   console: Readonly<{ sessionTtlSeconds: number }>;
   trustProxy: boolean;
+  metrics: Readonly<{ workerAddress?: string; token?: string }>;
+  webhooks: Readonly<{ allowPrivate: boolean; retryInitialMs: number }>;
+  /** Defaults of every export's alerts (an export may override them). */
+  alerts: AlertThresholds;
 }>;
+
+export type AlertThresholds = Readonly<{ rejectedPercent: number; runDurationMinutes: number; segmentChangePercent: number }>;
 
 export class ConfigError extends Error {}
 
@@ -150,6 +170,13 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     console: { sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS },
     trustProxy: e.TRUST_PROXY,
+    metrics: { workerAddress: e.WORKER_METRICS_ADDRESS, token: e.METRICS_TOKEN },
+    webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE, retryInitialMs: Math.round(e.WEBHOOK_RETRY_INITIAL_SECONDS * 1000) },
+    alerts: {
+      rejectedPercent: e.ALERT_REJECTED_PERCENT,
+      runDurationMinutes: e.ALERT_RUN_DURATION_MINUTES,
+      segmentChangePercent: e.ALERT_SEGMENT_CHANGE_PERCENT,
+    },
   });
 }
 

@@ -9,7 +9,7 @@ import { errorFromResponse, type ErrorContext } from './errors';
 import type { Pace } from './pacing';
 import { tokenResponseSchema } from './schemas';
 import { parseBody, type Transport } from './transport';
-import { ConstantContactError } from './types';
+import { ConstantContactError, type ConstantContactObserver } from './types';
 
 /** The token endpoint allows about one request a second, on its own budget. */
 const TOKEN_RATE = { perSecond: 1, perDay: 1_000_000_000 };
@@ -34,6 +34,7 @@ export interface AuthDeps {
   logger: Logger;
   pace: Pace;
   transport: Transport;
+  observer: ConstantContactObserver;
   /** The time used to judge token expiry; leases and pacing use the wall clock. */
   now: () => number;
   refreshMarginMs: number;
@@ -51,7 +52,7 @@ export const UNAUTHORIZED = Symbol('unauthorized');
  * second 401 marks the connection needs-reauthorization.
  */
 export function createAuth(deps: AuthDeps) {
-  const { config, tokens, logger, pace, transport, now, refreshMarginMs, refreshLeaseMs, refreshPollMs } = deps;
+  const { config, tokens, logger, pace, transport, observer, now, refreshMarginMs, refreshLeaseMs, refreshPollMs } = deps;
   const authBase = config.authBaseUrl.replace(/\/$/, '');
   const tokenKey = `${config.clientId}:token`;
   const basicAuth = 'Basic ' + Buffer.from(`${config.clientId}:${config.clientSecret}`).toString('base64');
@@ -61,7 +62,11 @@ export function createAuth(deps: AuthDeps) {
 
   /** Calls the token endpoint (paced on its own budget). invalid_grant comes out as needs_reauthorization. */
   async function tokenRequest(form: Record<string, string>, kind: 'exchange' | 'refresh', previous?: TokenSet): Promise<TokenSet> {
-    const ctx: ErrorContext = { what: kind === 'exchange' ? 'Constant Contact authorization code exchange' : 'Constant Contact token refresh', oauth: kind };
+    const ctx: ErrorContext = {
+      what: kind === 'exchange' ? 'Constant Contact authorization code exchange' : 'Constant Contact token refresh',
+      endpoint: 'POST /token',
+      oauth: kind,
+    };
     await pace(tokenKey, TOKEN_RATE);
     const answer = await transport.send(ctx, new URL(`${authBase}/token`), {
       method: 'POST',
@@ -157,6 +162,7 @@ export function createAuth(deps: AuthDeps) {
           return currentTokens(connectionId);
         }
         logger.warn({ connectionId }, 'connection needs re-authorization: the refresh token was refused (invalid_grant)');
+        observer.needsReauthorization?.(connectionId, stored.generation);
         throw new ConstantContactError('needs_reauthorization', `connection ${connectionId} needs a new Constant Contact authorization: the refresh token was refused (invalid_grant)`, false, undefined, err.status);
       }
       await tokens.releaseRefreshLease(connectionId, owner);
@@ -174,8 +180,10 @@ export function createAuth(deps: AuthDeps) {
 
   async function needsReauthorization(connectionId: string, generation: number, why: string): Promise<never> {
     const marked = await tokens.markNeedsReauthorization(connectionId, generation);
-    if (marked) logger.warn({ connectionId }, `connection needs re-authorization: ${why}`);
-    else {
+    if (marked) {
+      logger.warn({ connectionId }, `connection needs re-authorization: ${why}`);
+      observer.needsReauthorization?.(connectionId, generation);
+    } else {
       // Newer tokens were saved meanwhile (a new authorization): let the caller try again with them.
       const current = await tokens.read(connectionId);
       if (current && current.status === 'connected' && current.generation !== generation) {

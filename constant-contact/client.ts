@@ -19,7 +19,14 @@ import {
   toList,
 } from './schemas';
 import { createTransport, parseBody, type Timeouts } from './transport';
-import { type ConstantContactApi, ConstantContactError, type ContactExportStatus, type ContactsPage, type CustomField } from './types';
+import {
+  type ConstantContactApi,
+  ConstantContactError,
+  type ConstantContactObserver,
+  type ContactExportStatus,
+  type ContactsPage,
+  type CustomField,
+} from './types';
 
 export { createPkcePair, pkceChallenge, type PkcePair } from './pkce';
 export { jwtExpiresAt } from './auth';
@@ -40,6 +47,8 @@ export interface ConstantContactClientDeps {
   refreshPollMs?: number;
   /** Timeouts of one request (defaults: connect 10 s, headers 30 s, body 60 s); each ends as network_error. */
   timeouts?: Timeouts;
+  /** Told of every request, rate-limit wait and connection that needs re-authorization (metrics, events). */
+  observer?: ConstantContactObserver;
 }
 
 /** The API plus the lifecycle of the client's connection pool. */
@@ -64,10 +73,12 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
   const authBase = config.authBaseUrl.replace(/\/$/, '');
   const apiLimits = { perSecond: config.ratePerSecond, perDay: config.ratePerDay };
   const apiKey = config.clientId;
+  const observer = deps.observer ?? {};
   const pace = createPacer(rateLimits);
-  const transport = createTransport(logger, deps.timeouts);
+  const transport = createTransport(logger, deps.timeouts, observer);
   const auth = createAuth({
     config,
+    observer,
     tokens,
     logger,
     pace,
@@ -89,10 +100,16 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
   }
 
   /** One JSON call: paced, authorized, its answer checked against `schema`. */
+  /** Waits for the call's slot in the shared rate limit, and says how long it waited and what is left today. */
+  async function paced(connectionId: string): Promise<void> {
+    const p = await pace(apiKey, apiLimits);
+    observer.paced?.({ connectionId, ...p });
+  }
+
   function call<T>(connectionId: string, what: string, method: 'GET' | 'POST', url: URL, schema: z.ZodType<T>, body?: string): Promise<T> {
-    const ctx: ErrorContext = { what: `Constant Contact ${method} ${what}`, connectionId };
+    const ctx: ErrorContext = { what: `Constant Contact ${method} ${what}`, endpoint: `${method} ${what}`, connectionId };
     return auth.authorized(connectionId, async (accessToken) => {
-      await pace(apiKey, apiLimits);
+      await paced(connectionId);
       const headers: Record<string, string> = { authorization: `Bearer ${accessToken}`, accept: 'application/json' };
       if (body !== undefined) headers['content-type'] = 'application/json';
       const answer = await transport.send(ctx, url, { method, headers, body });
@@ -220,9 +237,9 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
 
     readContactExport(connectionId, resultsHref, onMembers) {
       const url = apiUrl(resultsHref);
-      const ctx: ErrorContext = { what: 'Constant Contact GET /contact_exports/{id}', connectionId };
+      const ctx: ErrorContext = { what: 'Constant Contact GET /contact_exports/{id}', endpoint: 'GET /contact_exports/{id}', connectionId };
       return auth.authorized(connectionId, async (accessToken) => {
-        await pace(apiKey, apiLimits);
+        await paced(connectionId);
         const res = await transport.open(ctx, url, { authorization: `Bearer ${accessToken}`, accept: 'text/csv' });
         if (res.statusCode === 401) {
           await res.body.dump();

@@ -9,6 +9,8 @@ import { ConstantContactError, type ConstantContactErrorCode } from './types';
 export interface ErrorContext {
   /** What was called, e.g. "Constant Contact GET /contact_lists/{list_id}". */
   what: string;
+  /** The route template for metrics, e.g. "GET /contact_lists/{list_id}". */
+  endpoint?: string;
   connectionId?: string;
   /** Set for the token endpoint, whose errors are OAuth-shaped. */
   oauth?: 'exchange' | 'refresh';

@@ -7,8 +7,14 @@ export interface RateLimits {
   perDay: number;
 }
 
+/** How long a call waited for its slot, and how many requests the day's budget has left after it. */
+export interface Paced {
+  waitedMs: number;
+  remainingToday: number;
+}
+
 /** Waits for this process's slot in the shared budget of `key`. */
-export type Pace = (key: string, limits: RateLimits) => Promise<void>;
+export type Pace = (key: string, limits: RateLimits) => Promise<Paced>;
 
 /**
  * Request pacing shared by every process through the store, so that all workers together stay
@@ -19,6 +25,7 @@ export type Pace = (key: string, limits: RateLimits) => Promise<void>;
 export function createPacer(rateLimits: RateLimitRepository): Pace {
   return async function pace(key, limits) {
     const tolerance = rateLimits.intervalMs(limits.perSecond) - 1000 / limits.perSecond;
+    const started = Date.now();
     for (let attempt = 0; ; attempt++) {
       // A re-reservation after a late wake-up is not another request of the day.
       const r = await rateLimits.reserve(key, limits, Date.now(), { countDaily: attempt === 0 });
@@ -33,7 +40,9 @@ export function createPacer(rateLimits: RateLimitRepository): Pace {
       const wait = r.sendAtMs - Date.now();
       if (wait > 0) await sleep(wait);
       // Sending late would crowd the slots reserved after ours: take a new slot instead.
-      if (Date.now() - r.sendAtMs <= tolerance || attempt >= 5) return;
+      if (Date.now() - r.sendAtMs <= tolerance || attempt >= 5) {
+        return { waitedMs: Math.max(0, Date.now() - started), remainingToday: Math.max(0, limits.perDay - r.usedToday) };
+      }
     }
   };
 }

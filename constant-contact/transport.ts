@@ -2,7 +2,7 @@ import { Agent, request } from 'undici';
 import type { z } from 'zod';
 import type { Logger } from '../common/logger';
 import { networkError, type ErrorContext } from './errors';
-import { ConstantContactError } from './types';
+import { ConstantContactError, requestOutcome, type ConstantContactObserver } from './types';
 
 export interface HttpAnswer {
   status: number;
@@ -32,7 +32,10 @@ export type StreamedResponse = Awaited<ReturnType<typeof request>>;
  * network_error (and well within a token refresh lease). A failure to reach the server is a
  * network_error; an answer of any status is returned as it is.
  */
-export function createTransport(logger: Logger, timeouts: Timeouts = {}) {
+export function createTransport(logger: Logger, timeouts: Timeouts = {}, observer: ConstantContactObserver = {}) {
+  const observe = (ctx: ErrorContext, status: number | undefined) =>
+    observer.request?.({ endpoint: ctx.endpoint ?? 'other', outcome: requestOutcome(status), connectionId: ctx.connectionId });
+
   const agent = new Agent({
     keepAliveTimeout: 30_000,
     keepAliveMaxTimeout: 120_000,
@@ -49,9 +52,11 @@ export function createTransport(logger: Logger, timeouts: Timeouts = {}) {
       const signal = init.timeoutMs ? AbortSignal.timeout(init.timeoutMs) : undefined;
       const res = await request(url, { method: init.method, headers: init.headers, body: init.body, dispatcher: agent, signal });
       const text = await res.body.text();
+      observe(ctx, res.statusCode);
       logger.debug({ method: init.method, path: url.pathname, status: res.statusCode, ms: Date.now() - started, connectionId: ctx.connectionId }, 'constant contact call');
       return { status: res.statusCode, headers: res.headers, text };
     } catch (err) {
+      observe(ctx, undefined);
       logger.debug({ method: init.method, path: url.pathname, ms: Date.now() - started, connectionId: ctx.connectionId, code: (err as { code?: string }).code }, 'constant contact call failed');
       throw networkError(ctx, err);
     }
@@ -60,8 +65,11 @@ export function createTransport(logger: Logger, timeouts: Timeouts = {}) {
   /** A GET whose body the caller streams (a contact export's file). */
   async function open(ctx: ErrorContext, url: URL, headers: Record<string, string>): Promise<StreamedResponse> {
     try {
-      return await request(url, { method: 'GET', headers, dispatcher: agent });
+      const res = await request(url, { method: 'GET', headers, dispatcher: agent });
+      observe(ctx, res.statusCode);
+      return res;
     } catch (err) {
+      observe(ctx, undefined);
       throw networkError(ctx, err);
     }
   }

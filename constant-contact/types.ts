@@ -124,3 +124,22 @@ export class ConstantContactError extends Error {
     this.name = 'ConstantContactError';
   }
 }
+
+/** How a request to Constant Contact ended: the class of its HTTP status, or no answer. */
+export type RequestOutcome = '2xx' | '3xx' | '429' | '4xx' | '5xx' | 'network';
+
+export const requestOutcome = (status: number | undefined): RequestOutcome =>
+  status === undefined ? 'network' : status === 429 ? '429' : status >= 500 ? '5xx' : status >= 400 ? '4xx' : status >= 300 ? '3xx' : '2xx';
+
+/**
+ * What the client reports while it works, for metrics and events; the client imports neither.
+ * `endpoint` is a fixed route template (`GET /contact_lists/{list_id}`), never a URL with an id.
+ * Callbacks must not throw or block.
+ */
+export interface ConstantContactObserver {
+  request?(r: { endpoint: string; outcome: RequestOutcome; connectionId?: string }): void;
+  /** A call waited `waitedMs` for its rate-limit slot; `remainingToday` requests are left in the day's budget. */
+  paced?(p: { connectionId: string; waitedMs: number; remainingToday: number }): void;
+  /** The client marked the connection needs-reauthorization (its tokens of `generation` stopped working). */
+  needsReauthorization?(connectionId: string, generation: number): void;
+}

@@ -46,3 +46,21 @@ export interface ScheduledExportRunInput {
  * workflow waits on a durable timer instead (details: `{retryAfterMs}`).
  */
 export const DAILY_QUOTA_EXHAUSTED = 'daily_quota_exhausted';
+
+export const WEBHOOK_DELIVERY_WORKFLOW_TYPE = 'webhookDelivery';
+
+/** One event to one webhook endpoint, delivered with retries for up to a day; never part of a run. */
+export interface WebhookDeliveryInput {
+  deliveryId: string;
+  /** The wait before the first retry; it doubles up to an hour (WEBHOOK_RETRY_INITIAL_SECONDS). */
+  retryInitialMs: number;
+}
+
+export interface WebhookDeliveryResult {
+  deliveryId: string;
+  status: 'delivered' | 'failed';
+}
+
+/** Failure types of a delivery attempt that retrying cannot help. */
+export const WEBHOOK_ADDRESS_REFUSED = 'webhook_address_refused';
+export const WEBHOOK_GONE = 'webhook_deleted';

@@ -2,6 +2,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { RunRecord } from '../store/runs';
 import type { RunError } from '../store/types';
 import { nowOf, type RunsDeps } from './deps';
+import { runEnded } from './events';
 
 /** Ending runs whose workflow is gone, and cancelling runs. */
 
@@ -40,7 +41,7 @@ export async function repairStaleRun(deps: RunsDeps, runId: string, graceMs = 60
     if (now.getTime() - Date.parse(run.startedAt) < graceMs) return false; // it may be starting right now
     error = { code: 'workflow_not_started', message: 'the run workflow was never started (the process starting it stopped)' };
   }
-  await deps.store.runs.finish(run.id, { status, error, finishedAt: now.toISOString() });
+  await runEnded(deps, await deps.store.runs.finish(run.id, { status, error, finishedAt: now.toISOString() }));
   deps.logger?.warn({ runId: run.id, code: error.code }, 'ended a stale running run');
   return true;
 }
@@ -58,6 +59,7 @@ export async function cancelRun(deps: RunsDeps, run: RunRecord): Promise<CancelR
     if (!(err instanceof WorkflowNotFoundError)) throw err;
     const now = nowOf(deps);
     const ended = await deps.store.runs.finish(run.id, { status: 'cancelled', error: { code: 'cancelled', message: 'the run was cancelled' }, finishedAt: now.toISOString() });
+    await runEnded(deps, ended);
     return { outcome: 'cancelled', run: ended ?? run };
   }
 }

@@ -5,6 +5,7 @@ import type { RunRecord } from '../store/runs';
 import type { Export, RunError, RunTrigger } from '../store/types';
 import { EXPORT_RUN_WORKFLOW_TYPE, exportRunWorkflowId, runSearchAttributes, type ExportRunStart } from './contracts';
 import { nowOf, type RunsDeps } from './deps';
+import { runEnded, runStarted } from './events';
 import { repairStaleRun } from './run-repair';
 
 /**
@@ -121,10 +122,12 @@ export async function startRun(deps: RunsDeps, input: { exportId: string; trigge
         error: { code: 'start_failed', message: 'the run could not be started: Temporal did not accept its workflow' },
         finishedAt: now().toISOString(),
       });
+      await runEnded(deps, failed);
       throw new RunStartError(failed ?? created.run, err);
     }
   }
   deps.logger?.info({ runId, exportId: exp.id, trigger: input.trigger, workflowId }, 'run started');
+  await runStarted(deps, created.run);
   return { outcome: 'started', run: created.run };
 }
 

@@ -13,6 +13,9 @@ import { RunRepository } from './runs';
 import { RateLimitRepository } from './rate-limits';
 import { SettingsRepository } from './settings';
 import { ConsoleSessionRepository } from './console-sessions';
+import { EventRepository } from './events';
+import { WebhookRepository } from './webhooks';
+import { AlertRepository } from './alerts';
 
 /**
  * The store: one interface over SQLite (embedded default) and PostgreSQL (DATABASE_URL), each
@@ -29,6 +32,9 @@ export class Store {
   readonly rateLimits: RateLimitRepository;
   readonly settings: SettingsRepository;
   readonly consoleSessions: ConsoleSessionRepository;
+  readonly events: EventRepository;
+  readonly webhooks: WebhookRepository;
+  readonly alerts: AlertRepository;
 
   constructor(readonly db: Db, secrets: SecretBox) {
     this.profiles = new ProfileRepository(db);
@@ -41,6 +47,9 @@ export class Store {
     this.rateLimits = new RateLimitRepository(db);
     this.settings = new SettingsRepository(db);
     this.consoleSessions = new ConsoleSessionRepository(db);
+    this.events = new EventRepository(db);
+    this.webhooks = new WebhookRepository(db, secrets);
+    this.alerts = new AlertRepository(db);
   }
 
   /** For /readyz: true when the database answers. */

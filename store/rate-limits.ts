@@ -8,7 +8,13 @@ export interface RateLimits {
 }
 
 export type Reservation =
-  | { exhausted?: false; /** When the caller may send (epoch ms); it must not send earlier. */ sendAtMs: number }
+  | {
+      exhausted?: false;
+      /** When the caller may send (epoch ms); it must not send earlier. */
+      sendAtMs: number;
+      /** Requests counted in the slot's UTC day, this one included. */
+      usedToday: number;
+    }
   | { exhausted: true; /** The next 00:00 UTC, when the daily budget starts again. */ resetAtMs: number };
 
 export interface ReserveOptions {
@@ -81,15 +87,15 @@ export class RateLimitRepository {
         window_day = ${dayOf(d, slot)},
         window_count = CASE WHEN r.window_day = ${dayOf(d, slot)} THEN r.window_count ELSE 0 END + CAST(? AS INTEGER)
       WHERE CAST(? AS INTEGER) = 0 OR r.window_day <> ${dayOf(d, slot)} OR r.window_count < CAST(? AS INTEGER)
-      RETURNING next_slot_ms`;
-    const row = await this.db.get<{ next_slot_ms: number }>(sql, [
+      RETURNING next_slot_ms, window_count`;
+    const row = await this.db.get<{ next_slot_ms: number; window_count: number }>(sql, [
       key, now + interval, utcDay(now), inc,
       now, interval,
       now,
       now, inc,
       inc, now, limits.perDay,
     ]);
-    if (row) return { sendAtMs: Number(row.next_slot_ms) - interval };
+    if (row) return { sendAtMs: Number(row.next_slot_ms) - interval, usedToday: Number(row.window_count) };
     // Nothing updated: the day's budget is spent.
     const current = await this.db.get<RateRow>('SELECT next_slot_ms, window_day, window_count FROM rate_limits WHERE key = ?', [key]);
     return { exhausted: true, resetAtMs: nextUtcMidnight(Math.max(now, Number(current?.next_slot_ms ?? 0))) };

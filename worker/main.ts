@@ -1,11 +1,14 @@
 import v8 from 'node:v8';
-import { NativeConnection, Runtime, Worker, makeTelemetryFilterString } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../common/config';
 import { openConfiguredStore } from '../store';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { createActivities } from '../activities';
+import { constantContactObserver } from '../services/events';
 import { workflowBundlePath } from './workflow-bundle';
+import { installRuntime } from './metrics';
 
 /** Wires configuration, connections and the activities; nothing else. */
 async function main(): Promise<void> {
@@ -14,19 +17,22 @@ async function main(): Promise<void> {
   v8.setFlagsFromString('--heap-growing-percent=30');
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, 'worker');
-  Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
+  const metrics = installRuntime(config);
   const store = await openConfiguredStore(config);
-  const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  // The activities start webhook deliveries through this client (events, services/events.ts).
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const observer = constantContactObserver({ config, store, temporal, logger, metrics });
+  const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger, observer });
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     // Bundled once per workflow code version, outside this process (worker/workflow-bundle.ts).
     workflowBundle: { codePath: await workflowBundlePath(require.resolve('../workflows'), (msg) => logger.info(msg)) },
-    activities: createActivities({ config, store, constantContact, logger, clock: () => new Date() }),
+    activities: createActivities({ config, store, constantContact, logger, clock: () => new Date(), temporal, metrics }),
   });
-  logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
+  logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address, metrics: config.metrics.workerAddress ?? null }, 'worker started');
   // Worker.run() shuts down gracefully on SIGTERM/SIGINT (the SDK installs those handlers).
   await worker.run();
   await connection.close();

@@ -3,3 +3,4 @@ export { exportRun } from './exportRun';
 export { mirrorRemovals } from './mirrorRemovals';
 export { refresh } from './refresh';
 export { scheduledExportRun } from './scheduledExportRun';
+export { webhookDelivery } from './webhookDelivery';

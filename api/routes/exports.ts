@@ -2,7 +2,7 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import { ApiError, notFound, unprocessable } from '../errors';
 import { pageQuery } from '../../common/paging';
-import { runJson } from '../run-view';
+import { runJson, withAlerts } from '../run-view';
 import { isSaveRefusal, type SaveRefusal } from '../../store/exports';
 import type { RunRecord } from '../../store/runs';
 import type { Connection, Export } from '../../store/types';
@@ -91,7 +91,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
     const runs = new Map<string, RunRecord>();
     for (const [exportId, runId] of newest) {
       const run = await store.runs.get(runId);
-      if (run) runs.set(exportId, run);
+      if (run) runs.set(exportId, (await withAlerts(store, [run]))[0]);
     }
     return exps.map((e) => exportView(e, runs.get(e.id), deps.config));
   };

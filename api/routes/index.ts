@@ -1,4 +1,4 @@
-import type { AppDeps } from '../deps';
+import type { RouteDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 import { registerProfilesRoutes } from './profiles';
 import { registerSegmentsRoutes } from './segments';
@@ -7,8 +7,11 @@ import { registerExportsRoutes } from './exports';
 import { registerRunsRoutes } from './runs';
 import { registerRemovalsRoutes } from './removals';
 import { registerSchedulesRoutes } from './schedules';
+import { registerWebhooksRoutes } from './webhooks';
+import { registerMetricsRoutes } from './metrics';
+import { registerAlertsRoutes } from './alerts';
 
-export const routeModules: ((routes: RouteRegistry, deps: AppDeps) => void)[] = [
+export const routeModules: ((routes: RouteRegistry, deps: RouteDeps) => void)[] = [
   registerProfilesRoutes,
   registerSegmentsRoutes,
   registerConnectionsRoutes,
@@ -16,4 +19,7 @@ export const routeModules: ((routes: RouteRegistry, deps: AppDeps) => void)[] = 
   registerRunsRoutes,
   registerRemovalsRoutes,
   registerSchedulesRoutes,
+  registerWebhooksRoutes,
+  registerAlertsRoutes,
+  registerMetricsRoutes,
 ];

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ApiError, badRequest, notFound } from '../errors';
 import { decodeCursor, encodeCursor, pageQuery } from '../../common/paging';
 import { CsvHeaderError, importProfiles, MAX_PROFILE_ID, storableText, UNSTORABLE, type ImportFormat } from '../../store/profiles';
-import type { AppDeps } from '../deps';
+import type { RouteDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 
 /**
@@ -46,7 +46,7 @@ const IMPORT_DESCRIPTION = [
   'Other content types: 415. Only UTF-8 and no Content-Encoding.',
 ].join('\n');
 
-export function registerProfilesRoutes(routes: RouteRegistry, deps: AppDeps): void {
+export function registerProfilesRoutes(routes: RouteRegistry, deps: RouteDeps): void {
   const { store } = deps;
   const clock = deps.clock ?? (() => new Date());
 
@@ -65,7 +65,7 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: AppDeps): vo
     async ({ req }) => {
       const format = importFormat(req);
       try {
-        return await importProfiles(req, format, store.profiles, { clock });
+        return await deps.metrics.meterImport(req, (body) => importProfiles(body, format, store.profiles, { clock }));
       } catch (err) {
         if (err instanceof CsvHeaderError) throw badRequest(err.message, [{ path: ['body', 'header'], message: err.message }]);
         if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') throw new ApiError(400, 'request_aborted', 'the request was aborted');

@@ -3,8 +3,8 @@ import { ApiError, notFound } from '../errors';
 import { pageQuery } from '../../common/paging';
 import { cancelRun } from '../../services/run-repair';
 import { RunStartError, startRun } from '../../services/run-start';
-import { runJson } from '../run-view';
-import type { RunRecord } from '../../store/runs';
+import { runJson, withAlerts, type RunWithAlerts } from '../run-view';
+import { ALERT_REASONS } from '../../store/alerts';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 import { exportIdSchema, runIdSchema } from '../schemas/exports';
@@ -52,13 +52,24 @@ export const runSchema = z.object({
   }),
   counts: countsSchema.describe('segmentProfiles = sent + rejected + duplicates; sent = imported + unsubscribed + constantContactErrors'),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
+  alerts: z
+    .array(
+      z.object({
+        reason: z.enum(ALERT_REASONS),
+        message: z.string(),
+        threshold: z.number().describe('percent (rejected_share, segment_size_change) or minutes (run_duration)'),
+        value: z.number(),
+        figures: z.record(z.string(), z.number()),
+      }),
+    )
+    .describe("alerts the run raised when it ended (thresholds: GET /v1/exports/{id}/alerts); each is also a run.alert webhook event"),
 });
 
 const runEnvelope = z.object({ run: runSchema });
 
 export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
   const { store, config } = deps;
-  const view = (run: RunRecord) => runJson(run, config.temporal);
+  const view = (run: RunWithAlerts) => runJson(run, config.temporal);
 
 
   routes.add(
@@ -116,7 +127,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
     async ({ params, query, role }) => {
       const exp = await visibleExport(deps, params.id, role, { includeDeleted: true });
       const page = await store.runs.listByExport(exp.id, { limit: query.limit, cursor: query.cursor });
-      return { items: page.items.map(view), nextCursor: page.nextCursor };
+      return { items: (await withAlerts(store, page.items)).map(view), nextCursor: page.nextCursor };
     },
   );
 
@@ -131,7 +142,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       response: { status: 200, schema: runSchema },
       errors: { 404: 'no such run, or not visible to the caller' },
     },
-    async ({ params, role }) => view(await visibleRun(deps, params.id, role)),
+    async ({ params, role }) => view((await withAlerts(store, [await visibleRun(deps, params.id, role)]))[0]),
   );
 
   routes.add(

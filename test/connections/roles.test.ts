@@ -1,16 +1,20 @@
 import express from 'express';
-import type { AppDeps } from '../../api/deps';
 import { RouteRegistry } from '../../api/http';
 import { registerConnectionsRoutes } from '../../api/routes/connections';
 import { registerExportsRoutes } from '../../api/routes/exports';
+import { registerAlertsRoutes } from '../../api/routes/alerts';
+import { registerMetricsRoutes } from '../../api/routes/metrics';
+import { registerWebhooksRoutes } from '../../api/routes/webhooks';
+import type { RouteDeps } from '../../api/deps';
 import { connectSandboxConnection, createTestApp, type TestApp, type TestResponse } from '../helpers/app';
 import { storeKinds } from '../helpers/stores';
 import { exportBody, insertSegment } from '../exports/fixtures';
 
 /**
- * Every route of connections and exports, called by an admin, a contributor, a caller without a key
- * and one with an unknown key. Contributors see only connections shared with them (usableBy
- * admins-and-contributors) and the exports on those; anything else answers 404, as if absent.
+ * Every route of connections, exports (with their alert thresholds), webhooks and /metrics, called
+ * by an admin, a contributor, a caller without a key and one with an unknown key. Contributors see
+ * only connections shared with them (usableBy admins-and-contributors) and the exports on those;
+ * anything else answers 404, as if absent. Webhooks and metrics are for admins only.
  */
 
 type Who = 'admin' | 'contributor' | 'none' | 'unknown key';
@@ -23,6 +27,7 @@ interface Ctx {
   segmentId: string;
   exportOnShared: string;
   exportOnAdminOnly: string;
+  webhookId: string;
 }
 
 interface Call {
@@ -44,6 +49,9 @@ interface Row {
 
 const protectedRoute = (admin: number, contributor: number) => ({ admin, contributor, none: 401, 'unknown key': 401 });
 const publicRoute = (status: number) => ({ admin: status, contributor: status, none: status, 'unknown key': status });
+
+/** A public address literal: registering it needs no DNS and passes the private-address guard. */
+const webhookBody = { url: 'https://93.184.216.34/hooks/segment-export', events: ['run.failed', 'run.alert'] };
 
 async function pendingConnection(ctx: Ctx): Promise<{ id: string; authorizeUrl: string }> {
   const res = await ctx.app.as('admin').post('/v1/connections', { displayName: 'Throwaway', dataPrivacyConsent: true });
@@ -222,18 +230,89 @@ const rows: Row[] = [
     },
     expect: protectedRoute(204, 404),
   },
+  {
+    route: 'GET /v1/exports/:id/alerts',
+    what: "alert thresholds of an export on a shared connection",
+    call: (ctx) => ({ method: 'GET', path: `/v1/exports/${ctx.exportOnShared}/alerts` }),
+    expect: protectedRoute(200, 200),
+    check: (_who, res) => expect(res.body.defaults).toEqual({ rejectedPercent: 50, runDurationMinutes: 120, segmentChangePercent: 50 }),
+  },
+  {
+    route: 'GET /v1/exports/:id/alerts',
+    what: 'alert thresholds of an export on an admins-only connection',
+    call: (ctx) => ({ method: 'GET', path: `/v1/exports/${ctx.exportOnAdminOnly}/alerts` }),
+    expect: protectedRoute(200, 404),
+  },
+  {
+    route: 'PUT /v1/exports/:id/alerts',
+    what: 'set the alert thresholds of an export on a shared connection',
+    call: (ctx) => ({ method: 'PUT', path: `/v1/exports/${ctx.exportOnShared}/alerts`, body: { rejectedPercent: 20 } }),
+    expect: protectedRoute(200, 200),
+    check: (_who, res) => expect(res.body.effective).toEqual({ rejectedPercent: 20, runDurationMinutes: 120, segmentChangePercent: 50 }),
+  },
+  {
+    route: 'PUT /v1/exports/:id/alerts',
+    what: 'set the alert thresholds of an export on an admins-only connection',
+    call: (ctx) => ({ method: 'PUT', path: `/v1/exports/${ctx.exportOnAdminOnly}/alerts`, body: { rejectedPercent: 20 } }),
+    expect: protectedRoute(200, 404),
+  },
+  {
+    route: 'POST /v1/webhooks',
+    what: 'register a webhook',
+    call: () => ({ method: 'POST', path: '/v1/webhooks', body: webhookBody }),
+    expect: protectedRoute(201, 403),
+    check: (_who, res) => expect(res.body.secret).toMatch(/^whsec_/),
+  },
+  {
+    route: 'GET /v1/webhooks',
+    what: 'list webhooks',
+    call: () => ({ method: 'GET', path: '/v1/webhooks' }),
+    expect: protectedRoute(200, 403),
+    check: (_who, res, ctx) => {
+      expect(res.body.items.map((w: { id: string }) => w.id)).toContain(ctx.webhookId);
+      expect(res.text).not.toContain('whsec_');
+    },
+  },
+  {
+    route: 'GET /v1/webhooks/:id',
+    what: 'read a webhook',
+    call: (ctx) => ({ method: 'GET', path: `/v1/webhooks/${ctx.webhookId}` }),
+    expect: protectedRoute(200, 403),
+    check: (_who, res) => expect(res.body).not.toHaveProperty('secret'),
+  },
+  {
+    route: 'GET /v1/webhooks/:id/deliveries',
+    what: "a webhook's deliveries",
+    call: (ctx) => ({ method: 'GET', path: `/v1/webhooks/${ctx.webhookId}/deliveries` }),
+    expect: protectedRoute(200, 403),
+  },
+  {
+    route: 'DELETE /v1/webhooks/:id',
+    what: 'delete a webhook',
+    call: async (ctx) => ({ method: 'DELETE', path: `/v1/webhooks/${(await ctx.app.as('admin').post('/v1/webhooks', webhookBody)).body.id}` }),
+    expect: protectedRoute(204, 403),
+  },
+  {
+    route: 'GET /metrics',
+    what: 'Prometheus metrics (admin key; METRICS_TOKEN is tested with the metrics)',
+    call: () => ({ method: 'GET', path: '/metrics' }),
+    expect: protectedRoute(200, 403),
+  },
 ];
 
-/** The routes the two modules register, read from their own registry. */
+/** The routes the modules under test register, read from their own registry. */
 function registeredRoutes(): string[] {
   const registry = new RouteRegistry(express.Router());
-  const deps = {} as AppDeps;
+  const deps = {} as RouteDeps;
   registerConnectionsRoutes(registry, deps);
   registerExportsRoutes(registry, deps);
+  registerAlertsRoutes(registry, deps);
+  registerWebhooksRoutes(registry, deps);
+  registerMetricsRoutes(registry, { config: { metrics: {} } } as RouteDeps);
   return registry.routes.map((r) => `${r.spec.method.toUpperCase()} ${r.spec.path}`).sort();
 }
 
-it('the role matrix covers every route of connections and exports', () => {
+it('the role matrix covers every route of connections, exports, export alerts, webhooks and metrics', () => {
   expect([...new Set(rows.map((r) => r.route))].sort()).toEqual(registeredRoutes());
 });
 
@@ -247,6 +326,7 @@ describe.each(storeKinds)('role matrix (%s)', (kind) => {
     ctx.segmentId = await insertSegment(ctx.app);
     ctx.exportOnShared = (await ctx.app.as('admin').post('/v1/exports', exportBody(ctx.shared, [ctx.segmentId]))).body.id;
     ctx.exportOnAdminOnly = (await ctx.app.as('admin').post('/v1/exports', exportBody(ctx.adminOnly, [ctx.segmentId]))).body.id;
+    ctx.webhookId = (await ctx.app.as('admin').post('/v1/webhooks', webhookBody)).body.id;
   });
   afterAll(async () => {
     await ctx.app?.close();

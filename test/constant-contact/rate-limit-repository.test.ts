@@ -15,16 +15,16 @@ describe.each(storeKinds)('rate-limit repository (%s)', (kind) => {
   const limits = { perSecond: 4, perDay: 10_000 };
   const noon = Date.UTC(2026, 0, 15, 12, 0, 0);
 
-  it('spaces slots by 1000/perSecond plus a safety margin', async () => {
+  it('spaces slots by 1000/perSecond plus a safety margin, and counts the requests of the day', async () => {
     const repo = ts.store.rateLimits;
     const interval = repo.intervalMs(4);
     expect(interval).toBeGreaterThan(250);
     expect(interval).toBeLessThanOrEqual(300);
     const slots = [];
     for (let i = 0; i < 6; i++) slots.push(await repo.reserve('spacing', limits, noon));
-    expect(slots).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ sendAtMs: noon + i * interval })));
+    expect(slots).toEqual([0, 1, 2, 3, 4, 5].map((i) => ({ sendAtMs: noon + i * interval, usedToday: i + 1 })));
     // A request after a quiet period goes at once.
-    expect(await repo.reserve('spacing', limits, noon + 60_000)).toEqual({ sendAtMs: noon + 60_000 });
+    expect(await repo.reserve('spacing', limits, noon + 60_000)).toEqual({ sendAtMs: noon + 60_000, usedToday: 7 });
   });
 
   it('never hands out the same slot twice to concurrent processes', async () => {
@@ -51,15 +51,15 @@ describe.each(storeKinds)('rate-limit repository (%s)', (kind) => {
     expect(await ts.store.rateLimits.usedToday(key, late)).toBe(3);
     // A re-reservation (a late sender taking a new slot) is not another request of the day.
     expect(await ts.store.rateLimits.reserve(key, daily, late + 1000, { countDaily: false })).toHaveProperty('sendAtMs');
-    expect(await ts.store.rateLimits.reserve(key, daily, midnight)).toEqual({ sendAtMs: midnight });
+    expect(await ts.store.rateLimits.reserve(key, daily, midnight)).toEqual({ sendAtMs: midnight, usedToday: 1 });
     expect(await ts.store.rateLimits.usedToday(key, midnight)).toBe(1);
   });
 
   it('keeps keys apart', async () => {
     const a = await ts.store.rateLimits.reserve('key-a', limits, noon);
     const b = await ts.store.rateLimits.reserve('key-b', limits, noon);
-    expect(a).toEqual({ sendAtMs: noon });
-    expect(b).toEqual({ sendAtMs: noon });
+    expect(a).toEqual({ sendAtMs: noon, usedToday: 1 });
+    expect(b).toEqual({ sendAtMs: noon, usedToday: 1 });
   });
 
   it('computes the next UTC midnight', () => {

@@ -5,6 +5,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import { createApiMetrics } from '../../api/metrics';
+import { constantContactObserver } from '../../services/events';
 import type { ExportHooks } from '../../api/deps';
 import { parseConfig, type Config } from '../../common/config';
 import type { Logger } from '../../common/logger';
@@ -182,16 +184,18 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     const temporal = new Client({ connection, namespace: config.temporal.namespace });
     cleanups.push(() => connection.close());
 
+    const metrics = createApiMetrics();
     const realClient = createConstantContactClient({
       config: config.constantContact,
       tokens: testStore.store.tokens,
       rateLimits: testStore.store.rateLimits,
       logger,
+      observer: constantContactObserver({ config, store: testStore.store, temporal, logger, metrics }),
     });
     cleanups.push(async () => (realClient as { close?: () => Promise<void> }).close?.());
     const constantContact = options.wrapConstantContact ? options.wrapConstantContact(realClient) : realClient;
 
-    const app = createApp({ config, store: testStore.store, logger, temporal, constantContact, exportHooks: options.exportHooks, clock: options.clock });
+    const app = createApp({ config, store: testStore.store, logger, temporal, constantContact, exportHooks: options.exportHooks, clock: options.clock, metrics });
     server.on('request', app);
 
     const requester = (authorization: string | undefined) => requesterFor(baseUrl, authorization);

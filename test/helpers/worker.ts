@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { Config } from '../../common/config';
@@ -9,6 +10,7 @@ import type { Logger } from '../../common/logger';
 import { createConstantContactClient } from '../../constant-contact/client';
 import type { ConstantContactApi } from '../../constant-contact/types';
 import type { Store } from '../../store';
+import { constantContactObserver } from '../../services/events';
 
 /**
  * Workers for the export-run tests: in this process (Worker.create over the TypeScript workflows),
@@ -49,16 +51,18 @@ export async function startInProcessWorker(options: {
   maxConcurrentActivityTaskExecutions?: number;
 }): Promise<InProcessWorker> {
   const { config, store, logger } = options;
-  const client = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
-  const constantContact = options.wrapConstantContact ? options.wrapConstantContact(client) : client;
   const bundled = await workflowBundle(); // first: it installs the quiet runtime logger
   const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const temporal = new Client({ connection, namespace: config.temporal.namespace });
+  const observer = constantContactObserver({ config, store, temporal, logger });
+  const client = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger, observer });
+  const constantContact = options.wrapConstantContact ? options.wrapConstantContact(client) : client;
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: bundled,
-    activities: createActivities({ config, store, constantContact, logger, clock: () => new Date() }),
+    activities: createActivities({ config, store, constantContact, logger, clock: () => new Date(), temporal }),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions,
     // Tests stop workers often: do not wait long for the sticky queue of a stopped one.
     stickyQueueScheduleToStartTimeout: '2s',

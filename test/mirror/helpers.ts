@@ -51,6 +51,7 @@ export async function startWorker(app: TestApp, options: { constantContact?: Con
       constantContact: options.constantContact ?? app.constantContact,
       logger: app.logger,
       clock: () => new Date(),
+      temporal: app.temporal,
     }),
   });
   const running = worker.run();

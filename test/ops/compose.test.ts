@@ -45,7 +45,7 @@ function interpolate(value: string): string {
 
 describe('docker-compose.yml', () => {
   it('has PostgreSQL, Temporal with its schema and namespace jobs, the Temporal UI, the worker and the API', () => {
-    for (const name of ['postgresql', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'worker', 'api']) {
+    for (const name of ['postgresql', 'temporal-schema', 'temporal', 'temporal-setup', 'temporal-ui', 'worker', 'api', 'prometheus', 'grafana']) {
       expect(Object.keys(services)).toContain(name);
     }
     expect(appServices.map(([name]) => name).sort()).toEqual(['api', 'worker']);
@@ -111,6 +111,22 @@ describe('docker-compose.yml', () => {
         if (source.startsWith('./')) expect([volume, fs.existsSync(path.join(root, source))]).toEqual([volume, true]);
       }
     }
+  });
+
+  it('has Prometheus scrape the API with METRICS_TOKEN and every worker on its WORKER_METRICS_ADDRESS port, and Grafana show it', () => {
+    const prometheus = YAML.parse(fs.readFileSync(path.join(root, 'docker/prometheus.yml'), 'utf8')) as {
+      scrape_configs: { job_name: string; authorization?: { credentials_file: string }; static_configs?: { targets: string[] }[]; dns_sd_configs?: { names: string[]; port: number }[] }[];
+    };
+    const jobs = Object.fromEntries(prometheus.scrape_configs.map((j) => [j.job_name, j]));
+    const api = jobs['segment-export-api'];
+    expect(api.static_configs?.[0].targets).toEqual([`api:${environment(services.api).PORT}`]);
+    expect(api.authorization?.credentials_file).toBe('/tmp/metrics-token');
+    expect(services.prometheus.entrypoint?.join(' ')).toContain('> /tmp/metrics-token');
+    expect(environment(services.prometheus).METRICS_TOKEN).toBe(environment(services.api).METRICS_TOKEN);
+    const worker = jobs['segment-export-worker'];
+    expect(worker.dns_sd_configs?.[0].names).toEqual(['worker']);
+    expect(`0.0.0.0:${worker.dns_sd_configs?.[0].port}`).toBe(environment(services.worker).WORKER_METRICS_ADDRESS);
+    expect(services.grafana.volumes).toEqual(expect.arrayContaining(['./docker/grafana/dashboards:/var/lib/grafana/dashboards:ro']));
   });
 
   it('registers the same search attributes as the dev server', () => {
