@@ -1,7 +1,10 @@
-import type { NextFunction, Request, Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z, type ZodType } from 'zod';
 import { ApiError } from './errors';
 import type { Role } from '../store/types';
+import { principalOf, type Principal } from './auth';
+import { streamBody } from './body-watchdog';
+import type { RequestRateLimiter } from './rate-limit';
 
 /**
  * One mechanism for every route: declare it once with its zod schemas; the same declaration
@@ -41,6 +44,8 @@ export interface RouteContext<B, Q, P> {
   params: P;
   /** The caller's role; undefined on public routes. */
   role: Role | undefined;
+  /** Who calls (role and credential fingerprint); undefined on public routes. */
+  principal: Principal | undefined;
   requestId: string;
 }
 
@@ -51,10 +56,21 @@ export interface RegisteredRoute {
   spec: RouteSpec<ZodType | undefined, ZodType | undefined, ZodType | undefined>;
 }
 
+export interface RouteRegistryOptions {
+  /** The per-credential request rate limit (429 with Retry-After); none when absent. */
+  rateLimiter?: RequestRateLimiter;
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+const jsonParser = express.json({ limit: '1mb', strict: true, type: JSON_TYPES });
+
 export class RouteRegistry {
   readonly routes: RegisteredRoute[] = [];
 
-  constructor(private readonly router: Router) {}
+  constructor(
+    private readonly router: Router,
+    private readonly options: RouteRegistryOptions = {},
+  ) {}
 
   add<B extends ZodType | undefined = undefined, Q extends ZodType | undefined = undefined, P extends ZodType | undefined = undefined>(
     spec: RouteSpec<B, Q, P>,
@@ -63,7 +79,8 @@ export class RouteRegistry {
     this.routes.push({ spec: spec as RegisteredRoute['spec'] });
     this.router[spec.method](spec.path, async (req: Request, res: Response, next: NextFunction) => {
       try {
-        const role = authorize(req, spec.roles);
+        const principal = this.admit(res, spec.roles);
+        await readBody(req, res, spec);
         const params = parse(spec.params, req.params, 'params');
         const query = parse(spec.query, req.query, 'query');
         const body = spec.rawBody ? undefined : parse(spec.body, req.body ?? {}, 'body');
@@ -73,7 +90,8 @@ export class RouteRegistry {
           body: body as Infer<B>,
           query: query as Infer<Q>,
           params: params as Infer<P>,
-          role,
+          role: principal?.role,
+          principal,
           requestId: res.locals.requestId as string,
         });
         if (result !== undefined && !res.headersSent) res.status(spec.response?.status ?? 200).json(result);
@@ -83,14 +101,34 @@ export class RouteRegistry {
       }
     });
   }
+
+  /** Who may call, before anything of the body is read: 401, then 429 (per credential), then 403. */
+  private admit(res: Response, roles: readonly Role[] | 'public'): Principal | undefined {
+    if (roles === 'public') return undefined;
+    const principal = principalOf(res);
+    if (!principal) throw new ApiError(401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <api key>');
+    const allowed = this.options.rateLimiter?.take(principal.fingerprint) ?? { ok: true };
+    if (!allowed.ok) {
+      res.setHeader('Retry-After', String(allowed.retryAfterSeconds));
+      throw new ApiError(429, 'rate_limited', `too many requests with this credential; try again in ${allowed.retryAfterSeconds} s`);
+    }
+    if (!roles.includes(principal.role)) throw new ApiError(403, 'forbidden', `this action needs the role ${roles.join(' or ')}`);
+    return principal;
+  }
 }
 
-function authorize(req: Request, roles: readonly Role[] | 'public'): Role | undefined {
-  if (roles === 'public') return undefined;
-  const role = req.res?.locals.role as Role | undefined;
-  if (!role) throw new ApiError(401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <api key>');
-  if (!roles.includes(role)) throw new ApiError(403, 'forbidden', `this action needs the role ${roles.join(' or ')}`);
-  return role;
+const hasBody = (req: Request) => Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
+
+/**
+ * Reads the body only once the caller is admitted. A route that streams its body (rawBody) reads
+ * it itself, held to the minimum rate; every other route takes JSON (or nothing), up to 1 MB.
+ */
+async function readBody(req: Request, res: Response, spec: { rawBody?: string[]; body?: ZodType }): Promise<void> {
+  if (spec.rawBody) return streamBody(res);
+  if (!hasBody(req)) return;
+  if (!req.is(JSON_TYPES)) throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json');
+  if (!spec.body) return;
+  await new Promise<void>((resolve, reject) => jsonParser(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
 }
 
 function parse(schema: ZodType | undefined, value: unknown, where: 'params' | 'query' | 'body'): unknown {

@@ -5,6 +5,7 @@ import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { reconcileSchedules } from '../services/schedule-sync';
 import { createApp } from './app';
+import { createApiServer } from './listener';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
@@ -20,10 +21,9 @@ async function main(): Promise<void> {
     (r) => logger.info({ upserted: r.upserted.length, deleted: r.deleted.length }, 'schedules reconciled'),
     (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedules not reconciled: Temporal did not answer'),
   );
-  const server = app.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
-  // A profile import streams its body for as long as millions of lines take: Node's default limit
-  // on a whole request (5 minutes) would cut it with a 408. Headers still must arrive in time.
-  server.requestTimeout = 0;
+  const server = createApiServer(config.api);
+  server.on('request', app);
+  server.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');
