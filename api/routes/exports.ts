@@ -15,7 +15,7 @@ import {
   exportPatchSchema,
   exportSettingsSchema,
 } from '../schemas/exports';
-import { usableConnection, visibleExport } from '../access';
+import { assertMayChangeRemovalGuard, usableConnection, visibleExport } from '../access';
 import { assertConnected, callConstantContact } from '../constant-contact';
 import { runSchema } from './runs';
 
@@ -106,9 +106,10 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       roles: EVERYONE,
       body: exportCreateSchema,
       response: { status: 201, schema: exportResponseSchema },
-      errors: saveErrors,
+      errors: { ...saveErrors, 403: 'forbidden: a contributor set syncMode mirror or maxRemovalPercent above the default (admin decisions)' },
     },
     async ({ body, role, res }) => {
+      assertMayChangeRemovalGuard(role, body);
       const connection = await usableConnection(deps, body.connectionId, role);
       assertConnected(connection);
       await assertSegmentsExist(body.segmentIds);
@@ -162,10 +163,15 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       params: exportIdParams,
       body: exportPatchSchema,
       response: { status: 200, schema: exportResponseSchema },
-      errors: { ...saveErrors, 404: 'no such export or connection, or not visible to the caller' },
+      errors: {
+        ...saveErrors,
+        403: 'forbidden: a contributor switched to mirror mode or raised maxRemovalPercent above the default (admin decisions)',
+        404: 'no such export or connection, or not visible to the caller',
+      },
     },
     async ({ params, body, role, res }) => {
       const current = await visibleExport(deps, params.id, role);
+      assertMayChangeRemovalGuard(role, body, current);
       const connectionChanges = body.connectionId !== undefined && body.connectionId !== current.connectionId;
       const listChanges = body.listId !== undefined && body.listId !== current.listId;
       const fieldNames = Object.keys((body.mapping ?? current.mapping).customFields ?? {});

@@ -195,8 +195,17 @@ const rows: Row[] = [
   {
     route: 'PATCH /v1/exports/:id',
     what: 'change an export on a shared connection',
-    call: (ctx) => ({ method: 'PATCH', path: `/v1/exports/${ctx.exportOnShared}`, body: { syncMode: 'mirror' } }),
+    call: (ctx) => ({ method: 'PATCH', path: `/v1/exports/${ctx.exportOnShared}`, body: { name: 'Renamed' } }),
     expect: protectedRoute(200, 200),
+  },
+  {
+    route: 'PATCH /v1/exports/:id',
+    what: 'switch an export on a shared connection to mirror mode (an admin decision)',
+    call: async (ctx) => {
+      const res = await ctx.app.as('admin').post('/v1/exports', exportBody(ctx.shared, [ctx.segmentId]));
+      return { method: 'PATCH', path: `/v1/exports/${res.body.id}`, body: { syncMode: 'mirror' } };
+    },
+    expect: protectedRoute(200, 403),
   },
   {
     route: 'PATCH /v1/exports/:id',
