@@ -5,6 +5,7 @@ import type { AppDeps } from './deps';
 import { apiKeyCredential, authenticate, principalOf } from './auth';
 import { watchBodies } from './body-watchdog';
 import { RequestRateLimiter } from './rate-limit';
+import type { NewAuditEntry } from '../store/audit';
 import { RouteRegistry } from './http';
 import { registerHealthRoutes } from './routes/health';
 import { routeModules } from './routes';
@@ -24,7 +25,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   const router = express.Router();
   const rateLimiter = new RequestRateLimiter(deps.config.api.rateLimitPerSecond, deps.config.api.rateLimitBurst);
-  const routes = new RouteRegistry(router, { rateLimiter });
+  const routes = new RouteRegistry(router, { rateLimiter, audit: auditRecorder(deps) });
   registerHealthRoutes(routes, deps);
   // Unless told otherwise, saving or deleting an export keeps its Temporal Schedule in step.
   const routeDeps: AppDeps = deps.exportHooks ? deps : { ...deps, exportHooks: createScheduleExportHooks(deps) };
@@ -42,6 +43,17 @@ function requestId(req: Request, res: Response, next: NextFunction): void {
   res.locals.requestId = id;
   res.setHeader('x-request-id', id);
   next();
+}
+
+/** A change is done when its audit entry fails: the failure is logged, the answer stays. */
+function auditRecorder(deps: AppDeps) {
+  return async (entry: NewAuditEntry) => {
+    try {
+      await deps.store.audit.record(entry);
+    } catch (err) {
+      deps.logger.error({ requestId: entry.requestId, action: entry.action, err: err instanceof Error ? err.message : String(err) }, 'audit entry not recorded');
+    }
+  };
 }
 
 /** One line per request, with who called: the credential's fingerprint and role, never the credential. */

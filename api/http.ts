@@ -5,6 +5,7 @@ import type { Role } from '../store/types';
 import { principalOf, type Principal } from './auth';
 import { streamBody } from './body-watchdog';
 import type { RequestRateLimiter } from './rate-limit';
+import type { NewAuditEntry } from '../store/audit';
 
 /**
  * One mechanism for every route: declare it once with its zod schemas; the same declaration
@@ -32,6 +33,20 @@ export interface RouteSpec<B extends ZodType | undefined, Q extends ZodType | un
   errors?: Record<number, string>;
   /** Request content types other than JSON (e.g. NDJSON import); the handler reads the stream. */
   rawBody?: string[];
+  /** A route that changes something: recorded in the audit log when it succeeds. */
+  audit?: AuditSpec<Infer<B>, Infer<Q>, Infer<P>>;
+}
+
+/**
+ * What the audit log records of a route's success: the action and the resource; its id (default:
+ * the `id` path parameter, else the `id` of the answer); and what changed without values (default:
+ * the names of the body's fields).
+ */
+export interface AuditSpec<B, Q, P> {
+  action: string;
+  resource: string;
+  id?: (ctx: RouteContext<B, Q, P>, result: unknown) => string | null | undefined;
+  summary?: (ctx: RouteContext<B, Q, P>, result: unknown) => Record<string, unknown>;
 }
 
 type Infer<T> = T extends ZodType ? z.output<T> : undefined;
@@ -59,6 +74,8 @@ export interface RegisteredRoute {
 export interface RouteRegistryOptions {
   /** The per-credential request rate limit (429 with Retry-After); none when absent. */
   rateLimiter?: RequestRateLimiter;
+  /** Records an audit entry (routes with `audit`, after they succeeded, before they answer). */
+  audit?: (entry: NewAuditEntry) => Promise<void>;
 }
 
 const JSON_TYPES = ['application/json', 'application/*+json'];
@@ -84,7 +101,7 @@ export class RouteRegistry {
         const params = parse(spec.params, req.params, 'params');
         const query = parse(spec.query, req.query, 'query');
         const body = spec.rawBody ? undefined : parse(spec.body, req.body ?? {}, 'body');
-        const result = await handler({
+        const ctx: RouteContext<Infer<B>, Infer<Q>, Infer<P>> = {
           req,
           res,
           body: body as Infer<B>,
@@ -93,13 +110,20 @@ export class RouteRegistry {
           role: principal?.role,
           principal,
           requestId: res.locals.requestId as string,
-        });
+        };
+        const result = await handler(ctx);
+        if (spec.audit && res.statusCode < 400) await this.options.audit?.(auditEntry(spec.audit, ctx, result));
         if (result !== undefined && !res.headersSent) res.status(spec.response?.status ?? 200).json(result);
         else if (!res.headersSent) res.status(spec.response?.status ?? 204).end();
       } catch (err) {
         next(err);
       }
     });
+  }
+
+  /** Records an entry a route writes itself (one whose caller is not the principal, e.g. a browser callback). */
+  audit(entry: NewAuditEntry): Promise<void> {
+    return this.options.audit?.(entry) ?? Promise.resolve();
   }
 
   /** Who may call, before anything of the body is read: 401, then 429 (per credential), then 403. */
@@ -115,6 +139,21 @@ export class RouteRegistry {
     if (!roles.includes(principal.role)) throw new ApiError(403, 'forbidden', `this action needs the role ${roles.join(' or ')}`);
     return principal;
   }
+}
+
+function auditEntry<B, Q, P>(spec: AuditSpec<B, Q, P>, ctx: RouteContext<B, Q, P>, result: unknown): NewAuditEntry {
+  const paramId = (ctx.params as { id?: unknown } | undefined)?.id;
+  const resultId = (result as { id?: unknown } | undefined)?.id;
+  const id = spec.id ? spec.id(ctx, result) : typeof paramId === 'string' ? paramId : typeof resultId === 'string' ? resultId : null;
+  const body = ctx.body as Record<string, unknown> | undefined;
+  return {
+    requestId: ctx.requestId,
+    actor: { role: ctx.principal?.role ?? null, key: ctx.principal?.fingerprint ?? null },
+    action: spec.action,
+    resourceType: spec.resource,
+    resourceId: id ?? null,
+    summary: spec.summary ? spec.summary(ctx, result) : body && typeof body === 'object' ? { fields: Object.keys(body).filter((k) => body[k] !== undefined).sort() } : {},
+  };
 }
 
 const hasBody = (req: Request) => Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;

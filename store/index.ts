@@ -12,6 +12,7 @@ import { ExportRepository } from './exports';
 import { RunRepository } from './runs';
 import { RateLimitRepository } from './rate-limits';
 import { SettingsRepository } from './settings';
+import { AuditRepository } from './audit';
 
 /**
  * The store: one interface over SQLite (embedded default) and PostgreSQL (DATABASE_URL), each
@@ -27,6 +28,7 @@ export class Store {
   readonly runs: RunRepository;
   readonly rateLimits: RateLimitRepository;
   readonly settings: SettingsRepository;
+  readonly audit: AuditRepository;
 
   constructor(readonly db: Db, secrets: SecretBox) {
     this.profiles = new ProfileRepository(db);
@@ -38,6 +40,7 @@ export class Store {
     this.runs = new RunRepository(db);
     this.rateLimits = new RateLimitRepository(db);
     this.settings = new SettingsRepository(db);
+    this.audit = new AuditRepository(db);
   }
 
   /** For /readyz: true when the database answers. */

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pageQuery } from '../../common/paging';
 import type { Connection, Role } from '../../store/types';
+import type { Principal } from '../auth';
 import { visibleConnection } from '../access';
 import { assertConnected, callConstantContact } from '../constant-contact';
 import type { AppDeps } from '../deps';
@@ -57,8 +58,9 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
   const { store, config } = deps;
   const now = () => (deps.clock ? deps.clock() : new Date());
 
-  const authorizeUrlFor = async (connectionId: string) => {
-    const ticket = await store.connections.issueTicket(connectionId, { now: now(), ttlMs: AUTHORIZE_TICKET_TTL_MS });
+  const authorizeUrlFor = async (connectionId: string, issuer: Principal | undefined) => {
+    const issuedBy = { role: issuer?.role ?? null, key: issuer?.fingerprint ?? null };
+    const ticket = await store.connections.issueTicket(connectionId, { now: now(), ttlMs: AUTHORIZE_TICKET_TTL_MS, issuedBy });
     return `${config.publicBaseUrl}/v1/connections/${connectionId}/authorize?ticket=${encodeURIComponent(ticket)}`;
   };
 
@@ -71,11 +73,12 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       roles: ADMIN,
       body: createBody,
       response: { status: 201, schema: connectionSchema.extend({ authorizeUrl: z.string() }) },
+      audit: { action: 'connection.create', resource: 'connection' },
     },
-    async ({ body, res }) => {
+    async ({ body, res, principal }) => {
       const connection = await store.connections.create({ displayName: body.displayName, usableBy: body.usableBy, now: now().toISOString() });
       res.setHeader('Cache-Control', 'no-store');
-      return { ...adminView(connection), authorizeUrl: await authorizeUrlFor(connection.id) };
+      return { ...adminView(connection), authorizeUrl: await authorizeUrlFor(connection.id, principal) };
     },
   );
 
@@ -120,6 +123,7 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       body: patchBody,
       response: { status: 200, schema: connectionSchema },
       errors: { 404: 'no such connection' },
+      audit: { action: 'connection.update', resource: 'connection' },
     },
     async ({ params, body }) => {
       const updated = await store.connections.update(params.id, body, now().toISOString());
@@ -139,6 +143,7 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       query: z.object({ detachExports: z.enum(['true', 'false']).default('false').transform((v) => v === 'true') }),
       response: { status: 204, description: 'removed' },
       errors: { 404: 'no such connection', 409: 'connection_in_use: exports use it (details name them); pass detachExports=true' },
+      audit: { action: 'connection.delete', resource: 'connection', summary: ({ query }) => ({ detachExports: query.detachExports }) },
     },
     async ({ params, query }) => {
       const result = await store.connections.remove(params.id, { detachExports: query.detachExports, now: now().toISOString() });
@@ -170,12 +175,13 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       body: emptyBody,
       response: { status: 200, schema: z.object({ authorizeUrl: z.string() }) },
       errors: { 404: 'no such connection' },
+      audit: { action: 'connection.reauthorize', resource: 'connection' },
     },
-    async ({ params, res }) => {
+    async ({ params, res, principal }) => {
       const connection = await store.connections.get(params.id);
       if (!connection) throw notFound('connection');
       res.setHeader('Cache-Control', 'no-store');
-      return { authorizeUrl: await authorizeUrlFor(connection.id) };
+      return { authorizeUrl: await authorizeUrlFor(connection.id, principal) };
     },
   );
 

@@ -107,6 +107,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       body: exportCreateSchema,
       response: { status: 201, schema: exportResponseSchema },
       errors: { ...saveErrors, 403: 'forbidden: a contributor set syncMode mirror or maxRemovalPercent above the default (admin decisions)' },
+      audit: { action: 'export.create', resource: 'export' },
     },
     async ({ body, role, res }) => {
       assertMayChangeRemovalGuard(role, body);
@@ -168,6 +169,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
         403: 'forbidden: a contributor switched to mirror mode or raised maxRemovalPercent above the default (admin decisions)',
         404: 'no such export or connection, or not visible to the caller',
       },
+      audit: { action: 'export.update', resource: 'export' },
     },
     async ({ params, body, role, res }) => {
       const current = await visibleExport(deps, params.id, role);
@@ -215,6 +217,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       params: exportIdParams,
       response: { status: 204, description: 'removed' },
       errors: { 404: 'no such export, or not visible to the caller' },
+      audit: { action: 'export.delete', resource: 'export' },
     },
     async ({ params, role }) => {
       await visibleExport(deps, params.id, role);

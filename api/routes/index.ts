@@ -7,6 +7,7 @@ import { registerExportsRoutes } from './exports';
 import { registerRunsRoutes } from './runs';
 import { registerRemovalsRoutes } from './removals';
 import { registerSchedulesRoutes } from './schedules';
+import { registerAuditRoutes } from './audit';
 
 export const routeModules: ((routes: RouteRegistry, deps: AppDeps) => void)[] = [
   registerProfilesRoutes,
@@ -16,4 +17,5 @@ export const routeModules: ((routes: RouteRegistry, deps: AppDeps) => void)[] = 
   registerRunsRoutes,
   registerRemovalsRoutes,
   registerSchedulesRoutes,
+  registerAuditRoutes,
 ];

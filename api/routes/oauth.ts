@@ -38,11 +38,12 @@ export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps
     async ({ req, res, params, query }) =>
       forBrowser(req, res, async () => {
         const at = now();
-        if (!(await store.connections.redeemTicket(params.id, query.ticket, at))) {
+        const issuedBy = await store.connections.redeemTicket(params.id, query.ticket, at);
+        if (!issuedBy) {
           throw new ApiError(400, 'invalid_ticket', 'this authorization link is unknown, used or expired; get a new one with POST /v1/connections/{id}/reauthorize');
         }
         const pkce = createPkcePair();
-        const state = await store.connections.beginAuthorization(params.id, pkce.codeVerifier, { now: at, ttlMs: OAUTH_STATE_TTL_MS });
+        const state = await store.connections.beginAuthorization(params.id, pkce.codeVerifier, { now: at, ttlMs: OAUTH_STATE_TTL_MS, issuedBy });
         noStore(res);
         res.redirect(302, deps.constantContact.authorizeUrl({ state, codeChallenge: pkce.codeChallenge }));
       }),
@@ -67,7 +68,7 @@ export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps
         502: 'Constant Contact did not answer the code exchange',
       },
     },
-    async ({ req, res, query }) =>
+    async ({ req, res, query, requestId }) =>
       forBrowser(req, res, async () => {
         noStore(res);
         if (!query.state) throw invalidState();
@@ -96,6 +97,8 @@ export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps
         const connection = await store.connections.get(pending.connectionId);
         if (!connection) throw notFound('connection');
         await store.tokens.save(pending.connectionId, tokens);
+        // The browser has no key: the authorization is recorded as the admin's who issued the link.
+        await routes.audit({ requestId, actor: pending.issuedBy, action: 'connection.authorize', resourceType: 'connection', resourceId: pending.connectionId, summary: {} });
         res
           .status(200)
           .type('html')

@@ -61,6 +61,7 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: AppDeps): vo
       rawBody: ['application/x-ndjson', 'text/csv'],
       response: { status: 200, schema: importResultSchema },
       errors: { 400: 'validation_failed: the CSV header row is not usable', 415: 'unsupported_media_type: not application/x-ndjson or text/csv' },
+      audit: { action: 'profiles.import', resource: 'profiles', id: () => null, summary: (_ctx, result) => importCounts(result) },
     },
     async ({ req }) => {
       const format = importFormat(req);
@@ -121,6 +122,7 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: AppDeps): vo
       params: profileParams,
       response: { status: 204, description: 'deleted' },
       errors: { 404: 'not_found' },
+      audit: { action: 'profile.delete', resource: 'profile' },
     },
     async ({ params }) => {
       if (!(await store.profiles.delete(params.id, clock().toISOString()))) throw notFound('profile');
@@ -146,6 +148,12 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: AppDeps): vo
     },
     async () => ({ items: await store.profiles.attributes() }),
   );
+}
+
+/** An import in the audit log: its counts, never its records. */
+function importCounts(result: unknown): Record<string, unknown> {
+  const { received, upserted, rejected } = result as { received: number; upserted: number; rejected: number };
+  return { received, upserted, rejected };
 }
 
 function importFormat(req: Request): ImportFormat {

@@ -76,6 +76,12 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
         409: 'run_in_progress (error.runId names the running run) or export_detached',
         503: 'temporal_unavailable: the run could not be started (it is recorded as failed)',
       },
+      audit: {
+        action: 'run.start',
+        resource: 'run',
+        id: (_ctx, result) => (result as { run: { id: string } }).run.id,
+        summary: ({ params }) => ({ exportId: params.id }),
+      },
     },
     async ({ params, role, res, requestId }) => {
       const exp = await visibleExport(deps, params.id, role);
@@ -145,6 +151,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       params: runIdParams,
       response: { status: 202, schema: runEnvelope, description: 'cancellation requested; the run ends `cancelled` shortly' },
       errors: { 404: 'no such run, or not visible to the caller', 409: 'run_not_running: the run has ended already' },
+      audit: { action: 'run.cancel', resource: 'run' },
     },
     async ({ params, role }) => {
       const run = await visibleRun(deps, params.id, role);

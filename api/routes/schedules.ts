@@ -192,6 +192,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       body: refreshScheduleSchema,
       response: { status: 200, schema: refreshScheduleResponse },
       errors: { 503: 'temporal_unavailable: nothing was saved' },
+      audit: { action: 'refresh-schedule.update', resource: 'refresh-schedule', summary: ({ body }) => ({ fields: Object.keys(body).sort(), enabled: body.enabled }) },
     },
     async ({ body }) => {
       const schedule = normalizeRefreshSchedule(body);
@@ -215,6 +216,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       roles: ['admin'],
       response: { status: 202, schema: refreshStarted, description: 'the refresh workflow started' },
       errors: { 503: 'temporal_unavailable' },
+      audit: { action: 'refresh.start', resource: 'refresh', id: (_ctx, result) => (result as { workflowId: string }).workflowId },
     },
     async () => {
       const startedAt = now().toISOString();
@@ -263,6 +265,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       body: z.object({ schedule: scheduleSchema }).strict(),
       response: { status: 200, schema: exportScheduleResponse },
       errors: { 404: 'no such export, or not visible to the caller', 503: 'temporal_unavailable: nothing was saved' },
+      audit: { action: 'export.schedule.update', resource: 'export', summary: ({ body }) => ({ mode: body.schedule.mode }) },
     },
     async ({ params, body, role }) => {
       const current = await visibleExport(deps, params.id, role);

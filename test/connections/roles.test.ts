@@ -3,12 +3,13 @@ import type { AppDeps } from '../../api/deps';
 import { RouteRegistry } from '../../api/http';
 import { registerConnectionsRoutes } from '../../api/routes/connections';
 import { registerExportsRoutes } from '../../api/routes/exports';
+import { registerAuditRoutes } from '../../api/routes/audit';
 import { connectSandboxConnection, createTestApp, type TestApp, type TestResponse } from '../helpers/app';
 import { storeKinds } from '../helpers/stores';
 import { exportBody, insertSegment } from '../exports/fixtures';
 
 /**
- * Every route of connections and exports, called by an admin, a contributor, a caller without a key
+ * Every route of connections, exports and the audit log, called by an admin, a contributor, a caller without a key
  * and one with an unknown key. Contributors see only connections shared with them (usableBy
  * admins-and-contributors) and the exports on those; anything else answers 404, as if absent.
  */
@@ -231,18 +232,28 @@ const rows: Row[] = [
     },
     expect: protectedRoute(204, 404),
   },
+  {
+    route: 'GET /v1/audit',
+    what: 'read the audit log',
+    call: () => ({ method: 'GET', path: '/v1/audit?limit=500' }),
+    expect: protectedRoute(200, 403),
+    check: (_who, res) => expect(res.body.items.length).toBeGreaterThan(0),
+  },
+  // Routes that hand out personal data of runs (admins only) belong here too, one row each, with
+  // their module in registeredRoutes below: e.g. GET /v1/runs/:id/suppressions as protectedRoute(200, 403).
 ];
 
-/** The routes the two modules register, read from their own registry. */
+/** The routes the modules register, read from their own registry. */
 function registeredRoutes(): string[] {
   const registry = new RouteRegistry(express.Router());
   const deps = {} as AppDeps;
   registerConnectionsRoutes(registry, deps);
   registerExportsRoutes(registry, deps);
+  registerAuditRoutes(registry, deps);
   return registry.routes.map((r) => `${r.spec.method.toUpperCase()} ${r.spec.path}`).sort();
 }
 
-it('the role matrix covers every route of connections and exports', () => {
+it('the role matrix covers every route of connections, exports and the audit log', () => {
   expect([...new Set(rows.map((r) => r.route))].sort()).toEqual(registeredRoutes());
 });
 
