@@ -13,6 +13,7 @@ import { RunRepository } from './runs';
 import { RateLimitRepository } from './rate-limits';
 import { SettingsRepository } from './settings';
 import { AuditRepository } from './audit';
+import { PersonalDataRepository } from './personal-data';
 
 /**
  * The store: one interface over SQLite (embedded default) and PostgreSQL (DATABASE_URL), each
@@ -29,6 +30,7 @@ export class Store {
   readonly rateLimits: RateLimitRepository;
   readonly settings: SettingsRepository;
   readonly audit: AuditRepository;
+  readonly personalData: PersonalDataRepository;
 
   constructor(readonly db: Db, secrets: SecretBox) {
     this.profiles = new ProfileRepository(db);
@@ -41,6 +43,7 @@ export class Store {
     this.rateLimits = new RateLimitRepository(db);
     this.settings = new SettingsRepository(db);
     this.audit = new AuditRepository(db);
+    this.personalData = new PersonalDataRepository(db);
   }
 
   /** For /readyz: true when the database answers. */

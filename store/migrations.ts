@@ -238,6 +238,21 @@ ALTER TABLE oauth_states ADD COLUMN issued_by_role TEXT;
 ALTER TABLE oauth_states ADD COLUMN issued_by_key TEXT;
 `,
   },
+  {
+    version: 21,
+    name: 'personal data retention',
+    sql: (d) => `
+-- Deleting a profile deletes its rows in the tables of personal data of runs (store/personal-data.ts).
+CREATE INDEX run_rejects_by_profile ON run_rejects(profile_id);
+CREATE INDEX runs_by_finish ON runs(finished_at);
+
+-- Periodic jobs that one process of many runs at a time: the first to claim a due job runs it.
+CREATE TABLE job_runs (
+  name TEXT PRIMARY KEY,
+  last_started_ms ${bigint(d)} NOT NULL
+);
+`,
+  },
 ];
 
 export async function migrate(db: Db): Promise<void> {

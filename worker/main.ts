@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { createActivities } from '../activities';
 import { workflowBundlePath } from './workflow-bundle';
+import { startRetentionJob } from '../services/retention';
 
 /** Wires configuration, connections and the activities; nothing else. */
 async function main(): Promise<void> {
@@ -27,8 +28,10 @@ async function main(): Promise<void> {
     activities: createActivities({ config, store, constantContact, logger, clock: () => new Date() }),
   });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address }, 'worker started');
+  const retention = startRetentionJob({ store, logger, retentionDays: config.personalDataRetentionDays });
   // Worker.run() shuts down gracefully on SIGTERM/SIGINT (the SDK installs those handlers).
   await worker.run();
+  retention.stop();
   await connection.close();
   await store.close();
   logger.info('worker stopped');
