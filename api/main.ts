@@ -11,7 +11,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, 'api');
   if (!config.apiKeys?.length) logger.warn('API_KEYS is empty: every /v1 request will answer 401');
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config, logger);
   const connection = Connection.lazy({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Config } from '../common/config';
+import type { Config, DatabaseTimeouts } from '../common/config';
+import type { Logger } from '../common/logger';
 import { resolveSecretsKey, SecretBox } from '../common/secrets';
 import { type Db, openPostgres, openSqlite } from './db';
 import { migrate } from './migrations';
@@ -46,13 +47,18 @@ export class Store {
     this.personalData = new PersonalDataRepository(db);
   }
 
-  /** For /readyz: true when the database answers. */
-  async ping(): Promise<boolean> {
+  /** For /readyz: true when the database answers within `timeoutMs`. */
+  async ping(timeoutMs = 2000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const answer = this.db.get('SELECT 1 AS ok').then(
+      () => true,
+      () => false,
+    );
     try {
-      await this.db.get('SELECT 1 AS ok');
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -68,11 +74,18 @@ export interface OpenStoreOptions {
   /** PostgreSQL schema (tests isolate themselves in one). */
   schema?: string;
   secretsKey: string;
+  /** PostgreSQL timeouts (defaults in openPostgres). */
+  timeouts?: DatabaseTimeouts;
+  logger?: Logger;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const db = options.databaseUrl
-    ? openPostgres(options.databaseUrl, { schema: options.schema })
+    ? openPostgres(options.databaseUrl, {
+        schema: options.schema,
+        timeouts: options.timeouts,
+        onPoolError: (error) => options.logger?.warn({ err: error }, 'PostgreSQL: a pooled connection failed; the next query reconnects'),
+      })
     : openSqlite(options.sqliteFile ?? ':memory:');
   await migrate(db);
   return new Store(db, new SecretBox(options.secretsKey));
@@ -83,12 +96,13 @@ export function storeOptionsFromConfig(config: Config, secretsKey: string): Open
     databaseUrl: config.databaseUrl,
     sqliteFile: path.join(config.dataDir, 'segment-export.db'),
     secretsKey,
+    timeouts: config.database,
   };
 }
 
 /** The store of a process: the configured database, with SECRETS_KEY (generated once in development). */
-export function openConfiguredStore(config: Config): Promise<Store> {
-  return openStore(storeOptionsFromConfig(config, resolveSecretsKey(config)));
+export function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
+  return openStore({ ...storeOptionsFromConfig(config, resolveSecretsKey(config)), logger });
 }
 
 export type { Db } from './db';

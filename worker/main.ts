@@ -16,7 +16,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, 'worker');
   Runtime.install({ telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }) } } });
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config, logger);
   const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const worker = await Worker.create({
