@@ -44,6 +44,13 @@ describe('a client without a key cannot hold the API', () => {
     }
   });
 
+  it('closes an idle keep-alive connection after API_KEEP_ALIVE_TIMEOUT_SECONDS', async () => {
+    const client = await rawConnect(app.baseUrl);
+    await client.write(requestHead('GET', '/healthz', { connection: 'keep-alive' }));
+    expect(await client.status(2000)).toBe(200);
+    expect(await client.closed(4000)).toBe(true);
+  });
+
   it('closes a connection whose headers do not arrive in time', async () => {
     const client = await rawConnect(app.baseUrl);
     await client.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n');
