@@ -1,4 +1,7 @@
+import net from 'node:net';
 import { keyFingerprint } from '../../api/auth';
+import { createApiServer } from '../../api/listener';
+import { parseConfig } from '../../common/config';
 import { createTestApp, type TestApp } from '../helpers/app';
 import { rawConnect, requestHead, sleep } from '../helpers/raw-http';
 
@@ -132,6 +135,75 @@ describe('bodies are held to the request timeout, the streaming import to a mini
     const body = JSON.parse(client.received().split('\r\n\r\n')[1].replace(/^[0-9a-f]+\r\n/, '').split('\r\n')[0]);
     expect(body).toMatchObject({ received: n, upserted: n, rejected: 0 });
     client.destroy();
+  });
+});
+
+describe('a client that stops reading the answer', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await createTestApp({ kind: 'sqlite', env: { API_IDLE_TIMEOUT_SECONDS: '1' } });
+  });
+  afterAll(() => app?.close());
+
+  it('is closed after API_IDLE_TIMEOUT_SECONDS once the socket is full, and the API stops streaming', async () => {
+    // A run with 300,000 rejects: ~20 MB of NDJSON, more than loopback buffers hold.
+    const at = new Date().toISOString();
+    await app.store.db.run(
+      `INSERT INTO exports (id, name, connection_id, list_id, mapping, sync_mode, max_removal_percent, schedule, created_by_role, created_at, updated_at)
+       VALUES ('exp_idle0000001', 'Idle', NULL, '00000000-0000-4000-8000-000000000001', '{"email":"Email"}', 'upsert', 20, '{"mode":"off"}', 'admin', ?, ?)`,
+      [at, at],
+    );
+    await app.store.db.run(
+      `INSERT INTO runs (id, export_id, status, trigger, started_at, finished_at, workflow_id, phase, counts) VALUES ('run_idle0000001', 'exp_idle0000001', 'succeeded', 'on-demand', ?, ?, 'wf-idle', 'done', '{}')`,
+      [at, at],
+    );
+    await app.store.db.run(
+      `WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 299999)
+       INSERT INTO run_rejects (run_id, snapshot_seq, profile_id, email, reason) SELECT 'run_idle0000001', i, 'profile-' || i, 'not an email ' || i, 'invalid_email' FROM n`,
+    );
+    const url = new URL(app.baseUrl);
+    const socket = net.connect(Number(url.port), url.hostname);
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.pause();
+    socket.write(requestHead('GET', '/v1/runs/run_idle0000001/rejects', { authorization: `Bearer ${app.adminKey}` }));
+    socket.on('error', () => undefined);
+    // Past the idle timeout the API has closed its end; then read what had arrived.
+    await sleep(3000);
+    let received = 0;
+    let tail = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      tail = (tail + chunk.toString('latin1')).slice(-16);
+    });
+    const closed = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 5000);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+      socket.resume();
+    });
+    expect(closed).toBe(true);
+    expect(received).toBeLessThan(15_000_000);
+    expect(tail).not.toMatch(/\r\n0\r\n\r\n$/);
+    // The API goes on serving others.
+    expect((await app.as('admin').get('/v1/segments')).status).toBe(200);
+  });
+});
+
+describe('the idle timeout of the listener', () => {
+  it('never cuts a request while the API itself is still working on the answer', async () => {
+    const limits = parseConfig({ NODE_ENV: 'test', API_IDLE_TIMEOUT_SECONDS: '1' }).api;
+    const server = createApiServer(limits);
+    server.on('request', (_req, res) => setTimeout(() => res.end('done after 2.5 s'), 2500));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as net.AddressInfo).port}/`);
+      expect(await res.text()).toBe('done after 2.5 s');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
