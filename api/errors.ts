@@ -8,6 +8,12 @@ import { DomainError, type DomainErrorKind } from '../common/errors';
  * here unchanged in code, message and details.
  */
 export class ApiError extends Error {
+  /**
+   * Set when the request's change was saved before this error (e.g. a Temporal Schedule could not
+   * follow): what was saved, so the change still reaches the audit log.
+   */
+  saved?: { id: string };
+
   constructor(
     readonly status: number,
     readonly code: string,

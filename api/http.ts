@@ -95,13 +95,14 @@ export class RouteRegistry {
   ): void {
     this.routes.push({ spec: spec as RegisteredRoute['spec'] });
     this.router[spec.method](spec.path, async (req: Request, res: Response, next: NextFunction) => {
+      let ctx: RouteContext<Infer<B>, Infer<Q>, Infer<P>> | undefined;
       try {
         const principal = this.admit(res, spec.roles);
         await readBody(req, res, spec);
         const params = parse(spec.params, req.params, 'params');
         const query = parse(spec.query, req.query, 'query');
         const body = spec.rawBody ? undefined : parse(spec.body, req.body ?? {}, 'body');
-        const ctx: RouteContext<Infer<B>, Infer<Q>, Infer<P>> = {
+        ctx = {
           req,
           res,
           body: body as Infer<B>,
@@ -116,6 +117,8 @@ export class RouteRegistry {
         if (result !== undefined && !res.headersSent) res.status(spec.response?.status ?? 200).json(result);
         else if (!res.headersSent) res.status(spec.response?.status ?? 204).end();
       } catch (err) {
+        // A change saved before a later step failed is a change all the same.
+        if (spec.audit && ctx && err instanceof ApiError && err.saved) await this.options.audit?.(auditEntry(spec.audit, ctx, err.saved));
         next(err);
       }
     });

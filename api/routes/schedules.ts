@@ -106,7 +106,7 @@ export function createScheduleExportHooks(deps: { temporal: Client; config: Conf
       if (result !== 'none') deps.logger?.info({ exportId: exp.id, scheduleId: exportScheduleId(exp.id), result }, 'export schedule synced');
     } catch (err) {
       deps.logger?.error({ exportId: exp.id, err: (err as Error)?.message }, 'export schedule not synced');
-      throw new ApiError(
+      const error = new ApiError(
         503,
         'schedule_not_synced',
         deleted
@@ -114,6 +114,8 @@ export function createScheduleExportHooks(deps: { temporal: Client; config: Conf
           : `export ${exp.id} was saved, but its Temporal Schedule could not be updated (Temporal did not answer); PUT /v1/exports/${exp.id}/schedule again when Temporal is up`,
         [{ exportId: exp.id }],
       );
+      error.saved = { id: exp.id };
+      throw error;
     }
   };
   return {

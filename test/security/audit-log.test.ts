@@ -1,4 +1,7 @@
+import type { Client } from '@temporalio/client';
 import { keyFingerprint } from '../../api/auth';
+import { createScheduleExportHooks } from '../../api/routes/schedules';
+import { parseConfig } from '../../common/config';
 import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { storeKinds } from '../helpers/stores';
 import { uniqueTaskQueue } from '../helpers/worker';
@@ -80,5 +83,27 @@ describe.each(storeKinds)('audit log (%s)', (kind) => {
     expect(seen).toEqual(all);
     expect((await app.as('contributor').get('/v1/audit')).status).toBe(403);
     expect((await app.as('none').get('/v1/audit')).status).toBe(401);
+  });
+});
+
+describe('audit log when a later step fails after the change was saved', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    // Exports keep their Temporal Schedule in step through hooks; this Temporal client fails every call.
+    const temporalDown = new Proxy({}, { get: () => { throw new Error('Temporal does not answer'); } }) as Client;
+    app = await createTestApp({ kind: 'sqlite', exportHooks: createScheduleExportHooks({ temporal: temporalDown, config: parseConfig({ NODE_ENV: 'test' }) }) });
+  });
+  afterAll(() => app?.close());
+
+  it('records an export saved before its schedule could not follow (503 schedule_not_synced)', async () => {
+    const connectionId = await connectSandboxConnection(app);
+    const segment = await app.as('admin').post('/v1/segments', { name: 'Everyone', rule: { all: [] } });
+    const res = await app.as('admin').post('/v1/exports', exportBody(connectionId, [segment.body.id], { schedule: { mode: 'custom', cron: '0 6 * * *', timezone: 'UTC' } }));
+    expect(res.status).toBe(503);
+    expect(res.body.error.code).toBe('schedule_not_synced');
+    const exportId = res.body.error.details[0].exportId;
+    expect(await app.store.exports.get(exportId)).toBeDefined();
+    const audit = await app.as('admin').get('/v1/audit?limit=1');
+    expect(audit.body.items[0]).toMatchObject({ action: 'export.create', resourceId: exportId, actor: { role: 'admin' } });
   });
 });
