@@ -1,7 +1,8 @@
 import type { Store } from '../store';
 import type { RunRecord } from '../store/runs';
-import type { Connection, Export, Role } from '../store/types';
+import type { Connection, Export, Role, SyncMode } from '../store/types';
 import { ApiError, notFound } from './errors';
+import { DEFAULT_MAX_REMOVAL_PERCENT } from './schemas/exports';
 
 /**
  * Who may see and use what, for every route. Admins see and use everything. Contributors use the
@@ -60,3 +61,26 @@ export async function visibleRun(deps: Deps, id: string, role: Role | undefined)
   }
   return run;
 }
+
+/**
+ * Mirror mode removes contacts from a shared account's list, and the removal guard decides when a
+ * person must approve: both are admin decisions. A contributor may keep what an admin set, but
+ * not switch an export to mirror mode nor set the guard above the default (403 `forbidden`
+ * naming the field).
+ */
+export function assertMayChangeRemovalGuard(
+  role: Role | undefined,
+  change: { syncMode?: SyncMode; maxRemovalPercent?: number },
+  current?: Pick<Export, 'syncMode' | 'maxRemovalPercent'>,
+): void {
+  if (role === 'admin') return;
+  if (change.syncMode === 'mirror' && current?.syncMode !== 'mirror') {
+    throw adminDecision('syncMode', 'only an admin may switch an export to mirror mode (it removes contacts from the list)');
+  }
+  const percent = change.maxRemovalPercent;
+  if (percent !== undefined && percent > DEFAULT_MAX_REMOVAL_PERCENT && percent !== current?.maxRemovalPercent) {
+    throw adminDecision('maxRemovalPercent', `only an admin may set maxRemovalPercent above ${DEFAULT_MAX_REMOVAL_PERCENT}`);
+  }
+}
+
+const adminDecision = (field: string, message: string) => new ApiError(403, 'forbidden', message, [{ path: ['body', field], message }]);

@@ -1,10 +1,13 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { ApiError, toApiError } from './errors';
-import type { Role } from '../store/types';
-import { createConsole } from './console';
+import { ApiError, sendError, toApiError } from './errors';
 import type { AppDeps, RouteDeps } from './deps';
+import { createConsole } from './console';
 import { createApiMetrics } from './metrics';
+import { apiKeyCredential, authenticate, principalOf } from './auth';
+import { watchBodies } from './body-watchdog';
+import { RequestRateLimiter } from './rate-limit';
+import type { NewAuditEntry } from '../store/audit';
 import { RouteRegistry } from './http';
 import { registerHealthRoutes } from './routes/health';
 import { routeModules } from './routes';
@@ -20,15 +23,15 @@ export function createApp(deps: AppDeps): express.Express {
   const metrics = deps.metrics ?? createApiMetrics();
 
   app.use(metrics.observeRequests);
+  // No middleware here reads a body: each route admits its caller first (api/http.ts).
   app.use(requestId);
+  app.use(watchBodies(deps.config.api));
+  app.use(authenticate([apiKeyCredential(deps.config.apiKeys ?? []), webConsole.credential]));
   app.use(requestLog(deps));
-  app.use(authenticate(deps));
-  app.use(webConsole.authenticate);
-  app.use(rejectNonJsonBodies);
-  app.use(express.json({ limit: '1mb', strict: true, type: ['application/json', 'application/*+json'] }));
 
   const router = express.Router();
-  const routes = new RouteRegistry(router);
+  const rateLimiter = new RequestRateLimiter(deps.config.api.rateLimitPerSecond, deps.config.api.rateLimitBurst);
+  const routes = new RouteRegistry(router, { rateLimiter, audit: auditRecorder(deps) });
   registerHealthRoutes(routes, deps);
   // Unless told otherwise, saving or deleting an export keeps its Temporal Schedule in step.
   const routeDeps: RouteDeps = { ...deps, metrics, exportHooks: deps.exportHooks ?? createScheduleExportHooks(deps) };
@@ -49,40 +52,38 @@ function requestId(req: Request, res: Response, next: NextFunction): void {
   next();
 }
 
+/** A change is done when its audit entry fails: the failure is logged, the answer stays. */
+function auditRecorder(deps: AppDeps) {
+  return async (entry: NewAuditEntry) => {
+    try {
+      await deps.store.audit.record(entry);
+    } catch (err) {
+      deps.logger.error({ requestId: entry.requestId, action: entry.action, err: err instanceof Error ? err.message : String(err) }, 'audit entry not recorded');
+    }
+  };
+}
+
+/** One line per request, with who called: the credential's fingerprint and role, never the credential. */
 function requestLog(deps: AppDeps) {
   return (req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
     res.on('finish', () => {
+      const principal = principalOf(res);
       // The path only: query strings can carry OAuth codes, states and tickets.
       deps.logger.info(
-        { requestId: res.locals.requestId, method: req.method, path: req.path, status: res.statusCode, ms: Number(process.hrtime.bigint() - started) / 1e6 },
+        {
+          requestId: res.locals.requestId,
+          method: req.method,
+          path: req.path,
+          status: res.statusCode,
+          ms: Number(process.hrtime.bigint() - started) / 1e6,
+          ...(principal ? { key: principal.fingerprint, role: principal.role } : res.locals.credentialRefused ? { key: 'refused' } : {}),
+        },
         'request',
       );
     });
     next();
   };
-}
-
-function authenticate(deps: AppDeps) {
-  const keys = (deps.config.apiKeys ?? []).map((k) => ({ role: k.role, key: Buffer.from(k.key) }));
-  return (req: Request, res: Response, next: NextFunction) => {
-    const header = req.header('authorization');
-    const match = header?.match(/^Bearer\s+(\S+)$/i);
-    if (match) {
-      const given = Buffer.from(match[1]);
-      const found = keys.find((k) => k.key.length === given.length && timingSafeEqual(k.key, given));
-      if (found) res.locals.role = found.role satisfies Role;
-    }
-    next();
-  };
-}
-
-/** A body with another content type than JSON reaches only routes that read raw streams (they check it themselves). */
-function rejectNonJsonBodies(req: Request, _res: Response, next: NextFunction): void {
-  const hasBody = Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
-  if (!hasBody || req.is(['application/json', 'application/*+json'])) return next();
-  if (req.is(['application/x-ndjson', 'text/csv']) && req.path === '/v1/profiles/import') return next();
-  next(new ApiError(415, 'unsupported_media_type', 'send the body as application/json'));
 }
 
 function errorHandler(deps: AppDeps) {
@@ -92,14 +93,8 @@ function errorHandler(deps: AppDeps) {
     const apiError = toApiError(err);
     if (apiError.status >= 500) deps.logger.error({ requestId, err: errorSummary(err) }, 'request failed');
     if (res.headersSent) return res.end();
-    res.status(apiError.status).json({
-      error: {
-        code: apiError.code,
-        message: apiError.message,
-        ...(apiError.details ? { details: apiError.details } : {}),
-        requestId,
-      },
-    });
+    // A body still arriving was refused unread: close rather than read it to its end.
+    sendError(res, apiError, { close: !req.complete });
   };
 }
 

@@ -1,3 +1,4 @@
+import type { Response } from 'express';
 import { DomainError, type DomainErrorKind } from '../common/errors';
 
 /**
@@ -7,6 +8,12 @@ import { DomainError, type DomainErrorKind } from '../common/errors';
  * here unchanged in code, message and details.
  */
 export class ApiError extends Error {
+  /**
+   * Set when the request's change was saved before this error (e.g. a Temporal Schedule could not
+   * follow): what was saved, so the change still reaches the audit log.
+   */
+  saved?: { id: string };
+
   constructor(
     readonly status: number,
     readonly code: string,
@@ -51,4 +58,21 @@ export function toApiError(err: unknown): ApiError {
       return new ApiError(400, 'request_aborted', 'the request was aborted');
   }
   return new ApiError(500, 'internal_error', 'something went wrong on our side; the request id identifies it in the logs');
+}
+
+/**
+ * Writes the error body every error gets. `close` ends the connection after the answer: for
+ * answers sent before the request body was read (a refused caller, a slow client), so that Node
+ * does not go on reading a body nobody wants.
+ */
+export function sendError(res: Response, error: ApiError, options: { close?: boolean } = {}): void {
+  if (options.close) res.setHeader('Connection', 'close');
+  res.status(error.status).json({
+    error: {
+      code: error.code,
+      message: error.message,
+      ...(error.details ? { details: error.details } : {}),
+      requestId: res.locals.requestId as string,
+    },
+  });
 }

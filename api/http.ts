@@ -1,7 +1,11 @@
-import type { NextFunction, Request, Response, Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z, type ZodType } from 'zod';
 import { ApiError } from './errors';
 import type { Role } from '../store/types';
+import { principalOf, type Principal } from './auth';
+import { streamBody } from './body-watchdog';
+import type { RequestRateLimiter } from './rate-limit';
+import type { NewAuditEntry } from '../store/audit';
 
 /**
  * One mechanism for every route: declare it once with its zod schemas; the same declaration
@@ -29,6 +33,20 @@ export interface RouteSpec<B extends ZodType | undefined, Q extends ZodType | un
   errors?: Record<number, string>;
   /** Request content types other than JSON (e.g. NDJSON import); the handler reads the stream. */
   rawBody?: string[];
+  /** A route that changes something: recorded in the audit log when it succeeds. */
+  audit?: AuditSpec<Infer<B>, Infer<Q>, Infer<P>>;
+}
+
+/**
+ * What the audit log records of a route's success: the action and the resource; its id (default:
+ * the `id` path parameter, else the `id` of the answer); and what changed without values (default:
+ * the names of the body's fields).
+ */
+export interface AuditSpec<B, Q, P> {
+  action: string;
+  resource: string;
+  id?: (ctx: RouteContext<B, Q, P>, result: unknown) => string | null | undefined;
+  summary?: (ctx: RouteContext<B, Q, P>, result: unknown) => Record<string, unknown>;
 }
 
 type Infer<T> = T extends ZodType ? z.output<T> : undefined;
@@ -41,6 +59,8 @@ export interface RouteContext<B, Q, P> {
   params: P;
   /** The caller's role; undefined on public routes. */
   role: Role | undefined;
+  /** Who calls (role and credential fingerprint); undefined on public routes. */
+  principal: Principal | undefined;
   requestId: string;
 }
 
@@ -51,10 +71,23 @@ export interface RegisteredRoute {
   spec: RouteSpec<ZodType | undefined, ZodType | undefined, ZodType | undefined>;
 }
 
+export interface RouteRegistryOptions {
+  /** The per-credential request rate limit (429 with Retry-After); none when absent. */
+  rateLimiter?: RequestRateLimiter;
+  /** Records an audit entry (routes with `audit`, after they succeeded, before they answer). */
+  audit?: (entry: NewAuditEntry) => Promise<void>;
+}
+
+const JSON_TYPES = ['application/json', 'application/*+json'];
+const jsonParser = express.json({ limit: '1mb', strict: true, type: JSON_TYPES });
+
 export class RouteRegistry {
   readonly routes: RegisteredRoute[] = [];
 
-  constructor(private readonly router: Router) {}
+  constructor(
+    private readonly router: Router,
+    private readonly options: RouteRegistryOptions = {},
+  ) {}
 
   add<B extends ZodType | undefined = undefined, Q extends ZodType | undefined = undefined, P extends ZodType | undefined = undefined>(
     spec: RouteSpec<B, Q, P>,
@@ -62,35 +95,82 @@ export class RouteRegistry {
   ): void {
     this.routes.push({ spec: spec as RegisteredRoute['spec'] });
     this.router[spec.method](spec.path, async (req: Request, res: Response, next: NextFunction) => {
+      let ctx: RouteContext<Infer<B>, Infer<Q>, Infer<P>> | undefined;
       try {
-        const role = authorize(req, spec.roles);
+        const principal = this.admit(res, spec.roles);
+        await readBody(req, res, spec);
         const params = parse(spec.params, req.params, 'params');
         const query = parse(spec.query, req.query, 'query');
         const body = spec.rawBody ? undefined : parse(spec.body, req.body ?? {}, 'body');
-        const result = await handler({
+        ctx = {
           req,
           res,
           body: body as Infer<B>,
           query: query as Infer<Q>,
           params: params as Infer<P>,
-          role,
+          role: principal?.role,
+          principal,
           requestId: res.locals.requestId as string,
-        });
+        };
+        const result = await handler(ctx);
+        if (spec.audit && res.statusCode < 400) await this.options.audit?.(auditEntry(spec.audit, ctx, result));
         if (result !== undefined && !res.headersSent) res.status(spec.response?.status ?? 200).json(result);
         else if (!res.headersSent) res.status(spec.response?.status ?? 204).end();
       } catch (err) {
+        // A change saved before a later step failed is a change all the same.
+        if (spec.audit && ctx && err instanceof ApiError && err.saved) await this.options.audit?.(auditEntry(spec.audit, ctx, err.saved));
         next(err);
       }
     });
   }
+
+  /** Records an entry a route writes itself (one whose caller is not the principal, e.g. a browser callback). */
+  audit(entry: NewAuditEntry): Promise<void> {
+    return this.options.audit?.(entry) ?? Promise.resolve();
+  }
+
+  /** Who may call, before anything of the body is read: 401, then 429 (per credential), then 403. */
+  private admit(res: Response, roles: readonly Role[] | 'public'): Principal | undefined {
+    if (roles === 'public') return undefined;
+    const principal = principalOf(res);
+    if (!principal) throw new ApiError(401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <api key>');
+    const allowed = this.options.rateLimiter?.take(principal.fingerprint) ?? { ok: true };
+    if (!allowed.ok) {
+      res.setHeader('Retry-After', String(allowed.retryAfterSeconds));
+      throw new ApiError(429, 'rate_limited', `too many requests with this credential; try again in ${allowed.retryAfterSeconds} s`);
+    }
+    if (!roles.includes(principal.role)) throw new ApiError(403, 'forbidden', `this action needs the role ${roles.join(' or ')}`);
+    return principal;
+  }
 }
 
-function authorize(req: Request, roles: readonly Role[] | 'public'): Role | undefined {
-  if (roles === 'public') return undefined;
-  const role = req.res?.locals.role as Role | undefined;
-  if (!role) throw new ApiError(401, 'unauthorized', 'a valid API key is required: Authorization: Bearer <api key>');
-  if (!roles.includes(role)) throw new ApiError(403, 'forbidden', `this action needs the role ${roles.join(' or ')}`);
-  return role;
+function auditEntry<B, Q, P>(spec: AuditSpec<B, Q, P>, ctx: RouteContext<B, Q, P>, result: unknown): NewAuditEntry {
+  const paramId = (ctx.params as { id?: unknown } | undefined)?.id;
+  const resultId = (result as { id?: unknown } | undefined)?.id;
+  const id = spec.id ? spec.id(ctx, result) : typeof paramId === 'string' ? paramId : typeof resultId === 'string' ? resultId : null;
+  const body = ctx.body as Record<string, unknown> | undefined;
+  return {
+    requestId: ctx.requestId,
+    actor: { role: ctx.principal?.role ?? null, key: ctx.principal?.fingerprint ?? null },
+    action: spec.action,
+    resourceType: spec.resource,
+    resourceId: id ?? null,
+    summary: spec.summary ? spec.summary(ctx, result) : body && typeof body === 'object' ? { fields: Object.keys(body).filter((k) => body[k] !== undefined).sort() } : {},
+  };
+}
+
+const hasBody = (req: Request) => Number(req.header('content-length') ?? 0) > 0 || req.header('transfer-encoding') !== undefined;
+
+/**
+ * Reads the body only once the caller is admitted. A route that streams its body (rawBody) reads
+ * it itself, held to the minimum rate; every other route takes JSON (or nothing), up to 1 MB.
+ */
+async function readBody(req: Request, res: Response, spec: { rawBody?: string[]; body?: ZodType }): Promise<void> {
+  if (spec.rawBody) return streamBody(res);
+  if (!hasBody(req)) return;
+  if (!req.is(JSON_TYPES)) throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json');
+  if (!spec.body) return;
+  await new Promise<void>((resolve, reject) => jsonParser(req, res, (err?: unknown) => (err ? reject(err) : resolve())));
 }
 
 function parse(schema: ZodType | undefined, value: unknown, where: 'params' | 'query' | 'body'): unknown {

@@ -7,12 +7,13 @@ import { reconcileSchedules } from '../services/schedule-sync';
 import { constantContactObserver } from '../services/events';
 import { createApp } from './app';
 import { createApiMetrics } from './metrics';
+import { createApiServer } from './listener';
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, 'api');
   if (!config.apiKeys?.length) logger.warn('API_KEYS is empty: every /v1 request will answer 401');
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config, logger);
   const connection = Connection.lazy({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const metrics = createApiMetrics();
@@ -24,10 +25,9 @@ async function main(): Promise<void> {
     (r) => logger.info({ upserted: r.upserted.length, deleted: r.deleted.length }, 'schedules reconciled'),
     (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedules not reconciled: Temporal did not answer'),
   );
-  const server = app.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
-  // A profile import streams its body for as long as millions of lines take: Node's default limit
-  // on a whole request (5 minutes) would cut it with a 408. Headers still must arrive in time.
-  server.requestTimeout = 0;
+  const server = createApiServer(config.api);
+  server.on('request', app);
+  server.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
 
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -80,6 +80,25 @@ export const envSchema = z.object({
   ALERT_RUN_DURATION_MINUTES: positiveInt.default(120),
   /** Alert when the segment's size changed by more than this percentage since the last successful run. */
   ALERT_SEGMENT_CHANGE_PERCENT: z.coerce.number().min(0).default(50),
+  // What a client may hold of the API (api/listener.ts, api/body-watchdog.ts, api/rate-limit.ts).
+  API_HEADERS_TIMEOUT_SECONDS: positiveInt.default(10),
+  API_REQUEST_TIMEOUT_SECONDS: positiveInt.default(30),
+  API_STREAM_MIN_BYTES: positiveInt.default(64 * 1024),
+  API_STREAM_WINDOW_SECONDS: positiveInt.default(30),
+  API_STREAM_TIMEOUT_SECONDS: positiveInt.default(3600),
+  API_KEEP_ALIVE_TIMEOUT_SECONDS: positiveInt.default(5),
+  API_IDLE_TIMEOUT_SECONDS: positiveInt.default(120),
+  API_MAX_CONNECTIONS: positiveInt.default(256),
+  API_RATE_LIMIT_PER_SECOND: positiveInt.default(20),
+  API_RATE_LIMIT_BURST: positiveInt.default(100),
+
+  // PostgreSQL (store/db.ts).
+  DATABASE_CONNECT_TIMEOUT_SECONDS: positiveInt.default(10),
+  DATABASE_STATEMENT_TIMEOUT_SECONDS: positiveInt.default(300),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS: positiveInt.default(60),
+
+  /** Rejects (profile ids with the raw value that was not sent) are deleted this long after their run ended. */
+  PERSONAL_DATA_RETENTION_DAYS: positiveInt.default(30),
 });
 
 export type ApiKey = { role: 'admin' | 'contributor'; key: string };
@@ -115,9 +134,34 @@ export type Config = Readonly<{
   webhooks: Readonly<{ allowPrivate: boolean; retryInitialMs: number }>;
   /** Defaults of every export's alerts (an export may override them). */
   alerts: AlertThresholds;
+  api: ApiLimits;
+  database: DatabaseTimeouts;
+  personalDataRetentionDays: number;
 }>;
 
 export type AlertThresholds = Readonly<{ rejectedPercent: number; runDurationMinutes: number; segmentChangePercent: number }>;
+
+/** What one client may hold of the API; every duration in milliseconds. */
+export type ApiLimits = Readonly<{
+  /** Node's headersTimeout: all headers within this. */
+  headersTimeoutMs: number;
+  /** The whole request (headers and body) of every route that does not stream its body. */
+  requestTimeoutMs: number;
+  /** Routes that stream their body: at least streamMinBytes in every streamWindowMs spent waiting for the client... */
+  streamMinBytes: number;
+  streamWindowMs: number;
+  /** ...and the whole body within this (Node's requestTimeout, the backstop of every request). */
+  streamTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  /** A socket on which nothing moves while the API waits for the client. */
+  idleTimeoutMs: number;
+  maxConnections: number;
+  /** Requests per second per credential (a token bucket of `rateLimitBurst`), per API process. */
+  rateLimitPerSecond: number;
+  rateLimitBurst: number;
+}>;
+
+export type DatabaseTimeouts = Readonly<{ connectTimeoutMs: number; statementTimeoutMs: number; idleInTransactionTimeoutMs: number }>;
 
 export class ConfigError extends Error {}
 
@@ -177,6 +221,24 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       runDurationMinutes: e.ALERT_RUN_DURATION_MINUTES,
       segmentChangePercent: e.ALERT_SEGMENT_CHANGE_PERCENT,
     },
+    api: {
+      headersTimeoutMs: e.API_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: e.API_REQUEST_TIMEOUT_SECONDS * 1000,
+      streamMinBytes: e.API_STREAM_MIN_BYTES,
+      streamWindowMs: e.API_STREAM_WINDOW_SECONDS * 1000,
+      streamTimeoutMs: e.API_STREAM_TIMEOUT_SECONDS * 1000,
+      keepAliveTimeoutMs: e.API_KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
+      idleTimeoutMs: e.API_IDLE_TIMEOUT_SECONDS * 1000,
+      maxConnections: e.API_MAX_CONNECTIONS,
+      rateLimitPerSecond: e.API_RATE_LIMIT_PER_SECOND,
+      rateLimitBurst: e.API_RATE_LIMIT_BURST,
+    },
+    database: {
+      connectTimeoutMs: e.DATABASE_CONNECT_TIMEOUT_SECONDS * 1000,
+      statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_SECONDS * 1000,
+      idleInTransactionTimeoutMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_SECONDS * 1000,
+    },
+    personalDataRetentionDays: e.PERSONAL_DATA_RETENTION_DAYS,
   });
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'seg' | 'con' | 'exp' | 'run' | 'req' | 'whk' | 'evt' | 'dlv';
+export type IdPrefix = 'seg' | 'con' | 'exp' | 'run' | 'req' | 'whk' | 'evt' | 'dlv' | 'aud';
 
 /** Opaque ids with a type prefix: `seg_…`, `con_…`, `exp_…`, `run_…`. Sortable by creation time. */
 export function newId(prefix: IdPrefix): string {

@@ -8,6 +8,7 @@ import { errorFromResponse, networkError, type ErrorContext } from './errors';
 import { readMembersCsv } from './members-csv';
 import { createPacer } from './pacing';
 import {
+  accountSummarySchema,
   activityStatus,
   contactExportSchema,
   contactsPageSchema,
@@ -56,7 +57,8 @@ export interface ConstantContactClient extends ConstantContactApi {
   close(): Promise<void>;
 }
 
-const SCOPE = 'contact_data offline_access';
+/** account_read: to learn which account a connection was authorized for (GET /account/summary). */
+const SCOPE = 'contact_data offline_access account_read';
 const MAX_PAGES = 10_000;
 /** The columns a contact export is asked for (mirror mode needs nothing else). */
 const CONTACT_EXPORT_FIELDS = ['contact_id', 'email'];
@@ -157,6 +159,18 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
         { grant_type: 'authorization_code', code, redirect_uri: config.redirectUri, code_verifier: codeVerifier },
         'exchange',
       );
+    },
+
+    async accountId(tokens) {
+      // Fresh tokens of an authorization not saved yet: they are used as they are, never refreshed.
+      const ctx: ErrorContext = { what: 'Constant Contact GET /account/summary' };
+      await pace(apiKey, apiLimits);
+      const answer = await transport.send(ctx, apiUrl('account/summary'), {
+        method: 'GET',
+        headers: { authorization: `Bearer ${tokens.accessToken}`, accept: 'application/json' },
+      });
+      if (answer.status >= 200 && answer.status < 300) return parseBody(ctx, answer, accountSummarySchema).encoded_account_id;
+      throw errorFromResponse(ctx, answer.status, answer.headers, answer.text, Date.now());
     },
 
     async getList(connectionId, listId) {

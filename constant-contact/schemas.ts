@@ -72,6 +72,9 @@ export const contactsPageSchema = z.object({
   _links: linksSchema,
 });
 
+/** GET /account/summary: only the id of the account behind a token is read. */
+export const accountSummarySchema = z.object({ encoded_account_id: z.string().min(1).max(128) });
+
 export const tokenResponseSchema = z.object({
   access_token: z.string().min(1),
   token_type: z.string().nullish(),

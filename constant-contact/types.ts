@@ -66,6 +66,8 @@ export interface ConstantContactApi {
   authorizeUrl(input: { state: string; codeChallenge: string }): string;
   /** Exchanges an authorization code (with its PKCE verifier) for tokens; never logs them. */
   exchangeCode(input: { code: string; codeVerifier: string }): Promise<TokenSet>;
+  /** The Constant Contact account the tokens belong to (GET /account/summary → encoded_account_id; scope account_read). */
+  accountId(tokens: TokenSet): Promise<string>;
 
   getList(connectionId: string, listId: string): Promise<ContactList>;
   listLists(connectionId: string): Promise<ContactList[]>;

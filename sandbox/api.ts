@@ -23,6 +23,7 @@ const WITH_ID = new Set(['contact_lists', 'activities', 'contact_exports', 'cont
 /** Route pattern of a /v3 path, for stats.byRoute. */
 export function routeKey(method: string, path: string): string {
   const parts = path.split('/').filter(Boolean);
+  if (path === '/account/summary') return `${method} /v3/account/summary`;
   if (parts.length === 1 && WITH_ID.has(parts[0])) return `${method} /v3/${parts[0]}`;
   if (parts.length === 2 && WITH_ID.has(parts[0])) return `${method} /v3/${parts[0]}/${NAMED.has(parts[1]) ? parts[1] : ':id'}`;
   return `${method} /v3/(other)`;
@@ -79,8 +80,10 @@ export function apiRouter(ctx: SandboxContext): Router {
       else state.stats.throttledPerDay++;
       return sendThrottled(res);
     }
-    if (!token.scopes.has('contact_data')) {
-      return sendCcError(res, 403, 'forbidden', "The access token lacks the 'contact_data' scope.");
+    // Account routes need account_read (or account_update); the others contact_data.
+    const account = req.path.startsWith('/account');
+    if (account ? !token.scopes.has('account_read') && !token.scopes.has('account_update') : !token.scopes.has('contact_data')) {
+      return sendCcError(res, 403, 'forbidden', `The access token lacks the '${account ? 'account_read' : 'contact_data'}' scope.`);
     }
     const { throttleRate, errorRate } = ctx.faults;
     if (throttleRate > 0 && options.random() < throttleRate) {
@@ -97,6 +100,9 @@ export function apiRouter(ctx: SandboxContext): Router {
     next();
   });
 
+  router.get('/account/summary', (req: AuthedRequest, res) => {
+    res.json({ encoded_account_id: req.token!.accountId, organization_name: 'Sandbox organization', country_code: 'US', time_zone_id: 'America/New_York' });
+  });
   router.use(listsRouter(ctx));
   router.use(customFieldsRouter(ctx));
   router.use(importsRouter(ctx));

@@ -28,6 +28,7 @@ const limitsBody = z.strictObject({
   tokenBurst: z.number().int().positive().optional(),
 });
 
+const accountBody = z.strictObject({ encodedAccountId: z.string().regex(/^[A-Za-z0-9]{1,64}$/) });
 const listBody = z.strictObject({ name: z.string().trim().min(1).max(255), description: z.string().max(2000).optional() });
 const fieldBody = z.strictObject({ label: z.string().trim().min(1).max(50), type: z.enum(['string', 'date']).default('string') });
 const unsubscribeBody = z.strictObject({ emails: z.array(z.string().trim().min(1).max(254)).min(1).max(100_000) });
@@ -59,6 +60,14 @@ export function controlRouter(ctx: SandboxContext): Router {
     ctx.oauth.tokenBucket.clear();
     ctx.faults = noFaults();
     res.json({ reset: true });
+  });
+
+  // The account the next authorizations land on (an admin logging in to another account).
+  router.put('/account', (req, res) => {
+    const body = parse(accountBody, req.body, res);
+    if (!body) return;
+    state.accountId = body.encodedAccountId;
+    res.json({ encodedAccountId: state.accountId });
   });
 
   router.get('/lists', (_req, res) => {

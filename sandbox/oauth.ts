@@ -12,6 +12,8 @@ import type { SandboxState } from './state';
 export const KNOWN_SCOPES = new Set(['contact_data', 'offline_access', 'campaign_data', 'account_read', 'account_update', 'openid', 'profile']);
 
 interface AuthCode {
+  /** The account the user logged in to (sandbox: the account of the moment, PUT /__sandbox/account). */
+  accountId: string;
   clientId: string;
   redirectUri: string;
   scope: string;
@@ -22,6 +24,7 @@ interface AuthCode {
 
 interface Grant {
   id: string;
+  accountId: string;
   clientId: string;
   scope: string;
   /** The one refresh token that works now (rotating) or the long-lived one. */
@@ -31,6 +34,7 @@ interface Grant {
 }
 
 export interface AccessTokenInfo {
+  accountId: string;
   clientId: string;
   grantId: string;
   scopes: Set<string>;
@@ -61,9 +65,9 @@ export class OAuthStore {
     return this.options.now();
   }
 
-  issueCode(clientId: string, redirectUri: string, scope: string, challenge: string | undefined): string {
+  issueCode(accountId: string, clientId: string, redirectUri: string, scope: string, challenge: string | undefined): string {
     const code = randomToken(24);
-    this.codes.set(code, { clientId, redirectUri, scope, challenge, expiresAt: this.now() + this.options.authCodeTtlSeconds * 1000, used: false });
+    this.codes.set(code, { accountId, clientId, redirectUri, scope, challenge, expiresAt: this.now() + this.options.authCodeTtlSeconds * 1000, used: false });
     return code;
   }
 
@@ -82,7 +86,7 @@ export class OAuthStore {
       return { error: 'invalid_grant', description: 'PKCE verification failed: the authorization request had no code_challenge.' };
     }
     record.used = true;
-    const grant: Grant = { id: randomUUID(), clientId, scope: record.scope, refreshToken: undefined, refreshLastUsedAt: this.now(), revoked: false };
+    const grant: Grant = { id: randomUUID(), accountId: record.accountId, clientId, scope: record.scope, refreshToken: undefined, refreshLastUsedAt: this.now(), revoked: false };
     this.grants.set(grant.id, grant);
     return grant;
   }
@@ -107,7 +111,7 @@ export class OAuthStore {
     const payload = { ver: 1, jti: `AT.${randomToken(16)}`, iss: issuer, aud: 'https://api.cc.email', iat, exp, cid: grant.clientId, uid: grant.id, scp: scopes, sub: 'sandbox-account' };
     const unsigned = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(payload))}`;
     const accessToken = `${unsigned}.${createHmac('sha256', this.signingKey).update(unsigned).digest('base64url')}`;
-    this.accessTokens.set(accessToken, { clientId: grant.clientId, grantId: grant.id, scopes: new Set(scopes), expiresAt: exp * 1000 });
+    this.accessTokens.set(accessToken, { accountId: grant.accountId, clientId: grant.clientId, grantId: grant.id, scopes: new Set(scopes), expiresAt: exp * 1000 });
     const body: Record<string, unknown> = { token_type: 'Bearer', expires_in: this.options.accessTokenTtlSeconds, access_token: accessToken, scope: grant.scope };
     if (scopes.includes('offline_access')) {
       if (this.options.rotatingRefreshTokens || !grant.refreshToken) {
@@ -216,7 +220,7 @@ export function oauthRouter(options: SandboxOptions, store: OAuthStore, state: S
       if (!challenge || !/^[A-Za-z0-9_-]{43}$/.test(challenge)) return fail('invalid_request', "The 'code_challenge' must be a base64url SHA-256 (43 characters).");
       if (method !== 'S256') return fail('invalid_request', "The 'code_challenge_method' must be 'S256'.");
     }
-    const code = store.issueCode(clientId, redirectUri, [...new Set(scopes)].join(' '), challenge);
+    const code = store.issueCode(state.accountId, clientId, redirectUri, [...new Set(scopes)].join(' '), challenge);
     const url = new URL(redirectUri);
     url.searchParams.set('code', code);
     url.searchParams.set('state', state_);

@@ -47,6 +47,8 @@ export interface SandboxOptions {
   random: () => number;
 }
 
+/** The sandbox account's `encoded_account_id` (GET /v3/account/summary). */
+export const DEFAULT_ACCOUNT_ID = 'a07esandbox001';
 export const DEFAULT_LIST_ID = '00000000-0000-4000-8000-000000000001';
 export const DEFAULT_LIST_NAME = 'Sandbox list';
 

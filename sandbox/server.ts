@@ -11,7 +11,7 @@ import { resolveOptions, type SandboxOptions } from './options';
 import { RollingSecond } from './rate-limit';
 import { SandboxState } from './state';
 
-export { DEFAULT_LIST_ID, DEFAULT_LIST_NAME, type SandboxOptions } from './options';
+export { DEFAULT_ACCOUNT_ID, DEFAULT_LIST_ID, DEFAULT_LIST_NAME, type SandboxOptions } from './options';
 
 export interface SandboxAddress {
   port: number;

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import { applyActivity } from './activities';
 import { type Activity, type ActivityKind, type ActivityState, Contact, type ContactList, type CustomField, emptyStats, labelToName, type SandboxStats } from './model';
-import { DEFAULT_LIST_ID, DEFAULT_LIST_NAME, type SandboxOptions } from './options';
+import { DEFAULT_ACCOUNT_ID, DEFAULT_LIST_ID, DEFAULT_LIST_NAME, type SandboxOptions } from './options';
 
 export * from './model';
 
@@ -34,6 +34,12 @@ export class SandboxState {
   stats: SandboxStats = emptyStats();
   /** Current per-contact activity duration (faults can change it). */
   importMsPerContact: number;
+  /**
+   * The Constant Contact account an authorization lands on now (`encoded_account_id`): the admin
+   * logged in to it. Changing it (PUT /__sandbox/account) plays an admin who logs in to another
+   * account; the records stay those of this one sandbox.
+   */
+  accountId = DEFAULT_ACCOUNT_ID;
 
   constructor(private readonly options: SandboxOptions) {
     this.importMsPerContact = options.importMsPerContact;
@@ -67,6 +73,7 @@ export class SandboxState {
     this.idPrefix = contactIdPrefix();
     this.stats = emptyStats();
     this.importMsPerContact = this.options.importMsPerContact;
+    this.accountId = DEFAULT_ACCOUNT_ID;
     this.lists.set(DEFAULT_LIST_ID, {
       id: DEFAULT_LIST_ID,
       name: DEFAULT_LIST_NAME,

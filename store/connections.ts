@@ -1,6 +1,7 @@
 import { newId } from '../common/ids';
 import { decodeCursor, encodeCursor } from '../common/paging';
 import { randomToken, sha256, type SecretBox } from '../common/secrets';
+import type { AuditActor } from './audit';
 import type { Db } from './db';
 import type { Connection, ConnectionStatus, Page, UsableBy } from './types';
 
@@ -9,11 +10,12 @@ interface ConnectionRow {
   display_name: string;
   usable_by: UsableBy;
   status: ConnectionStatus;
+  account_id: string | null;
   created_at: string;
   updated_at: string;
 }
 
-const COLUMNS = 'id, display_name, usable_by, status, created_at, updated_at';
+const COLUMNS = 'id, display_name, usable_by, status, account_id, created_at, updated_at';
 
 export type RemoveConnectionResult =
   | { removed: true; detachedExportIds: string[] }
@@ -118,42 +120,64 @@ export class ConnectionRepository {
    * A single-use ticket for the admin's browser, which sends no API key, to start the authorization
    * of this connection. Only its hash is stored.
    */
-  async issueTicket(connectionId: string, options: { now: Date; ttlMs: number }): Promise<string> {
+  async issueTicket(connectionId: string, options: { now: Date; ttlMs: number; issuedBy?: AuditActor; allowAccountChange?: boolean }): Promise<string> {
     const ticket = randomToken(32);
     await this.db.tx(async (tx) => {
       await tx.run('DELETE FROM authorize_tickets WHERE expires_at < ?', [new Date(options.now.getTime() - 86_400_000).toISOString()]);
-      await tx.run('INSERT INTO authorize_tickets (ticket_hash, connection_id, expires_at) VALUES (?, ?, ?)', [
-        sha256(ticket),
-        connectionId,
-        new Date(options.now.getTime() + options.ttlMs).toISOString(),
-      ]);
+      await tx.run(
+        'INSERT INTO authorize_tickets (ticket_hash, connection_id, expires_at, issued_by_role, issued_by_key, allow_account_change) VALUES (?, ?, ?, ?, ?, ?)',
+        [
+          sha256(ticket),
+          connectionId,
+          new Date(options.now.getTime() + options.ttlMs).toISOString(),
+          options.issuedBy?.role ?? null,
+          options.issuedBy?.key ?? null,
+          options.allowAccountChange ? 1 : 0,
+        ],
+      );
     });
     return ticket;
   }
 
-  /** Uses up a ticket of this connection: true once, for an unexpired ticket; false ever after. */
-  async redeemTicket(connectionId: string, ticket: string, now: Date): Promise<boolean> {
-    const { changes } = await this.db.run(
-      'UPDATE authorize_tickets SET used_at = ? WHERE ticket_hash = ? AND connection_id = ? AND used_at IS NULL AND expires_at > ?',
-      [now.toISOString(), sha256(ticket), connectionId, now.toISOString()],
-    );
-    return changes === 1;
+  /**
+   * Uses up a ticket of this connection: once, for an unexpired ticket, it answers who issued it
+   * and what it allows; undefined ever after.
+   */
+  async redeemTicket(connectionId: string, ticket: string, now: Date): Promise<TicketGrant | undefined> {
+    return this.db.tx(async (tx) => {
+      const { changes } = await tx.run(
+        'UPDATE authorize_tickets SET used_at = ? WHERE ticket_hash = ? AND connection_id = ? AND used_at IS NULL AND expires_at > ?',
+        [now.toISOString(), sha256(ticket), connectionId, now.toISOString()],
+      );
+      if (changes !== 1) return undefined;
+      const row = await tx.get<IssuerRow & { allow_account_change: number }>(
+        'SELECT issued_by_role, issued_by_key, allow_account_change FROM authorize_tickets WHERE ticket_hash = ?',
+        [sha256(ticket)],
+      );
+      return { issuedBy: issuer(row), allowAccountChange: Number(row?.allow_account_change) === 1 };
+    });
   }
 
   // ------------------------------------------------------------ the OAuth state
 
   /** A fresh single-use OAuth `state` for this connection, remembering the PKCE verifier (sealed). */
-  async beginAuthorization(connectionId: string, codeVerifier: string, options: { now: Date; ttlMs: number }): Promise<string> {
+  async beginAuthorization(connectionId: string, codeVerifier: string, options: { now: Date; ttlMs: number } & Partial<TicketGrant>): Promise<string> {
     const state = randomToken(32);
     const stateHash = sha256(state);
     await this.db.tx(async (tx) => {
       await tx.run('DELETE FROM oauth_states WHERE expires_at < ?', [new Date(options.now.getTime() - 86_400_000).toISOString()]);
-      await tx.run('INSERT INTO oauth_states (state_hash, connection_id, code_verifier, expires_at) VALUES (?, ?, ?, ?)', [
-        stateHash,
-        connectionId,
-        this.secrets.seal(codeVerifier, verifierBinding(connectionId, stateHash)),
-        new Date(options.now.getTime() + options.ttlMs).toISOString(),
-      ]);
+      await tx.run(
+        'INSERT INTO oauth_states (state_hash, connection_id, code_verifier, expires_at, issued_by_role, issued_by_key, allow_account_change) VALUES (?, ?, ?, ?, ?, ?, ?)',
+        [
+          stateHash,
+          connectionId,
+          this.secrets.seal(codeVerifier, verifierBinding(connectionId, stateHash)),
+          new Date(options.now.getTime() + options.ttlMs).toISOString(),
+          options.issuedBy?.role ?? null,
+          options.issuedBy?.key ?? null,
+          options.allowAccountChange ? 1 : 0,
+        ],
+      );
     });
     return state;
   }
@@ -162,11 +186,11 @@ export class ConnectionRepository {
    * Uses up an OAuth state: its connection and PKCE verifier the first time, for an unexpired state;
    * undefined for an unknown, used or expired one. The sealed verifier is erased.
    */
-  async completeAuthorization(state: string, now: Date): Promise<{ connectionId: string; codeVerifier: string } | undefined> {
+  async completeAuthorization(state: string, now: Date): Promise<({ connectionId: string; codeVerifier: string } & TicketGrant) | undefined> {
     const stateHash = sha256(state);
     const row = await this.db.tx(async (tx) => {
-      const found = await tx.get<{ connection_id: string; code_verifier: string }>(
-        'SELECT connection_id, code_verifier FROM oauth_states WHERE state_hash = ? AND used_at IS NULL AND expires_at > ?',
+      const found = await tx.get<{ connection_id: string; code_verifier: string; allow_account_change: number } & IssuerRow>(
+        'SELECT connection_id, code_verifier, issued_by_role, issued_by_key, allow_account_change FROM oauth_states WHERE state_hash = ? AND used_at IS NULL AND expires_at > ?',
         [stateHash, now.toISOString()],
       );
       if (!found) return undefined;
@@ -177,9 +201,27 @@ export class ConnectionRepository {
       return changes === 1 ? found : undefined;
     });
     if (!row) return undefined;
-    return { connectionId: row.connection_id, codeVerifier: this.secrets.open(row.code_verifier, verifierBinding(row.connection_id, stateHash)) };
+    return {
+      connectionId: row.connection_id,
+      codeVerifier: this.secrets.open(row.code_verifier, verifierBinding(row.connection_id, stateHash)),
+      issuedBy: issuer(row),
+      allowAccountChange: Number(row.allow_account_change) === 1,
+    };
   }
 }
+
+/** What an authorize link carries to its callback: who issued it, and whether it may move the connection to another account. */
+export interface TicketGrant {
+  issuedBy: AuditActor;
+  allowAccountChange: boolean;
+}
+
+interface IssuerRow {
+  issued_by_role: AuditActor['role'];
+  issued_by_key: string | null;
+}
+
+const issuer = (row: IssuerRow | undefined): AuditActor => ({ role: row?.issued_by_role ?? null, key: row?.issued_by_key ?? null });
 
 const verifierBinding = (connectionId: string, stateHash: string) => `oauth_state:${connectionId}:${stateHash}`;
 
@@ -189,6 +231,7 @@ function toConnection(row: ConnectionRow): Connection {
     displayName: row.display_name,
     usableBy: row.usable_by,
     status: row.status,
+    accountId: row.account_id,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

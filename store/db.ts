@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import type { DatabaseTimeouts } from '../common/config';
 
 /**
  * The one SQL seam both stores share. SQL is written with `?` placeholders; the PostgreSQL side
@@ -98,16 +99,39 @@ class SqliteDb implements Db {
 pg.types.setTypeParser(20, (v) => Number(v));
 pg.types.setTypeParser(1700, (v) => Number(v));
 
-export function openPostgres(url: string, options: { schema?: string; max?: number } = {}): Db {
+export interface PostgresOptions {
+  schema?: string;
+  max?: number;
+  /** Defaults: connect 10 s, statements 300 s, idle in a transaction 60 s (DATABASE_* settings). */
+  timeouts?: Partial<DatabaseTimeouts>;
+  /** Where errors of idle pooled connections are told (without secrets). */
+  onPoolError?: (error: { code?: string; message: string }) => void;
+}
+
+/**
+ * A pool whose connections cannot hang the process: connecting gives up, a statement is cancelled
+ * by the server after its timeout, a session idle inside a transaction is ended (its locks freed),
+ * and TCP keep-alive notices a peer that vanished.
+ */
+export function openPostgres(url: string, options: PostgresOptions = {}): Db {
+  const t = { connectTimeoutMs: 10_000, statementTimeoutMs: 300_000, idleInTransactionTimeoutMs: 60_000, ...options.timeouts };
   const pool = new pg.Pool({
     connectionString: url,
     max: options.max ?? 10,
+    connectionTimeoutMillis: t.connectTimeoutMs,
+    statement_timeout: t.statementTimeoutMs,
+    idle_in_transaction_session_timeout: t.idleInTransactionTimeoutMs,
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
-  pool.on('error', () => undefined);
+  pool.on('error', (err: Error & { code?: string }) => options.onPoolError?.({ code: err.code, message: withoutCredentials(err.message) }));
   return new PgDb(pool);
 }
+
+/** A connection URL's user and password never reach a log line. */
+export const withoutCredentials = (text: string) => text.replace(/(postgres(?:ql)?:\/\/)[^@\s/]*@/gi, '$1[redacted]@');
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -138,6 +162,11 @@ class PgDb implements Db {
   async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     if (this.client) return fn(this);
     const client = await this.pool.connect();
+    // A checked-out client that the server ends (idle-in-transaction timeout, restart) emits
+    // 'error'; without a listener that would crash the process. The query in flight fails anyway.
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost = err);
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(new PgDb(this.pool, client));
@@ -147,7 +176,9 @@ class PgDb implements Db {
       await client.query('ROLLBACK').catch(() => undefined);
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A lost client is destroyed, not given back to the pool.
+      client.release(lost);
     }
   }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
-import type { Config } from '../common/config';
+import type { Config, DatabaseTimeouts } from '../common/config';
+import type { Logger } from '../common/logger';
 import { resolveSecretsKey, SecretBox } from '../common/secrets';
 import { type Db, openPostgres, openSqlite } from './db';
 import { migrate } from './migrations';
@@ -16,6 +17,8 @@ import { ConsoleSessionRepository } from './console-sessions';
 import { EventRepository } from './events';
 import { WebhookRepository } from './webhooks';
 import { AlertRepository } from './alerts';
+import { AuditRepository } from './audit';
+import { PersonalDataRepository } from './personal-data';
 
 /**
  * The store: one interface over SQLite (embedded default) and PostgreSQL (DATABASE_URL), each
@@ -35,6 +38,8 @@ export class Store {
   readonly events: EventRepository;
   readonly webhooks: WebhookRepository;
   readonly alerts: AlertRepository;
+  readonly audit: AuditRepository;
+  readonly personalData: PersonalDataRepository;
 
   constructor(readonly db: Db, secrets: SecretBox) {
     this.profiles = new ProfileRepository(db);
@@ -50,15 +55,22 @@ export class Store {
     this.events = new EventRepository(db);
     this.webhooks = new WebhookRepository(db, secrets);
     this.alerts = new AlertRepository(db);
+    this.audit = new AuditRepository(db);
+    this.personalData = new PersonalDataRepository(db);
   }
 
-  /** For /readyz: true when the database answers. */
-  async ping(): Promise<boolean> {
+  /** For /readyz: true when the database answers within `timeoutMs`. */
+  async ping(timeoutMs = 2000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const answer = this.db.get('SELECT 1 AS ok').then(
+      () => true,
+      () => false,
+    );
     try {
-      await this.db.get('SELECT 1 AS ok');
-      return true;
-    } catch {
-      return false;
+      return await Promise.race([answer, late]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -74,11 +86,18 @@ export interface OpenStoreOptions {
   /** PostgreSQL schema (tests isolate themselves in one). */
   schema?: string;
   secretsKey: string;
+  /** PostgreSQL timeouts (defaults in openPostgres). */
+  timeouts?: DatabaseTimeouts;
+  logger?: Logger;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const db = options.databaseUrl
-    ? openPostgres(options.databaseUrl, { schema: options.schema })
+    ? openPostgres(options.databaseUrl, {
+        schema: options.schema,
+        timeouts: options.timeouts,
+        onPoolError: (error) => options.logger?.warn({ err: error }, 'PostgreSQL: a pooled connection failed; the next query reconnects'),
+      })
     : openSqlite(options.sqliteFile ?? ':memory:');
   await migrate(db);
   return new Store(db, new SecretBox(options.secretsKey));
@@ -89,12 +108,13 @@ export function storeOptionsFromConfig(config: Config, secretsKey: string): Open
     databaseUrl: config.databaseUrl,
     sqliteFile: path.join(config.dataDir, 'segment-export.db'),
     secretsKey,
+    timeouts: config.database,
   };
 }
 
 /** The store of a process: the configured database, with SECRETS_KEY (generated once in development). */
-export function openConfiguredStore(config: Config): Promise<Store> {
-  return openStore(storeOptionsFromConfig(config, resolveSecretsKey(config)));
+export function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
+  return openStore({ ...storeOptionsFromConfig(config, resolveSecretsKey(config)), logger });
 }
 
 export type { Db } from './db';

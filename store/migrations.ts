@@ -211,6 +211,59 @@ CREATE TABLE settings (
 `,
   },
   {
+    version: 20,
+    name: 'audit log',
+    sql: (d) => `
+-- Every change an admin or a contributor made through the API: who (the role and the fingerprint
+-- of the credential, never the credential), what (action, resource, a summary without values),
+-- when and in which request. Newest first by (at, id).
+CREATE TABLE audit_log (
+  id TEXT PRIMARY KEY,
+  at TEXT NOT NULL,
+  request_id TEXT,
+  actor_role TEXT,
+  actor_key TEXT,
+  action TEXT NOT NULL,
+  resource_type TEXT NOT NULL,
+  resource_id TEXT,
+  summary ${json(d)} NOT NULL
+);
+CREATE INDEX audit_log_by_time ON audit_log(at, id);
+
+-- Who issued an authorize link, carried to the OAuth state, so that the callback (a browser
+-- without a key) is recorded in the audit log as that admin's authorization.
+ALTER TABLE authorize_tickets ADD COLUMN issued_by_role TEXT;
+ALTER TABLE authorize_tickets ADD COLUMN issued_by_key TEXT;
+ALTER TABLE oauth_states ADD COLUMN issued_by_role TEXT;
+ALTER TABLE oauth_states ADD COLUMN issued_by_key TEXT;
+`,
+  },
+  {
+    version: 21,
+    name: 'personal data retention',
+    sql: (d) => `
+-- Deleting a profile deletes its rows in the tables of personal data of runs (store/personal-data.ts).
+CREATE INDEX run_rejects_by_profile ON run_rejects(profile_id);
+CREATE INDEX runs_by_finish ON runs(finished_at);
+
+-- Periodic jobs that one process of many runs at a time: the first to claim a due job runs it.
+CREATE TABLE job_runs (
+  name TEXT PRIMARY KEY,
+  last_started_ms ${bigint(d)} NOT NULL
+`,
+  },
+  {
+    version: 22,
+    name: 'connection account',
+    sql: () => `
+-- The Constant Contact account a connection is authorized for (encoded_account_id). A later
+-- authorization must land on the same account unless the admin allowed a change for that link.
+ALTER TABLE connections ADD COLUMN account_id TEXT;
+ALTER TABLE authorize_tickets ADD COLUMN allow_account_change INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE oauth_states ADD COLUMN allow_account_change INTEGER NOT NULL DEFAULT 0;
+`,
+  },
+  {
     version: 30,
     name: 'events and webhooks',
     sql: () => `

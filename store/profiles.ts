@@ -1,6 +1,7 @@
 import { CsvParser } from '../common/csv';
 import { NdjsonSplitter } from '../common/ndjson';
 import type { Db } from './db';
+import { forgetProfileRows } from './personal-data';
 import { analyze, ANALYZE_AFTER_ROWS, storableText, UNSTORABLE } from './rules';
 import type { Attributes, Profile } from './types';
 
@@ -117,7 +118,8 @@ export class ProfileRepository {
   }
 
   /**
-   * Deletes a profile and its segment memberships (the segments' member counts go down with them).
+   * Deletes a profile, its segment memberships (the segments' member counts go down with them) and
+   * its rows in the personal data of runs (rejects).
    * Returns false when there was no such profile.
    */
   async delete(id: string, now: string = new Date().toISOString()): Promise<boolean> {
@@ -130,6 +132,7 @@ export class ProfileRepository {
         [now, id],
       );
       await tx.run('DELETE FROM segment_members WHERE profile_id = ?', [id]);
+      await forgetProfileRows(tx, id);
       await tx.run('DELETE FROM profiles WHERE id = ?', [id]);
       return true;
     });

@@ -44,16 +44,30 @@ export class TokenRepository {
    * any refresh lease is dropped. Returns the new generation; throws when the connection does not exist.
    */
   async save(connectionId: string, tokens: TokenSet): Promise<number> {
+    const saved = await this.saveAuthorization(connectionId, tokens);
+    if (saved === 'account_changed') throw new Error('unreachable: no account given');
+    return saved;
+  }
+
+  /**
+   * `save`, for the Constant Contact account the tokens belong to: the connection is (or stays)
+   * authorized for that account. When it was authorized for another one and `allowChange` is not
+   * set, nothing is saved: `account_changed`.
+   */
+  async saveAuthorization(connectionId: string, tokens: TokenSet, account?: { accountId: string; allowChange: boolean }): Promise<number | 'account_changed'> {
+    const accountId = account?.accountId ?? null;
     const row = await this.db.get<{ token_generation: number }>(
       `UPDATE connections
           SET tokens = ?, token_generation = token_generation + 1, status = 'connected',
-              refresh_lease_until = 0, refresh_lease_owner = NULL, updated_at = ?
-        WHERE id = ?
+              refresh_lease_until = 0, refresh_lease_owner = NULL, updated_at = ?,
+              account_id = COALESCE(CAST(? AS TEXT), account_id)
+        WHERE id = ? AND (CAST(? AS TEXT) IS NULL OR account_id IS NULL OR account_id = CAST(? AS TEXT) OR CAST(? AS INTEGER) = 1)
         RETURNING token_generation`,
-      [this.encrypt(connectionId, tokens), new Date().toISOString(), connectionId],
+      [this.encrypt(connectionId, tokens), new Date().toISOString(), accountId, connectionId, accountId, accountId, account?.allowChange ? 1 : 0],
     );
-    if (!row) throw new Error(`connection ${connectionId} not found`);
-    return Number(row.token_generation);
+    if (row) return Number(row.token_generation);
+    if (account && (await this.db.get('SELECT id FROM connections WHERE id = ?', [connectionId]))) return 'account_changed';
+    throw new Error(`connection ${connectionId} not found`);
   }
 
   /**

@@ -29,6 +29,8 @@ export interface Connection {
   displayName: string;
   usableBy: UsableBy;
   status: ConnectionStatus;
+  /** The Constant Contact account (encoded_account_id) it is authorized for; null before the first authorization. */
+  accountId: string | null;
   createdAt: string;
   updatedAt: string;
 }

@@ -9,6 +9,7 @@ import { createActivities } from '../activities';
 import { constantContactObserver } from '../services/events';
 import { workflowBundlePath } from './workflow-bundle';
 import { installRuntime } from './metrics';
+import { startRetentionJob } from '../services/retention';
 
 /** Wires configuration, connections and the activities; nothing else. */
 async function main(): Promise<void> {
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel, 'worker');
   const metrics = installRuntime(config);
-  const store = await openConfiguredStore(config);
+  const store = await openConfiguredStore(config, logger);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   // The activities start webhook deliveries through this client (events, services/events.ts).
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
@@ -33,8 +34,10 @@ async function main(): Promise<void> {
     activities: createActivities({ config, store, constantContact, logger, clock: () => new Date(), temporal, metrics }),
   });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address, metrics: config.metrics.workerAddress ?? null }, 'worker started');
+  const retention = startRetentionJob({ store, logger, retentionDays: config.personalDataRetentionDays });
   // Worker.run() shuts down gracefully on SIGTERM/SIGINT (the SDK installs those handlers).
   await worker.run();
+  retention.stop();
   await connection.close();
   await store.close();
   logger.info('worker stopped');

@@ -11,8 +11,8 @@ import { consoleSessions } from './session';
 export function createConsole(deps: AppDeps) {
   const sessions = consoleSessions(deps);
   return {
-    /** Runs after the Bearer authentication, before any body is read. */
-    authenticate: sessions.authenticate,
+    /** A credential kind asked after API keys, before any body is read. */
+    credential: sessions.credential,
     register(router: Router, routes: RouteRegistry): void {
       sessions.register(routes);
       router.use(CONSOLE_PATH, consoleAssets());

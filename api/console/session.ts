@@ -1,11 +1,12 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../errors';
 import type { ConsoleSession } from '../../store/console-sessions';
 import type { Role } from '../../store/types';
 import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
+import { keyFingerprint, type CredentialKind } from '../auth';
 
 /**
  * The console's sign-in: an API key is exchanged once for a random session id in a cookie
@@ -29,7 +30,8 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 const digest = (text: string, encoding: 'hex' | 'base64url') => createHash('sha256').update(text).digest(encoding);
 const idHashOf = (sessionId: string) => digest(`session:${sessionId}`, 'hex');
-export const keyFingerprint = (key: string) => digest(`api-key:${key}`, 'hex');
+/** Binds a session to the key it was signed in with (a full digest: the key is never stored). */
+export const keyDigest = (key: string) => digest(`api-key:${key}`, 'hex');
 /** Derived from the secret session id, so it needs no storage and changes with every session. */
 export const csrfTokenFor = (sessionId: string) => digest(`csrf:${sessionId}`, 'base64url');
 
@@ -41,33 +43,32 @@ interface SignedIn {
 
 export function consoleSessions(deps: AppDeps) {
   const now = () => (deps.clock ? deps.clock() : new Date());
-  const roleByFingerprint = new Map((deps.config.apiKeys ?? []).map((k) => [keyFingerprint(k.key), k.role as Role]));
+  const keysByDigest = new Map((deps.config.apiKeys ?? []).map((k) => [keyDigest(k.key), { role: k.role as Role, fingerprint: keyFingerprint(k.key) }]));
   const ttlSeconds = deps.config.console.sessionTtlSeconds;
 
   /** The live session of this cookie value; a session of a key no longer configured is removed. */
   const resolve = async (sessionId: string): Promise<ConsoleSession | undefined> => {
     const session = await deps.store.consoleSessions.find(idHashOf(sessionId), now().toISOString());
     if (!session) return undefined;
-    if (roleByFingerprint.get(session.keyFingerprint) !== session.role) {
+    if (keysByDigest.get(session.keyFingerprint)?.role !== session.role) {
       await deps.store.consoleSessions.delete(session.idHash);
       return undefined;
     }
     return session;
   };
 
-  /** After the Bearer authentication: a request without a key may be signed in by the cookie. */
-  const authenticate = async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+  /** The credential kind after API keys: a request without a key may be signed in by the cookie. */
+  const credential: CredentialKind = async (req: Request, res: Response) => {
     // A request naming a key is judged by the key alone; signing in reads the key from the body.
-    if (req.header('authorization') !== undefined || (req.method === 'POST' && req.path === SESSION_PATH)) return next();
+    if (req.header('authorization') !== undefined || (req.method === 'POST' && req.path === SESSION_PATH)) return undefined;
     const sessionId = readCookie(req, SESSION_COOKIE);
     const session = sessionId ? await resolve(sessionId) : undefined;
-    if (!sessionId || !session) return next();
+    if (!sessionId || !session) return undefined;
     if (STATE_CHANGING.has(req.method) && !sameText(req.header(CSRF_HEADER), csrfTokenFor(sessionId))) {
       throw new ApiError(403, 'csrf_failed', `a request signed in by the console session must carry its CSRF token in the ${CSRF_HEADER} header`);
     }
-    res.locals.role = session.role;
     res.locals.consoleSession = { sessionId, session } satisfies SignedIn;
-    next();
+    return { role: session.role, credential: 'console-session', fingerprint: keysByDigest.get(session.keyFingerprint)!.fingerprint };
   };
 
   const sessionView = (signedIn: SignedIn) => ({
@@ -95,8 +96,8 @@ export function consoleSessions(deps: AppDeps) {
         errors: { 401: 'unauthorized: the key is not configured' },
       },
       async ({ req, res, body }) => {
-        const keyFp = keyFingerprint(body.apiKey);
-        const role = roleByFingerprint.get(keyFp);
+        const keyFp = keyDigest(body.apiKey);
+        const role = keysByDigest.get(keyFp)?.role;
         if (!role) throw new ApiError(401, 'unauthorized', 'this API key is not valid', [{ path: ['body', 'apiKey'], message: 'not a valid API key' }]);
         const at = now();
         const sessionId = randomBytes(32).toString('base64url');
@@ -154,7 +155,7 @@ export function consoleSessions(deps: AppDeps) {
     );
   };
 
-  return { authenticate, register };
+  return { credential, register };
 }
 
 function sessionCookie(value: string, maxAgeSeconds: number, secure: boolean): string {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { pageQuery } from '../../common/paging';
 import type { Connection, Role } from '../../store/types';
+import type { Principal } from '../auth';
 import { visibleConnection } from '../access';
 import { assertConnected, callConstantContact } from '../constant-contact';
 import type { AppDeps } from '../deps';
@@ -40,13 +41,21 @@ const patchBody = z
   .refine((p) => p.displayName !== undefined || p.usableBy !== undefined, { message: 'name at least one field to change: displayName or usableBy' });
 
 const idParams = z.object({ id: connectionIdSchema }).strict();
-const emptyBody = z.object({}).strict();
+const reauthorizeBody = z
+  .object({
+    allowAccountChange: z
+      .boolean()
+      .default(false)
+      .describe('true: this link may move the connection to another Constant Contact account (otherwise such an authorization is refused)'),
+  })
+  .strict();
 
 const connectionSchema = z.object({
   id: z.string(),
   displayName: z.string(),
   usableBy: usableBySchema,
   status: z.enum(['pending-authorization', 'connected', 'needs-reauthorization']),
+  accountId: z.string().nullable().describe("the Constant Contact account (encoded_account_id) it is authorized for; null before the first authorization"),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -57,8 +66,9 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
   const { store, config } = deps;
   const now = () => (deps.clock ? deps.clock() : new Date());
 
-  const authorizeUrlFor = async (connectionId: string) => {
-    const ticket = await store.connections.issueTicket(connectionId, { now: now(), ttlMs: AUTHORIZE_TICKET_TTL_MS });
+  const authorizeUrlFor = async (connectionId: string, issuer: Principal | undefined, allowAccountChange = false) => {
+    const issuedBy = { role: issuer?.role ?? null, key: issuer?.fingerprint ?? null };
+    const ticket = await store.connections.issueTicket(connectionId, { now: now(), ttlMs: AUTHORIZE_TICKET_TTL_MS, issuedBy, allowAccountChange });
     return `${config.publicBaseUrl}/v1/connections/${connectionId}/authorize?ticket=${encodeURIComponent(ticket)}`;
   };
 
@@ -71,11 +81,12 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       roles: ADMIN,
       body: createBody,
       response: { status: 201, schema: connectionSchema.extend({ authorizeUrl: z.string() }) },
+      audit: { action: 'connection.create', resource: 'connection' },
     },
-    async ({ body, res }) => {
+    async ({ body, res, principal }) => {
       const connection = await store.connections.create({ displayName: body.displayName, usableBy: body.usableBy, now: now().toISOString() });
       res.setHeader('Cache-Control', 'no-store');
-      return { ...adminView(connection), authorizeUrl: await authorizeUrlFor(connection.id) };
+      return { ...adminView(connection), authorizeUrl: await authorizeUrlFor(connection.id, principal) };
     },
   );
 
@@ -120,6 +131,7 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       body: patchBody,
       response: { status: 200, schema: connectionSchema },
       errors: { 404: 'no such connection' },
+      audit: { action: 'connection.update', resource: 'connection' },
     },
     async ({ params, body }) => {
       const updated = await store.connections.update(params.id, body, now().toISOString());
@@ -139,6 +151,7 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       query: z.object({ detachExports: z.enum(['true', 'false']).default('false').transform((v) => v === 'true') }),
       response: { status: 204, description: 'removed' },
       errors: { 404: 'no such connection', 409: 'connection_in_use: exports use it (details name them); pass detachExports=true' },
+      audit: { action: 'connection.delete', resource: 'connection', summary: ({ query }) => ({ detachExports: query.detachExports }) },
     },
     async ({ params, query }) => {
       const result = await store.connections.remove(params.id, { detachExports: query.detachExports, now: now().toISOString() });
@@ -164,18 +177,21 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
       method: 'post',
       path: '/v1/connections/:id/reauthorize',
       summary: 'A fresh authorize URL (single-use ticket) to authorize the connection again',
+      description:
+        'The authorization must land on the Constant Contact account the connection is authorized for; with `allowAccountChange: true` this link may move it to another account (the callback answers 409 `account_changed` otherwise, storing nothing).',
       tag: 'connections',
       roles: ADMIN,
       params: idParams,
-      body: emptyBody,
+      body: reauthorizeBody,
       response: { status: 200, schema: z.object({ authorizeUrl: z.string() }) },
       errors: { 404: 'no such connection' },
+      audit: { action: 'connection.reauthorize', resource: 'connection', summary: ({ body }) => ({ allowAccountChange: body.allowAccountChange }) },
     },
-    async ({ params, res }) => {
+    async ({ params, body, res, principal }) => {
       const connection = await store.connections.get(params.id);
       if (!connection) throw notFound('connection');
       res.setHeader('Cache-Control', 'no-store');
-      return { authorizeUrl: await authorizeUrlFor(connection.id) };
+      return { authorizeUrl: await authorizeUrlFor(connection.id, principal, body.allowAccountChange) };
     },
   );
 
@@ -229,7 +245,7 @@ export function registerConnectionsRoutes(routes: RouteRegistry, deps: AppDeps):
 // ---------------------------------------------------------------- views and pages
 
 function adminView(c: Connection) {
-  return { id: c.id, displayName: c.displayName, usableBy: c.usableBy, status: c.status, createdAt: c.createdAt, updatedAt: c.updatedAt };
+  return { id: c.id, displayName: c.displayName, usableBy: c.usableBy, status: c.status, accountId: c.accountId, createdAt: c.createdAt, updatedAt: c.updatedAt };
 }
 
 function viewFor(c: Connection, role: Role | undefined) {

@@ -15,7 +15,7 @@ import {
   exportPatchSchema,
   exportSettingsSchema,
 } from '../schemas/exports';
-import { usableConnection, visibleExport } from '../access';
+import { assertMayChangeRemovalGuard, usableConnection, visibleExport } from '../access';
 import { assertConnected, callConstantContact } from '../constant-contact';
 import { runSchema } from './runs';
 
@@ -106,9 +106,11 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       roles: EVERYONE,
       body: exportCreateSchema,
       response: { status: 201, schema: exportResponseSchema },
-      errors: saveErrors,
+      errors: { ...saveErrors, 403: 'forbidden: a contributor set syncMode mirror or maxRemovalPercent above the default (admin decisions)' },
+      audit: { action: 'export.create', resource: 'export' },
     },
     async ({ body, role, res }) => {
+      assertMayChangeRemovalGuard(role, body);
       const connection = await usableConnection(deps, body.connectionId, role);
       assertConnected(connection);
       await assertSegmentsExist(body.segmentIds);
@@ -162,10 +164,16 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       params: exportIdParams,
       body: exportPatchSchema,
       response: { status: 200, schema: exportResponseSchema },
-      errors: { ...saveErrors, 404: 'no such export or connection, or not visible to the caller' },
+      errors: {
+        ...saveErrors,
+        403: 'forbidden: a contributor switched to mirror mode or raised maxRemovalPercent above the default (admin decisions)',
+        404: 'no such export or connection, or not visible to the caller',
+      },
+      audit: { action: 'export.update', resource: 'export' },
     },
     async ({ params, body, role, res }) => {
       const current = await visibleExport(deps, params.id, role);
+      assertMayChangeRemovalGuard(role, body, current);
       const connectionChanges = body.connectionId !== undefined && body.connectionId !== current.connectionId;
       const listChanges = body.listId !== undefined && body.listId !== current.listId;
       const fieldNames = Object.keys((body.mapping ?? current.mapping).customFields ?? {});
@@ -209,6 +217,7 @@ export function registerExportsRoutes(routes: RouteRegistry, deps: AppDeps): voi
       params: exportIdParams,
       response: { status: 204, description: 'removed' },
       errors: { 404: 'no such export, or not visible to the caller' },
+      audit: { action: 'export.delete', resource: 'export' },
     },
     async ({ params, role }) => {
       await visibleExport(deps, params.id, role);

@@ -10,6 +10,7 @@ import { registerSchedulesRoutes } from './schedules';
 import { registerWebhooksRoutes } from './webhooks';
 import { registerMetricsRoutes } from './metrics';
 import { registerAlertsRoutes } from './alerts';
+import { registerAuditRoutes } from './audit';
 
 export const routeModules: ((routes: RouteRegistry, deps: RouteDeps) => void)[] = [
   registerProfilesRoutes,
@@ -22,4 +23,5 @@ export const routeModules: ((routes: RouteRegistry, deps: RouteDeps) => void)[] 
   registerWebhooksRoutes,
   registerAlertsRoutes,
   registerMetricsRoutes,
+  registerAuditRoutes,
 ];

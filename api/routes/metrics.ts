@@ -28,8 +28,8 @@ export function registerMetricsRoutes(routes: RouteRegistry, deps: RouteDeps): v
       response: { status: 200, contentType: 'text/plain; version=0.0.4' },
       errors: { 401: 'neither an admin key nor METRICS_TOKEN', 403: 'a contributor key' },
     },
-    async ({ req, res }) => {
-      const role = res.locals.role as string | undefined;
+    async ({ req, res, principal }) => {
+      const role = principal?.role;
       if (role !== 'admin' && !isMetricsToken(req)) {
         if (role) throw new ApiError(403, 'forbidden', 'metrics need an admin key or METRICS_TOKEN');
         throw new ApiError(401, 'unauthorized', 'metrics need Authorization: Bearer <admin key or METRICS_TOKEN>');

@@ -38,11 +38,12 @@ export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps
     async ({ req, res, params, query }) =>
       forBrowser(req, res, async () => {
         const at = now();
-        if (!(await store.connections.redeemTicket(params.id, query.ticket, at))) {
+        const grant = await store.connections.redeemTicket(params.id, query.ticket, at);
+        if (!grant) {
           throw new ApiError(400, 'invalid_ticket', 'this authorization link is unknown, used or expired; get a new one with POST /v1/connections/{id}/reauthorize');
         }
         const pkce = createPkcePair();
-        const state = await store.connections.beginAuthorization(params.id, pkce.codeVerifier, { now: at, ttlMs: OAUTH_STATE_TTL_MS });
+        const state = await store.connections.beginAuthorization(params.id, pkce.codeVerifier, { now: at, ttlMs: OAUTH_STATE_TTL_MS, ...grant });
         noStore(res);
         res.redirect(302, deps.constantContact.authorizeUrl({ state, codeChallenge: pkce.codeChallenge }));
       }),
@@ -64,10 +65,11 @@ export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps
       response: { status: 200, contentType: 'text/html', description: 'a short page saying the connection is connected' },
       errors: {
         400: 'invalid_state (unknown, used or expired), authorization_denied, or authorization_failed; nothing is stored',
+        409: 'account_changed: the authorization is for another Constant Contact account than the connection; nothing is stored (an admin allows it with POST /v1/connections/{id}/reauthorize {"allowAccountChange": true})',
         502: 'Constant Contact did not answer the code exchange',
       },
     },
-    async ({ req, res, query }) =>
+    async ({ req, res, query, requestId }) =>
       forBrowser(req, res, async () => {
         noStore(res);
         if (!query.state) throw invalidState();
@@ -84,24 +86,41 @@ export function registerAuthorizationRoutes(routes: RouteRegistry, deps: AppDeps
           );
         }
         if (!query.code) throw new ApiError(400, 'authorization_failed', 'the callback carries no code; nothing was stored');
-        let tokens;
-        try {
-          tokens = await deps.constantContact.exchangeCode({ code: query.code, codeVerifier: pending.codeVerifier });
-        } catch (err) {
-          const code = constantContactErrorCode(err);
-          if (code && isRetryable(err)) throw new ApiError(502, 'constant_contact_unavailable', 'Constant Contact did not complete the code exchange; start again with a new authorize URL');
-          if (code) throw new ApiError(400, 'authorization_failed', 'Constant Contact refused the authorization code; nothing was stored. Start again with POST /v1/connections/{id}/reauthorize');
-          throw err;
-        }
+        const code = query.code;
+        const tokens = await fromConstantContact('the code exchange', () => deps.constantContact.exchangeCode({ code, codeVerifier: pending.codeVerifier }));
+        // Which account the admin logged in to: a connection stays with its account unless allowed.
+        const accountId = await fromConstantContact('reading the account', () => deps.constantContact.accountId(tokens));
         const connection = await store.connections.get(pending.connectionId);
         if (!connection) throw notFound('connection');
-        await store.tokens.save(pending.connectionId, tokens);
+        const saved = await store.tokens.saveAuthorization(pending.connectionId, tokens, { accountId, allowChange: pending.allowAccountChange });
+        if (saved === 'account_changed') {
+          throw new ApiError(
+            409,
+            'account_changed',
+            `this authorization is for another Constant Contact account than the one connection ${connection.id} uses; nothing was stored. To move the connection to that account, an admin gets a link with POST /v1/connections/${connection.id}/reauthorize {"allowAccountChange": true}`,
+          );
+        }
+        const accountChanged = connection.accountId !== null && connection.accountId !== accountId;
+        // The browser has no key: the authorization is recorded as the admin's who issued the link.
+        await routes.audit({ requestId, actor: pending.issuedBy, action: 'connection.authorize', resourceType: 'connection', resourceId: pending.connectionId, summary: { accountChanged } });
         res
           .status(200)
           .type('html')
           .send(page('Connected', `<strong>${escapeHtml(connection.displayName)}</strong> is connected to Constant Contact. You can close this window.`, CONSOLE_RETURN));
       }),
   );
+}
+
+/** A Constant Contact call of the callback: a refusal is 400 `authorization_failed`, an outage 502; nothing is stored either way. */
+async function fromConstantContact<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (err) {
+    const code = constantContactErrorCode(err);
+    if (code && isRetryable(err)) throw new ApiError(502, 'constant_contact_unavailable', `Constant Contact did not complete ${what}; start again with a new authorize URL`);
+    if (code) throw new ApiError(400, 'authorization_failed', `Constant Contact refused ${what}; nothing was stored. Start again with POST /v1/connections/{id}/reauthorize`);
+    throw err;
+  }
 }
 
 const invalidState = () =>

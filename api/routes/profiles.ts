@@ -61,6 +61,7 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: RouteDeps): 
       rawBody: ['application/x-ndjson', 'text/csv'],
       response: { status: 200, schema: importResultSchema },
       errors: { 400: 'validation_failed: the CSV header row is not usable', 415: 'unsupported_media_type: not application/x-ndjson or text/csv' },
+      audit: { action: 'profiles.import', resource: 'profiles', id: () => null, summary: (_ctx, result) => importCounts(result) },
     },
     async ({ req }) => {
       const format = importFormat(req);
@@ -114,13 +115,14 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: RouteDeps): 
     {
       method: 'delete',
       path: '/v1/profiles/:id',
-      summary: 'Delete a profile and its segment memberships',
-      description: "Removes the profile and its memberships in every segment (their member counts go down). Runs already started keep their snapshot.",
+      summary: 'Delete a profile, its segment memberships and its rows in the rejects of runs',
+      description: "Removes the profile, its memberships in every segment (their member counts go down) and its rejects in every run. Runs already started keep their snapshot.",
       tag: 'profiles',
       roles: ADMIN,
       params: profileParams,
       response: { status: 204, description: 'deleted' },
       errors: { 404: 'not_found' },
+      audit: { action: 'profile.delete', resource: 'profile' },
     },
     async ({ params }) => {
       if (!(await store.profiles.delete(params.id, clock().toISOString()))) throw notFound('profile');
@@ -146,6 +148,12 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: RouteDeps): 
     },
     async () => ({ items: await store.profiles.attributes() }),
   );
+}
+
+/** An import in the audit log: its counts, never its records. */
+function importCounts(result: unknown): Record<string, unknown> {
+  const { received, upserted, rejected } = result as { received: number; upserted: number; rejected: number };
+  return { received, upserted, rejected };
 }
 
 function importFormat(req: Request): ImportFormat {

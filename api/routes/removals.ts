@@ -53,6 +53,7 @@ export function registerRemovalsRoutes(routes: RouteRegistry, deps: AppDeps): vo
         409: 'run_not_awaiting_approval: the run is not waiting for a removal decision (not mirror mode, over the limit, decided already, timed out or finished)',
         503: 'temporal_unavailable: the decision could not be delivered in time (is a worker running?); send it again',
       },
+      audit: { action: 'run.removals.decide', resource: 'run', summary: ({ body }) => ({ decision: body.decision }) },
     },
     async ({ params: { id }, body: { decision } }) => {
       const run = await store.runs.get(id);

@@ -9,9 +9,10 @@ import type { AppDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 import { exportIdSchema, runIdSchema } from '../schemas/exports';
 import { visibleExport, visibleRun } from '../access';
+import { sendPersonalRows } from '../personal-rows';
 
 /**
- * Runs: start one on demand, read them, cancel one, stream its rejects.
+ * Runs: start one on demand, read them, cancel one, stream its rejects (raw values for admins only).
  *
  * Roles follow the exports: admins see every run; contributors the runs of exports on connections
  * shared with them (anything else answers 404, as if absent). Run history stays readable after
@@ -86,6 +87,12 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
         409: 'run_in_progress (error.runId names the running run) or export_detached',
         503: 'temporal_unavailable: the run could not be started (it is recorded as failed)',
       },
+      audit: {
+        action: 'run.start',
+        resource: 'run',
+        id: (_ctx, result) => (result as { run: { id: string } }).run.id,
+        summary: ({ params }) => ({ exportId: params.id }),
+      },
     },
     async ({ params, role, res, requestId }) => {
       const exp = await visibleExport(deps, params.id, role);
@@ -155,6 +162,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       params: runIdParams,
       response: { status: 202, schema: runEnvelope, description: 'cancellation requested; the run ends `cancelled` shortly' },
       errors: { 404: 'no such run, or not visible to the caller', 409: 'run_not_running: the run has ended already' },
+      audit: { action: 'run.cancel', resource: 'run' },
     },
     async ({ params, role }) => {
       const run = await visibleRun(deps, params.id, role);
@@ -170,7 +178,9 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
     {
       method: 'get',
       path: '/v1/runs/:id/rejects',
-      summary: 'The profiles a run did not send and why, one JSON object a line: {profileId, email, reason}',
+      summary: 'The profiles a run did not send and why, one JSON object a line: {profileId, email, reason} (email for admins only)',
+      description:
+        "`email` is the raw value the export's mapping read as the email (it may be any profile attribute), so only admins get it; other callers get `profileId` and `reason`.",
       tag: 'runs',
       roles: EVERYONE,
       params: runIdParams,
@@ -179,7 +189,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
         contentType: 'application/x-ndjson',
         schema: z.object({
           profileId: z.string(),
-          email: z.string().nullable(),
+          email: z.string().nullable().optional().describe('admins only: the value that was not sent'),
           reason: z.enum(['missing_email', 'invalid_email', 'email_too_long', 'duplicate_email']),
         }),
         description: 'NDJSON, in the order of the run snapshot',
@@ -188,28 +198,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
     },
     async ({ params, role, res, req }) => {
       const run = await visibleRun(deps, params.id, role);
-      res.status(200).setHeader('content-type', 'application/x-ndjson; charset=utf-8');
-      let closed = false;
-      req.on('close', () => (closed = true));
-      let buffer = '';
-      for await (const r of store.runs.rejects(run.id)) {
-        if (closed) break;
-        buffer += `${JSON.stringify({ profileId: r.profileId, email: r.email, reason: r.reason })}\n`;
-        if (buffer.length >= 64 * 1024) {
-          if (!res.write(buffer)) await drained(res);
-          buffer = '';
-        }
-      }
-      res.end(buffer);
-      return undefined;
+      return sendPersonalRows(req, res, store.runs.rejects(run.id), role);
     },
   );
-}
-
-/** Resolves when the response can take more, or is closed. */
-function drained(res: NodeJS.WritableStream & { once(event: 'close' | 'drain', fn: () => void): unknown }): Promise<void> {
-  return new Promise((resolve) => {
-    res.once('drain', resolve);
-    res.once('close', resolve);
-  });
 }

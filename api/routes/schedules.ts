@@ -106,7 +106,7 @@ export function createScheduleExportHooks(deps: { temporal: Client; config: Conf
       if (result !== 'none') deps.logger?.info({ exportId: exp.id, scheduleId: exportScheduleId(exp.id), result }, 'export schedule synced');
     } catch (err) {
       deps.logger?.error({ exportId: exp.id, err: (err as Error)?.message }, 'export schedule not synced');
-      throw new ApiError(
+      const error = new ApiError(
         503,
         'schedule_not_synced',
         deleted
@@ -114,6 +114,8 @@ export function createScheduleExportHooks(deps: { temporal: Client; config: Conf
           : `export ${exp.id} was saved, but its Temporal Schedule could not be updated (Temporal did not answer); PUT /v1/exports/${exp.id}/schedule again when Temporal is up`,
         [{ exportId: exp.id }],
       );
+      error.saved = { id: exp.id };
+      throw error;
     }
   };
   return {
@@ -192,6 +194,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       body: refreshScheduleSchema,
       response: { status: 200, schema: refreshScheduleResponse },
       errors: { 503: 'temporal_unavailable: nothing was saved' },
+      audit: { action: 'refresh-schedule.update', resource: 'refresh-schedule', summary: ({ body }) => ({ fields: Object.keys(body).sort(), enabled: body.enabled }) },
     },
     async ({ body }) => {
       const schedule = normalizeRefreshSchedule(body);
@@ -215,6 +218,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       roles: ['admin'],
       response: { status: 202, schema: refreshStarted, description: 'the refresh workflow started' },
       errors: { 503: 'temporal_unavailable' },
+      audit: { action: 'refresh.start', resource: 'refresh', id: (_ctx, result) => (result as { workflowId: string }).workflowId },
     },
     async () => {
       const startedAt = now().toISOString();
@@ -263,6 +267,7 @@ export function registerSchedulesRoutes(routes: RouteRegistry, deps: AppDeps): v
       body: z.object({ schedule: scheduleSchema }).strict(),
       response: { status: 200, schema: exportScheduleResponse },
       errors: { 404: 'no such export, or not visible to the caller', 503: 'temporal_unavailable: nothing was saved' },
+      audit: { action: 'export.schedule.update', resource: 'export', summary: ({ body }) => ({ mode: body.schedule.mode }) },
     },
     async ({ params, body, role }) => {
       const current = await visibleExport(deps, params.id, role);

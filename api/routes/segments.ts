@@ -59,6 +59,7 @@ export function registerSegmentsRoutes(routes: RouteRegistry, deps: AppDeps): vo
       roles: ADMIN,
       body: createBody,
       response: { status: 201, schema: segmentSchema },
+      audit: { action: 'segment.create', resource: 'segment' },
     },
     async ({ body }) => view(await store.segments.create({ name: body.name, rule: body.rule as Rule }, clock().toISOString())),
   );
@@ -111,6 +112,7 @@ export function registerSegmentsRoutes(routes: RouteRegistry, deps: AppDeps): vo
       body: patchBody,
       response: { status: 200, schema: segmentSchema },
       errors: { 404: 'not_found' },
+      audit: { action: 'segment.update', resource: 'segment' },
     },
     async ({ params, body }) => {
       const segment = await store.segments.update(params.id, { name: body.name, rule: body.rule as Rule | undefined }, clock().toISOString());
@@ -129,6 +131,7 @@ export function registerSegmentsRoutes(routes: RouteRegistry, deps: AppDeps): vo
       params: segmentParams,
       response: { status: 204, description: 'deleted' },
       errors: { 404: 'not_found', 409: 'segment_in_use: an export names the segment (details list the export ids)' },
+      audit: { action: 'segment.delete', resource: 'segment' },
     },
     async ({ params }) => {
       const result = await store.segments.delete(params.id);
@@ -149,6 +152,7 @@ export function registerSegmentsRoutes(routes: RouteRegistry, deps: AppDeps): vo
       params: segmentParams,
       response: { status: 200, schema: refreshSchema },
       errors: { 404: 'not_found' },
+      audit: { action: 'segment.refresh', resource: 'segment', summary: (_ctx, result) => ({ memberCount: (result as { memberCount: number }).memberCount }) },
     },
     async ({ params }) => {
       const result = await store.segments.refresh(params.id, clock);

@@ -100,6 +100,8 @@ const segmentIds = z
   .min(1, 'name at least one segment')
   .max(100)
   .refine((ids) => new Set(ids).size === ids.length, { message: 'segment ids must be unique' });
+/** The removal guard of mirror mode unless an admin decides otherwise. */
+export const DEFAULT_MAX_REMOVAL_PERCENT = 20;
 const maxRemovalPercent = z.number().min(0).max(100);
 
 export const exportCreateSchema = z
@@ -110,7 +112,7 @@ export const exportCreateSchema = z
     mapping: mappingSchema,
     segmentIds,
     syncMode: syncModeSchema.default('upsert'),
-    maxRemovalPercent: maxRemovalPercent.default(20).describe('mirror mode: a run removing more than this share of the list waits for approval'),
+    maxRemovalPercent: maxRemovalPercent.default(DEFAULT_MAX_REMOVAL_PERCENT).describe('mirror mode: a run removing more than this share of the list waits for approval'),
     schedule: scheduleSchema.default({ mode: 'with-refresh' }),
   })
   .strict();

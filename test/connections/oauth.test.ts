@@ -49,7 +49,7 @@ describe.each(storeKinds)('connections and OAuth (%s)', (kind) => {
     expect(cc.searchParams.get('client_id')).toBe('sandbox-client');
     expect(cc.searchParams.get('redirect_uri')).toBe(`${app.baseUrl}/v1/oauth/constant-contact/callback`);
     expect(cc.searchParams.get('response_type')).toBe('code');
-    expect(cc.searchParams.get('scope')).toBe('contact_data offline_access');
+    expect(cc.searchParams.get('scope')).toBe('contact_data offline_access account_read');
     expect(cc.searchParams.get('code_challenge_method')).toBe('S256');
     expect(cc.searchParams.get('code_challenge')).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(cc.searchParams.get('state')?.length).toBeGreaterThanOrEqual(32);

@@ -65,7 +65,7 @@ describe.each(storeKinds)('Constant Contact client: OAuth (%s)', (kind) => {
       client_id: 'sandbox-client',
       redirect_uri: REDIRECT_URI,
       response_type: 'code',
-      scope: 'contact_data offline_access',
+      scope: 'contact_data offline_access account_read',
       state: 'the-state',
       code_challenge: 'x'.repeat(43),
       code_challenge_method: 'S256',

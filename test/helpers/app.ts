@@ -7,6 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { createApiMetrics } from '../../api/metrics';
 import { constantContactObserver } from '../../services/events';
+import { applyLimits, CONNECTIONS_CHECK_MS } from '../../api/listener';
 import type { ExportHooks } from '../../api/deps';
 import { parseConfig, type Config } from '../../common/config';
 import type { Logger } from '../../common/logger';
@@ -129,8 +130,8 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     cleanups.push(() => testStore.destroy());
 
     // Listen first: the public base URL (authorize links, the OAuth redirect URI) needs the port.
-    const server = http.createServer();
-    server.keepAliveTimeout = 1000;
+    // The server gets its limits once the configuration is known (applyLimits below).
+    const server = http.createServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -166,6 +167,10 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
       CC_CLIENT_SECRET: sandbox.options.clientSecret,
       CC_RATE_PER_SECOND: String(sandbox.options.ratePerSecond),
       CC_RATE_PER_DAY: String(sandbox.options.ratePerDay),
+      // Tests fire requests back to back; the rate limit has tests of its own.
+      API_RATE_LIMIT_PER_SECOND: '1000',
+      API_RATE_LIMIT_BURST: '1000',
+      API_KEEP_ALIVE_TIMEOUT_SECONDS: '1',
       ...options.env,
     });
 
@@ -196,6 +201,7 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
     const constantContact = options.wrapConstantContact ? options.wrapConstantContact(realClient) : realClient;
 
     const app = createApp({ config, store: testStore.store, logger, temporal, constantContact, exportHooks: options.exportHooks, clock: options.clock, metrics });
+    applyLimits(server, config.api);
     server.on('request', app);
 
     const requester = (authorization: string | undefined) => requesterFor(baseUrl, authorization);

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import { createApiServer } from '../../api/listener';
 import { parseConfig } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import type { ConstantContactApi } from '../../constant-contact/types';
@@ -60,12 +61,16 @@ export async function createProfilesApp(kind: StoreKind): Promise<ProfilesApp> {
     ...testStore.env,
     API_KEYS: `admin:${keys.admin},contributor:${keys.contributor}`,
     SECRETS_KEY: TEST_SECRETS_KEY,
+    // Tests fire requests back to back; the rate limit has tests of its own.
+    API_RATE_LIMIT_PER_SECOND: '1000',
+    API_RATE_LIMIT_BURST: '1000',
   });
   const connection = Connection.lazy({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
   const temporal = new Client({ connection });
   const logger = pino({ level: 'silent' }) as unknown as Logger;
   const app = createApp({ config, store: testStore.store, logger, temporal, constantContact: throwingConstantContact });
-  const server = http.createServer(app);
+  const server = createApiServer(config.api);
+  server.on('request', app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

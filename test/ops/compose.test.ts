@@ -136,6 +136,19 @@ describe('docker-compose.yml', () => {
     expect(Object.values(SEARCH_ATTRIBUTES).every((t) => t === 'Keyword')).toBe(true);
   });
 
+  it('publishes the Temporal UI on loopback only, read-only, unless the operator opts in', () => {
+    const ui = services['temporal-ui'];
+    const published = (ui.ports ?? []).map(interpolate);
+    expect(published).toEqual(['127.0.0.1:8233:8080']);
+    expect(interpolate(String(environment(ui).TEMPORAL_DISABLE_WRITE_ACTIONS))).toBe('true');
+    expect(interpolate(String(environment(ui).TEMPORAL_AUTH_ENABLED))).toBe('false');
+    // Every published port of the stack is on loopback, but the API's (behind a TLS proxy).
+    for (const [name, service] of Object.entries(services)) {
+      if (name === 'api') continue;
+      for (const port of service.ports ?? []) expect([name, interpolate(port)]).toEqual([name, expect.stringMatching(/^127\.0\.0\.1:/)]);
+    }
+  });
+
   it('documents in docker/example.env every variable it interpolates', () => {
     const example = fs.readFileSync(path.join(root, 'docker/example.env'), 'utf8');
     const documented = new Set([...example.matchAll(/^#?\s*([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]));

@@ -18,10 +18,15 @@ describe('README.md', () => {
     }
   });
 
-  it('describes what .ci/run runs, and .ci/run runs only npm test (after installing chromium when missing)', () => {
+  it('describes what .ci/run runs: chromium when missing, the dependency check, then npm test', () => {
     const ci = fs.readFileSync(path.join(root, '.ci/run'), 'utf8');
     const commands = ci.split('\n').filter((l) => l.trim() && !l.startsWith('#') && !/^set |^cd /.test(l));
-    expect(commands).toEqual([expect.stringMatching(/^command -v chromium >\/dev\/null \|\| \{ apt-get update -qq && .*apt-get install -y -qq chromium/), 'npm test </dev/null']);
-    expect(readme).toContain('`.ci/run`, which runs `npm test`');
+    expect(commands).toEqual([
+      'node scripts/audit.js </dev/null',
+      expect.stringMatching(/^command -v chromium >\/dev\/null \|\| \{ apt-get update -qq && .*apt-get install -y -qq chromium/),
+      'npm test </dev/null',
+    ]);
+    expect(readme).toContain('CI runs `.ci/run`: the dependency check (`node scripts/audit.js`');
+    expect(readme).toMatch(/then `npm test`/);
   });
 });

@@ -225,6 +225,21 @@ describe('sandbox OAuth: token endpoint', () => {
     expect(res.body[0]).toMatchObject({ error_key: expect.any(String), error_message: expect.any(String) });
   });
 
+  it('account/summary answers the account an authorization landed on, and needs account_read', async () => {
+    const first = await authorize(s.addr, 'contact_data account_read');
+    expect((await api(s.addr, first.access_token, 'GET', '/account/summary')).body).toMatchObject({ encoded_account_id: 'a07esandbox001' });
+    expect((await control(s.addr, 'PUT', '/account', { encodedAccountId: 'a07eother0002' })).status).toBe(200);
+    const second = await authorize(s.addr, 'contact_data account_read');
+    expect((await api(s.addr, second.access_token, 'GET', '/account/summary')).body.encoded_account_id).toBe('a07eother0002');
+    // A token keeps the account it was issued for.
+    expect((await api(s.addr, first.access_token, 'GET', '/account/summary')).body.encoded_account_id).toBe('a07esandbox001');
+    const withoutScope = await authorize(s.addr, 'contact_data');
+    expect((await api(s.addr, withoutScope.access_token, 'GET', '/account/summary')).status).toBe(403);
+    await control(s.addr, 'POST', '/reset');
+    const afterReset = await authorize(s.addr, 'contact_data account_read');
+    expect((await api(s.addr, afterReset.access_token, 'GET', '/account/summary')).body.encoded_account_id).toBe('a07esandbox001');
+  });
+
   it('revoke: every token stops working (API 401, refresh invalid_grant), new authorizations work', async () => {
     const a = await authorize(s.addr);
     const b = await authorize(s.addr);

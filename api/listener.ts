@@ -1,0 +1,43 @@
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { ApiLimits } from '../common/config';
+
+/**
+ * The HTTP server of the API and what a client may hold of it: headers within headersTimeoutMs;
+ * every request whole within streamTimeoutMs (Node's requestTimeout, the backstop: the body
+ * watchdog holds ordinary routes to requestTimeoutMs and streaming ones to a minimum rate);
+ * keepAliveTimeoutMs between requests; at most maxConnections sockets (more are dropped); and a
+ * socket on which nothing moves for idleTimeoutMs is closed when the API is waiting for the client
+ * (its body, or to read our answer), never while the API itself is still working on the answer.
+ */
+export function createApiServer(limits: ApiLimits): http.Server {
+  return applyLimits(http.createServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS }), limits);
+}
+
+/** Node checks header and request deadlines on this interval (30 s by default); set at creation. */
+export const CONNECTIONS_CHECK_MS = 1000;
+
+/** For a server created with `connectionsCheckingInterval: CONNECTIONS_CHECK_MS`. */
+export function applyLimits(server: http.Server, limits: ApiLimits): http.Server {
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.streamTimeoutMs;
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.maxConnections = limits.maxConnections;
+  server.timeout = limits.idleTimeoutMs;
+
+  const current = new WeakMap<Socket, http.ServerResponse>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => current.set(req.socket, res));
+  // With a listener here Node leaves the decision to us instead of destroying the socket.
+  server.on('timeout', (socket: Socket) => {
+    const res = current.get(socket);
+    if (res && !res.writableEnded && apiIsWorking(res, socket)) socket.setTimeout(limits.idleTimeoutMs);
+    else socket.destroy();
+  });
+  return server;
+}
+
+/** The request arrived (or its unread data waits for the handler) and the client has read all we wrote. */
+function apiIsWorking(res: http.ServerResponse, socket: Socket): boolean {
+  const waitingForHandler = res.req.complete || res.req.readableLength > 0;
+  return waitingForHandler && socket.writableLength === 0;
+}
