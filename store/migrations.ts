@@ -250,6 +250,7 @@ CREATE INDEX runs_by_finish ON runs(finished_at);
 CREATE TABLE job_runs (
   name TEXT PRIMARY KEY,
   last_started_ms ${bigint(d)} NOT NULL
+);
 `,
   },
   {
