@@ -1,6 +1,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import { ApiError } from '../errors';
+import { principalOf } from '../auth';
 import type { RouteDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 
@@ -28,8 +29,9 @@ export function registerMetricsRoutes(routes: RouteRegistry, deps: RouteDeps): v
       response: { status: 200, contentType: 'text/plain; version=0.0.4' },
       errors: { 401: 'neither an admin key nor METRICS_TOKEN', 403: 'a contributor key' },
     },
-    async ({ req, res, principal }) => {
-      const role = principal?.role;
+    async ({ req, res }) => {
+      // A public route: the principal, if any, is read here (the metrics token is no API key).
+      const role = principalOf(res)?.role;
       if (role !== 'admin' && !isMetricsToken(req)) {
         if (role) throw new ApiError(403, 'forbidden', 'metrics need an admin key or METRICS_TOKEN');
         throw new ApiError(401, 'unauthorized', 'metrics need Authorization: Bearer <admin key or METRICS_TOKEN>');
