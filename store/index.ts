@@ -1,8 +1,11 @@
 import path from 'node:path';
 import type { Config } from '../common/config';
 import { resolveSecretsKey, SecretBox } from '../common/secrets';
-import { type Db, openPostgres, openSqlite } from './db';
+import { type Db, openPostgres, openSqlite, SqliteDb } from './db';
+import { inlineJobs, type JobRunner } from './jobs';
+import { LeaseRepository } from './leases';
 import { migrate } from './migrations';
+import { threadJobs } from './offload';
 import { ProfileRepository } from './profiles';
 import { SegmentRepository } from './segments';
 import { SnapshotRepository } from './snapshots';
@@ -27,10 +30,14 @@ export class Store {
   readonly runs: RunRepository;
   readonly rateLimits: RateLimitRepository;
   readonly settings: SettingsRepository;
+  readonly leases: LeaseRepository;
+  /** Runs the long operations (store/jobs.ts): in a worker thread on a SQLite file, here otherwise. */
+  readonly jobs: JobRunner;
 
   constructor(readonly db: Db, secrets: SecretBox) {
-    this.profiles = new ProfileRepository(db);
-    this.segments = new SegmentRepository(db);
+    this.jobs = db instanceof SqliteDb && db.file !== ':memory:' ? threadJobs(db.file) : inlineJobs(db);
+    this.profiles = new ProfileRepository(db, this.jobs);
+    this.segments = new SegmentRepository(db, this.jobs);
     this.snapshots = new SnapshotRepository(db);
     this.connections = new ConnectionRepository(db, secrets);
     this.tokens = new TokenRepository(db, secrets);
@@ -38,6 +45,7 @@ export class Store {
     this.runs = new RunRepository(db);
     this.rateLimits = new RateLimitRepository(db);
     this.settings = new SettingsRepository(db);
+    this.leases = new LeaseRepository(db);
   }
 
   /** For /readyz: true when the database answers. */
@@ -50,8 +58,9 @@ export class Store {
     }
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.jobs.close();
+    await this.db.close();
   }
 }
 

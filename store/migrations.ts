@@ -1,3 +1,4 @@
+import { scanSql } from './catalog';
 import type { Db, Dialect } from './db';
 
 /**
@@ -207,6 +208,33 @@ CREATE TABLE settings (
   key TEXT PRIMARY KEY,
   value ${json(d)} NOT NULL,
   updated_at TEXT NOT NULL
+);
+`,
+  },
+  {
+    version: 50,
+    name: 'attribute catalog',
+    // Kept up to date by every write of profiles (store/catalog.ts); filled here once by a scan.
+    sql: (d) => `
+CREATE TABLE profile_attributes (
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  profiles ${bigint(d)} NOT NULL,
+  PRIMARY KEY (name, type)
+);
+
+INSERT INTO profile_attributes (name, type, profiles) ${scanSql(d)}
+`,
+  },
+  {
+    version: 51,
+    name: 'store leases',
+    // A named lease held by one process at a time (one profile import per store), until it expires.
+    sql: (d) => `
+CREATE TABLE store_leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at ${bigint(d)} NOT NULL
 );
 `,
   },
