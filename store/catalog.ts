@@ -19,18 +19,15 @@ export interface AttributeSummary {
   types: AttributeType[];
 }
 
-/** A delta as plain data (it crosses to the store's worker thread): [name, counts by ATTRIBUTE_TYPES]. */
-export type CatalogCounts = [string, number[]][];
-
 const typeIndex = (v: AttributeValue): number => (typeof v === 'string' ? 0 : typeof v === 'number' ? 1 : typeof v === 'boolean' ? 2 : 3);
 
 /** Counts per attribute name and type that a change adds to (positive) or takes from (negative) the catalog. */
 export class CatalogDelta {
   private readonly counts = new Map<string, number[]>();
 
-  static from(counts: CatalogCounts): CatalogDelta {
+  copy(): CatalogDelta {
     const delta = new CatalogDelta();
-    for (const [name, c] of counts) delta.counts.set(name, [...c]);
+    for (const [name, c] of this.counts) delta.counts.set(name, [...c]);
     return delta;
   }
 
@@ -42,10 +39,6 @@ export class CatalogDelta {
   /** Rows of (name, type, n) as the catalog SQL gives them, with a sign. */
   addRows(rows: readonly { name: string; type: string; n: number | string }[], sign: 1 | -1): void {
     for (const r of rows) this.add(r.name, ATTRIBUTE_TYPES.indexOf(r.type as AttributeType), sign * Number(r.n));
-  }
-
-  toCounts(): CatalogCounts {
-    return [...this.counts.entries()];
   }
 
   /** The changed (name, type) pairs in a fixed order (PostgreSQL locks the catalog rows in it). */

@@ -36,7 +36,7 @@ export class Store {
 
   constructor(readonly db: Db, secrets: SecretBox) {
     this.jobs = db instanceof SqliteDb && db.file !== ':memory:' ? threadJobs(db.file) : inlineJobs(db);
-    this.profiles = new ProfileRepository(db, this.jobs);
+    this.profiles = new ProfileRepository(db);
     this.segments = new SegmentRepository(db, this.jobs);
     this.snapshots = new SnapshotRepository(db);
     this.connections = new ConnectionRepository(db, secrets);

@@ -1,5 +1,4 @@
 import type { Db } from './db';
-import { writeProfileBatch, type ProfileBatchData } from './profile-batch';
 import { deleteSegment, refreshSegment, updateSegment, type SegmentPatch } from './segments';
 
 /**
@@ -10,7 +9,6 @@ import { deleteSegment, refreshSegment, updateSegment, type SegmentPatch } from 
  * Arguments and results are plain data: they cross between threads.
  */
 export const jobs = {
-  writeProfiles: (db: Db, a: { batch: ProfileBatchData; now: string }) => writeProfileBatch(db, a.batch, a.now),
   refreshSegment: (db: Db, a: { id: string; refreshedAt: string }) => refreshSegment(db, a.id, a.refreshedAt),
   updateSegment: (db: Db, a: { id: string; patch: SegmentPatch; now: string }) => updateSegment(db, a.id, a.patch, a.now),
   deleteSegment: (db: Db, a: { id: string }) => deleteSegment(db, a.id),

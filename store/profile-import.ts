@@ -67,7 +67,12 @@ export class CsvHeaderError extends Error {
 export const IMPORT_LEASE = 'profile-import';
 
 export interface ImportOptions {
-  /** A batch is written once it holds this many characters of ids and JSON (default 1 MiB). */
+  /**
+   * A batch is written once it holds this many characters of ids and JSON. The default, a quarter
+   * MiB (about 1,400 profiles), keeps a SQLite write (on the caller's thread) within a few
+   * milliseconds of the event loop; measured against 1 MiB it is no slower on either store and
+   * peaks lower in memory.
+   */
   batchChars?: number;
   /** …or this many records (default 10,000: many tiny records). */
   batchRecords?: number;
@@ -78,10 +83,10 @@ export interface ImportOptions {
 
 /**
  * Streams records from `source` into the store, one import at a time per store (another answers
- * `import_in_progress`): source → parser → batches cut by size in bytes → one transaction each,
- * written by a store job (off the event loop on SQLite). Memory stays flat whatever the body: the
- * loop pulls the next chunk only while at most one batch is being written and one is being
- * filled, so the HTTP request is read no faster than the store writes.
+ * `import_in_progress`): source → parser → batches cut by size in bytes → one transaction each.
+ * Memory stays flat whatever the body: the loop pulls the next chunk only while at most one batch
+ * is being written and one is being filled, so the HTTP request is read no faster than the store
+ * writes.
  *
  * Bad records are counted, the first `maxErrors` reported with their line numbers, and skipped.
  * CSV: the first record is the header and must name an `id` column; every value is a string; an
@@ -103,7 +108,7 @@ export async function importProfiles(
 }
 
 async function streamInto(source: AsyncIterable<Buffer | string>, format: ImportFormat, repo: ProfileRepository, options: ImportOptions): Promise<ImportResult> {
-  const batchChars = options.batchChars ?? 1024 * 1024;
+  const batchChars = options.batchChars ?? 256 * 1024;
   const batchRecords = options.batchRecords ?? 10_000;
   const maxErrors = options.maxErrors ?? 100;
   const clock = options.clock ?? (() => new Date());

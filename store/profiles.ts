@@ -1,7 +1,6 @@
 import { readCatalog, CatalogDelta, applyCatalogDelta, type AttributeSummary } from './catalog';
 import type { Db } from './db';
-import type { JobRunner } from './jobs';
-import { ProfileBatch } from './profile-batch';
+import { ProfileBatch, writeProfileBatch } from './profile-batch';
 import { analyze } from './rules';
 import type { Attributes, Profile } from './types';
 
@@ -23,10 +22,7 @@ const parseJson = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) 
 const toProfile = (r: ProfileRow): Profile => ({ id: r.id, attributes: parseJson<Attributes>(r.attributes), updatedAt: r.updated_at });
 
 export class ProfileRepository {
-  constructor(
-    private readonly db: Db,
-    private readonly jobs: JobRunner,
-  ) {}
+  constructor(private readonly db: Db) {}
 
   /**
    * Upserts profiles in one transaction: each profile's attributes replace the stored ones; the
@@ -38,9 +34,9 @@ export class ProfileRepository {
     return this.write(batch, now);
   }
 
-  /** Writes a batch in one transaction, with the attribute catalog (a store job: off the event loop on SQLite). */
+  /** Writes a batch in one transaction, with the attribute catalog. */
   write(batch: ProfileBatch, now: string = new Date().toISOString()): Promise<number> {
-    return batch.size === 0 ? Promise.resolve(0) : this.jobs.run('writeProfiles', { batch: batch.data(), now });
+    return writeProfileBatch(this.db, batch, now);
   }
 
   /** PostgreSQL: fresh planner statistics after a bulk import (store/rules.ts, analyze). */

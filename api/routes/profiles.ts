@@ -31,7 +31,7 @@ const importResultSchema = z.object({
 });
 
 const IMPORT_DESCRIPTION = [
-  'Streams the body into the profile store in transactions of about 1 MiB each (memory stays flat for millions of records).',
+  'Streams the body into the profile store in transactions of about a quarter MiB each, so memory stays flat for millions of records.',
   'One import runs at a time per store, across every API process: another answers 409 `import_in_progress` (nothing read, nothing changed); send it again when the first has answered.',
   `Each record has \`id\` (a string of 1 to 128 characters) and at most ${MAX_ATTRIBUTES} attributes: any other key (1 to 256 characters) with a string, number, boolean or null value.`,
   "A record upserts by id: its attributes replace the profile's stored attributes.",
