@@ -20,6 +20,8 @@ export function baseEnv(): Record<string, string> {
 
 export interface Child {
   child: ChildProcess;
+  /** The last 20,000 characters it printed. */
+  output(): string;
   waitFor(text: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -38,6 +40,7 @@ export function spawnChild(name: string, entry: string, env: Record<string, stri
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
+    output: () => out,
     async waitFor(text, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (!out.includes(text)) {
@@ -64,6 +67,66 @@ export function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return 0;
   }
+}
+
+export interface ApiProcess {
+  child: ChildProcess;
+  port: number;
+  baseUrl: string;
+  /** The admin key it accepts (a contributor key too: `contributorKey`). */
+  adminKey: string;
+  contributorKey: string;
+  /** The largest resident set so far, in MB: the kernel's peak (VmHWM) and our 100 ms samples. */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `node <apiEntry>` (dist/api/main.js) on a free loopback port with API keys of its own and `env`
+ * (the store, Temporal, …) over a minimal environment; resolves once /healthz answers.
+ */
+export async function startApiProcess(apiEntry: string, env: Record<string, string>): Promise<ApiProcess> {
+  const port = await freePort();
+  const adminKey = `admin-${randomBytes(16).toString('hex')}`;
+  const contributorKey = `contributor-${randomBytes(16).toString('hex')}`;
+  const api = spawnChild('api', apiEntry, {
+    ...baseEnv(),
+    PORT: String(port),
+    API_KEYS: `admin:${adminKey},contributor:${contributorKey}`,
+    SECRETS_KEY: randomBytes(32).toString('hex'),
+    ...env,
+  });
+  const pid = api.child.pid!;
+  let sampled = 0;
+  const sample = setInterval(() => (sampled = Math.max(sampled, readStatusKb(pid, 'VmRSS'))), 100);
+  sample.unref();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (api.child.exitCode !== null) throw new Error(`the API exited (${api.child.exitCode}):\n${api.output().slice(-3000)}`);
+      const ok = await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error('the API did not answer /healthz within 60 s');
+      await sleep(200);
+    }
+  } catch (err) {
+    clearInterval(sample);
+    await api.stop();
+    throw err;
+  }
+  return {
+    child: api.child,
+    port,
+    baseUrl,
+    adminKey,
+    contributorKey,
+    peakRssMb: () => Math.round(Math.max(sampled, readStatusKb(pid, 'VmHWM')) / 1024),
+    stop: async () => {
+      clearInterval(sample);
+      await api.stop();
+    },
+  };
 }
 
 /** A TCP port that is free on 127.0.0.1 right now. */

@@ -1,10 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createBenchSchema, freePort, readStatusKb } from './harness';
+import { createBenchSchema, freePort, readStatusKb, startApiProcess } from './harness';
 import { benchNdjson } from './profiles';
 
 /**
@@ -125,42 +123,13 @@ async function benchPostgres(options: ImportBenchOptions, body: string): Promise
 }
 
 async function benchOne(store: 'sqlite' | 'postgres', options: ImportBenchOptions, body: string, storeEnv: Record<string, string>): Promise<ImportBenchResult> {
-  const port = await freePort();
-  const adminKey = `bench-admin-${randomBytes(16).toString('hex')}`;
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? os.tmpdir(),
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    PORT: String(port),
-    API_KEYS: `admin:${adminKey}`,
-    SECRETS_KEY: randomBytes(32).toString('hex'),
-    // Nothing listens there: the API starts without Temporal and the import does not need it.
-    TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`,
-    ...storeEnv,
-  };
-  const child = spawn(process.execPath, [options.apiEntry], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString('utf8')).slice(-4000);
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Nothing listens at its Temporal address: the API starts without Temporal and the import does not need it.
+  const api = await startApiProcess(options.apiEntry, { NODE_ENV: 'production', LOG_LEVEL: 'warn', TEMPORAL_ADDRESS: `127.0.0.1:${await freePort()}`, ...storeEnv });
   try {
-    await waitHealthy(port, child, () => stderr);
-    const startRss = readStatusKb(child.pid!, 'VmRSS');
-    let polledPeak = startRss;
-    const poll = setInterval(() => {
-      polledPeak = Math.max(polledPeak, readStatusKb(child.pid!, 'VmRSS'));
-    }, 200);
+    const startRss = readStatusKb(api.child.pid!, 'VmRSS');
     const started = process.hrtime.bigint();
-    let response: ImportBenchResult['response'];
-    try {
-      response = await postStream(port, adminKey, fs.createReadStream(body, { highWaterMark: 64 * 1024 }));
-    } finally {
-      clearInterval(poll);
-    }
+    const response = await postStream(api.port, api.adminKey, fs.createReadStream(body, { highWaterMark: 64 * 1024 }));
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const peak = Math.max(readStatusKb(child.pid!, 'VmHWM'), polledPeak);
     if (response.upserted !== options.profiles) throw new Error(`${store}: upserted ${response.upserted} of ${options.profiles}`);
     return {
       store,
@@ -168,37 +137,16 @@ async function benchOne(store: 'sqlite' | 'postgres', options: ImportBenchOption
       seconds,
       perSecond: options.profiles / seconds,
       startRssMb: Math.round(startRss / 1024),
-      peakRssMb: Math.round(peak / 1024),
+      peakRssMb: api.peakRssMb(),
       response,
     };
   } finally {
-    if (child.exitCode === null) child.kill('SIGTERM');
-    const timer = setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    await api.stop();
   }
-}
-
-async function waitHealthy(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`the API exited with ${child.exitCode}: ${stderr()}`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port, path: '/healthz', timeout: 1000 }, (res) => {
-        res.resume();
-        resolve(res.statusCode === 200);
-      });
-      req.on('error', () => resolve(false));
-      req.on('timeout', () => req.destroy());
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`the API did not answer /healthz within 60 s: ${stderr()}`);
 }
 
 /** POSTs the chunks as one chunked NDJSON request, writing no faster than the API reads. */
-function postStream(port: number, apiKey: string, body: AsyncIterable<Buffer>): Promise<ImportBenchResult['response']> {
+export function postStream(port: number, apiKey: string, body: AsyncIterable<Buffer>): Promise<ImportBenchResult['response']> {
   return new Promise((resolve, reject) => {
     const req = http.request(
       {
