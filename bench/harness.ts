@@ -59,6 +59,15 @@ export function spawnChild(name: string, entry: string, env: Record<string, stri
   };
 }
 
+/** Writes the chunks to a file, no faster than the disk takes them. */
+export async function writeChunks(file: string, chunks: AsyncIterable<Buffer>): Promise<void> {
+  const out = fs.createWriteStream(file);
+  for await (const chunk of chunks) {
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
 /** A field of /proc/<pid>/status in kB (VmRSS: resident now; VmHWM: the peak), 0 when unreadable. */
 export function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {

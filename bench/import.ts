@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { createBenchSchema, freePort, readStatusKb, startApiProcess } from './harness';
+import { createBenchSchema, freePort, readStatusKb, startApiProcess, writeChunks } from './harness';
 import { benchNdjson } from './profiles';
 
 /**
@@ -72,7 +72,7 @@ export async function runImportBench(options: ImportBenchOptions): Promise<Impor
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-bench-body-'));
   try {
     const body = path.join(dir, 'profiles.ndjson');
-    await writeBody(body, benchNdjson(options.profiles));
+    await writeChunks(body, benchNdjson(options.profiles));
     for (const store of options.stores) {
       const result = store === 'sqlite' ? await benchSqlite(options, body) : await benchPostgres(options, body);
       results.push(result);
@@ -92,14 +92,6 @@ export function formatResult(r: ImportBenchResult): string {
     `(${Math.round(r.perSecond).toLocaleString('en-US')}/s), API peak RSS ${r.peakRssMb} MB (${r.startRssMb} MB before the import); ` +
     `upserted ${r.response.upserted.toLocaleString('en-US')}, rejected ${r.response.rejected}`
   );
-}
-
-async function writeBody(file: string, chunks: AsyncIterable<Buffer>): Promise<void> {
-  const out = fs.createWriteStream(file);
-  for await (const chunk of chunks) {
-    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
-  }
-  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
 }
 
 async function benchSqlite(options: ImportBenchOptions, body: string): Promise<ImportBenchResult> {
