@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
+import { DomainError } from '../common/errors';
 import { from as copyFrom } from 'pg-copy-streams';
 
 /**
@@ -31,8 +32,13 @@ export function toPgPlaceholders(sql: string): string {
 
 // ---------------------------------------------------------------- SQLite
 
-/** How long a write waits for another connection's write lock before it fails (SQLITE_BUSY). */
-const LOCK_WAIT_MS = 10_000;
+/**
+ * How long a write waits for another connection's write lock before it fails with `store_busy`
+ * (503): long enough for a refresh or a run's snapshot over a million profiles on a busy machine.
+ */
+const LOCK_WAIT_MS = 60_000;
+
+const storeBusy = () => new DomainError('unavailable', 'store_busy', 'the store is busy with a long write; try again in a moment');
 
 export interface SqliteOptions {
   /**
@@ -141,7 +147,8 @@ export class SqliteDb implements Db {
       try {
         return fn();
       } catch (err) {
-        if (this.lockWait === 'block' || !isBusy(err) || Date.now() >= deadline) throw err;
+        if (!isBusy(err)) throw err;
+        if (this.lockWait === 'block' || Date.now() >= deadline) throw storeBusy();
         await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }

@@ -1,7 +1,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openSqlite } from './db';
 import { inlineJobs } from './jobs';
-import type { JobReply, JobRequest } from './offload';
+import { toJobError, type JobReply, type JobRequest } from './offload';
 import { ensureSqliteFunctions } from './rules';
 
 // The worker thread of store/offload.ts: its own connection to the SQLite file, which may wait for
@@ -23,10 +23,7 @@ port.on('message', (message: JobRequest | 'close') => {
   }
   const job = runner.run(message.name, message.args as never).then(
     (result) => port.postMessage({ id: message.id, result } satisfies JobReply),
-    (err: unknown) => {
-      const e = err instanceof Error ? err : new Error(String(err));
-      port.postMessage({ id: message.id, error: { name: e.name, message: e.message, code: (e as { code?: string }).code } } satisfies JobReply);
-    },
+    (err: unknown) => port.postMessage({ id: message.id, error: toJobError(err) } satisfies JobReply),
   );
   running.add(job);
   void job.finally(() => running.delete(job));

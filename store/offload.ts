@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { DomainError, type DomainErrorKind } from '../common/errors';
 import type { JobArgs, JobName, JobResult, JobRunner } from './jobs';
 
 /**
@@ -15,7 +16,28 @@ export interface JobRequest {
   name: JobName;
   args: unknown;
 }
-export type JobReply = { id: number; result: unknown } | { id: number; error: { name: string; message: string; code?: string } };
+export type JobReply = { id: number; result: unknown } | { id: number; error: JobError };
+
+/** An error as it crosses back from the thread: a DomainError keeps its kind, code and details. */
+export interface JobError {
+  name: string;
+  message: string;
+  code?: string;
+  kind?: DomainErrorKind;
+  details?: unknown[];
+}
+
+export function toJobError(err: unknown): JobError {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return err instanceof DomainError
+    ? { name: e.name, message: e.message, code: err.code, kind: err.kind, details: err.details }
+    : { name: e.name, message: e.message, code: (e as { code?: string }).code };
+}
+
+function fromJobError(e: JobError): Error {
+  if (e.kind && e.code) return new DomainError(e.kind, e.code, e.message, e.details);
+  return Object.assign(new Error(e.message), { name: e.name, code: e.code });
+}
 
 /** The compiled entry. The tests run the TypeScript sources; the thread then runs the build of the same file (npm test builds first). */
 function threadEntry(): string {
@@ -71,7 +93,7 @@ class JobThread {
     if (!waiter) return;
     this.pending.delete(reply.id);
     if (this.pending.size === 0) this.worker.unref();
-    if ('error' in reply) waiter.reject(Object.assign(new Error(reply.error.message), { name: reply.error.name, code: reply.error.code }));
+    if ('error' in reply) waiter.reject(fromJobError(reply.error));
     else waiter.resolve(reply.result);
   }
 
