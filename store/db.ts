@@ -48,6 +48,8 @@ export interface SqliteOptions {
    * handler sleeps in the call, for a thread that does nothing else (store/offload-thread.ts).
    */
   lockWait?: 'event-loop' | 'block';
+  /** How long a write waits for the lock before it fails with `store_busy` (default 60 s). */
+  lockWaitMs?: number;
 }
 
 export function openSqlite(file: string, options: SqliteOptions = {}): Db {
@@ -55,9 +57,10 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Db {
   const raw = new Database(file);
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
-  raw.pragma(`busy_timeout = ${options.lockWait === 'block' ? LOCK_WAIT_MS : 0}`);
+  const lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+  raw.pragma(`busy_timeout = ${options.lockWait === 'block' ? lockWaitMs : 0}`);
   raw.pragma('foreign_keys = ON');
-  return new SqliteDb(raw, file, options.lockWait ?? 'event-loop');
+  return new SqliteDb(raw, file, options.lockWait ?? 'event-loop', lockWaitMs);
 }
 
 const sqliteValue = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
@@ -76,6 +79,7 @@ export class SqliteDb implements Db {
     /** The database file (':memory:' for a private in-memory database). */
     readonly file: string,
     private readonly lockWait: 'event-loop' | 'block',
+    private readonly lockWaitMs: number,
   ) {}
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
@@ -142,7 +146,7 @@ export class SqliteDb implements Db {
 
   /** Runs fn; while another connection holds the write lock, retries on a timer (event-loop mode). */
   private async waitingForLock<T>(fn: () => T): Promise<T> {
-    const deadline = Date.now() + LOCK_WAIT_MS;
+    const deadline = Date.now() + this.lockWaitMs;
     for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
       try {
         return fn();
