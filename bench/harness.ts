@@ -38,6 +38,10 @@ export function spawnChild(name: string, entry: string, env: Record<string, stri
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A benchmark that dies (an uncaught error) takes its children with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   return {
     child,
     output: () => out,
