@@ -31,7 +31,7 @@ export const conflict = (code: string, message: string, details?: unknown[]) => 
 export const unprocessable = (code: string, message: string, details?: unknown[]) => new ApiError(422, code, message, details);
 export const temporalUnavailable = (message: string) => new ApiError(503, 'temporal_unavailable', message);
 
-const STATUS_OF: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unprocessable: 422 };
+const STATUS_OF: Record<DomainErrorKind, number> = { invalid: 400, not_found: 404, conflict: 409, unprocessable: 422, unavailable: 503 };
 
 interface BodyParserError extends Error {
   type?: string;

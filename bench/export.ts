@@ -11,7 +11,10 @@ import type { RunJson } from '../api/run-view';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { openStore, type Store } from '../store';
-import { baseEnv, bar, createBenchSchema, endProgress, fetchJson, fmt, progress, readStatusKb, secs, sleep, spawnChild } from './harness';
+import { baseEnv, bar, endProgress, fetchJson, fmt, progress, readStatusKb, secs, sleep, spawnChild } from './harness';
+import { benchStoreEnv, connectSandbox, DIST, startDevServer, startSandbox, stackEnv, type BenchTemporal } from './stack';
+
+export type { BenchTemporal } from './stack';
 import { readHistory } from './history';
 import { benchProfile } from './profiles';
 import { plainExport, type PlainExportResult } from './plain-export';
@@ -46,12 +49,6 @@ export interface ExportBenchOptions {
   startTemporal?: (dir: string, log: (line: string) => void) => Promise<BenchTemporal>;
 }
 
-export interface BenchTemporal {
-  address: string;
-  description: string;
-  stop(): Promise<void>;
-}
-
 export interface ExportBenchResult {
   profiles: number;
   totalSeconds: number;
@@ -63,16 +60,7 @@ export interface ExportBenchResult {
 
 export const TARGETS = { seconds: 60, ratio: 1.5, workerRssMb: 400 };
 
-const ROOT = findRoot(__dirname);
-const DIST = path.resolve(__dirname, '..');
 const ADMIN_KEY = `bench-admin-${randomBytes(16).toString('hex')}`;
-
-function findRoot(dir: string): string {
-  for (let d = dir; ; d = path.dirname(d)) {
-    if (fs.existsSync(path.join(d, 'package.json'))) return d;
-    if (path.dirname(d) === d) throw new Error('package.json not found above the bench');
-  }
-}
 
 export function exportBenchOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ExportBenchOptions {
   let profiles = 1_000_000;
@@ -103,13 +91,6 @@ export function exportBenchOptions(args: string[], env: NodeJS.ProcessEnv = proc
   };
 }
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const temporalScripts = require(path.join(ROOT, 'scripts', 'temporal.js')) as {
-  ensureTemporalCli(o?: { log?: (m: string) => void }): Promise<{ path: string }>;
-  startDevServer(o: Record<string, unknown>): Promise<{ address: string; stop(): Promise<void> }>;
-  freePort(): Promise<number>;
-};
-
 export async function runExportBench(options: ExportBenchOptions): Promise<ExportBenchResult> {
   const log = options.log;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-export-bench-'));
@@ -126,31 +107,14 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     log(`export benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, work files in ${dir}`);
     if (!options.keep) cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
 
-    // ---- Temporal
+    // ---- Temporal (a dev server of the bench's own, or another server: --cluster)
     const server = await (options.startTemporal ?? startDevServer)(dir, log);
     cleanups.push(() => server.stop());
     log(`${server.description} at ${server.address}`);
-
-    // ---- Constant Contact sandbox (a process of its own, as in production the service is remote)
-    const sandboxPort = await temporalScripts.freePort();
-    const sandbox = spawnChild('sandbox', path.join(DIST, 'sandbox', 'main.js'), {
-      ...baseEnv(),
-      CC_SANDBOX_PORT: String(sandboxPort),
-      CC_SANDBOX_IMPORT_MS_PER_CONTACT: '0',
-      CC_SANDBOX_RATE_PER_SECOND: '4',
-      CC_SANDBOX_RATE_PER_DAY: '100000',
-    });
-    cleanups.push(() => sandbox.stop());
-    await sandbox.waitFor('sandbox listening');
-    const sandboxBase = `http://127.0.0.1:${sandboxPort}`;
-
-    // ---- store
-    let storeEnv: Record<string, string> = { DATA_DIR: path.join(dir, 'data') };
-    if (options.store === 'postgres') {
-      const schema = await createBenchSchema(options.databaseUrl);
-      cleanups.push(() => schema.drop());
-      storeEnv = { ...storeEnv, DATABASE_URL: schema.url };
-    }
+    const temporalAddress = server.address;
+    const sandbox = await startSandbox(cleanups);
+    const sandboxBase = sandbox.baseUrl;
+    const storeEnv = await benchStoreEnv(options.store, dir, options.databaseUrl, cleanups);
 
     // ---- the API, in this process
     const httpServer = http.createServer();
@@ -159,27 +123,16 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const apiBase = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
     const secretsKey = randomBytes(32).toString('hex');
     const appEnv: Record<string, string> = {
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'warn',
-      ...storeEnv,
+      ...stackEnv({ storeEnv, temporalAddress, sandboxPort: sandbox.port, maxProfiles: options.profiles }),
       SECRETS_KEY: secretsKey,
       API_KEYS: `admin:${ADMIN_KEY}`,
       PUBLIC_BASE_URL: apiBase,
-      TEMPORAL_ADDRESS: server.address,
-      TEMPORAL_TASK_QUEUE: 'bench-export',
-      CC_SANDBOX: 'true',
-      CC_SANDBOX_PORT: String(sandboxPort),
-      CC_API_BASE_URL: `${sandboxBase}/v3`,
-      CC_AUTH_BASE_URL: `${sandboxBase}/oauth2/default/v1`,
-      CC_RATE_PER_SECOND: '4',
-      CC_RATE_PER_DAY: '100000',
-      EXPORT_MAX_PROFILES: String(Math.max(1_000_000, options.profiles)),
     };
     const config = parseConfig(appEnv);
     const logger = createLogger('warn', 'bench');
     const store = await openStore({ databaseUrl: config.databaseUrl, sqliteFile: path.join(config.dataDir, 'segment-export.db'), secretsKey });
     cleanups.push(() => store.close());
-    const temporalConnection = await Connection.connect({ address: server.address });
+    const temporalConnection = await Connection.connect({ address: temporalAddress });
     cleanups.push(() => temporalConnection.close());
     const temporal = new Client({ connection: temporalConnection, namespace: config.temporal.namespace });
     const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
@@ -192,7 +145,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const refreshed = await store.segments.refresh(segment.id);
     await settleStore(store);
     endProgress(`generated ${fmt(options.profiles)} profiles and a segment of ${fmt(refreshed?.memberCount ?? 0)} in ${secs((Date.now() - seedStarted) / 1000)}`);
-    const connectionId = await connectSandbox(apiBase);
+    const connectionId = await connectSandbox(apiBase, ADMIN_KEY);
     const created = await api<{ id: string }>(apiBase, 'POST', '/v1/exports', {
       name: 'Bench export',
       connectionId,
@@ -283,21 +236,6 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
 
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
-/** A Temporal dev server of the bench's own (its ports, a database file in the work directory). */
-async function startDevServer(dir: string, log: (line: string) => void): Promise<BenchTemporal> {
-  const cli = await temporalScripts.ensureTemporalCli({ log: (m) => log(`[temporal] ${m}`) });
-  const server = await temporalScripts.startDevServer({
-    cli: cli.path,
-    port: await temporalScripts.freePort(),
-    headless: true,
-    dbFile: path.join(dir, 'temporal.db'),
-    logFile: path.join(dir, 'temporal.log'),
-    watchOwner: process.pid,
-    log: () => undefined,
-  });
-  return { address: server.address, description: 'Temporal dev server', stop: () => server.stop() };
-}
-
 // ---------------------------------------------------------------- helpers
 
 /**
@@ -329,19 +267,3 @@ async function seed(store: Store, n: number, onProgress: (done: number) => void)
 }
 
 const api = <T = unknown>(base: string, method: string, p: string, body?: unknown) => fetchJson<T>(`${base}${p}`, method, body, { authorization: `Bearer ${ADMIN_KEY}` });
-
-/** A connection through the API, authorized against the sandbox by following the redirects as a browser would. */
-async function connectSandbox(apiBase: string): Promise<string> {
-  const created = await api<{ id: string; authorizeUrl: string }>(apiBase, 'POST', '/v1/connections', { displayName: 'Bench sandbox', usableBy: 'admins', dataPrivacyConsent: true });
-  let url: string = created.authorizeUrl;
-  for (let hop = 0; hop < 5; hop++) {
-    const res = await fetch(url, { redirect: 'manual' });
-    await res.text();
-    const location = res.headers.get('location');
-    if (!location) break;
-    url = new URL(location, url).toString();
-  }
-  const connection = await api<{ status: string }>(apiBase, 'GET', `/v1/connections/${created.id}`);
-  if (connection.status !== 'connected') throw new Error(`the bench connection is ${connection.status}`);
-  return created.id;
-}

@@ -20,6 +20,8 @@ export function baseEnv(): Record<string, string> {
 
 export interface Child {
   child: ChildProcess;
+  /** The last 20,000 characters it printed. */
+  output(): string;
   waitFor(text: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -36,8 +38,13 @@ export function spawnChild(name: string, entry: string, env: Record<string, stri
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // A benchmark that dies (an uncaught error) takes its children with it.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+  child.once('exit', () => process.off('exit', killOnExit));
   return {
     child,
+    output: () => out,
     async waitFor(text, timeoutMs = 60_000) {
       const deadline = Date.now() + timeoutMs;
       while (!out.includes(text)) {
@@ -56,6 +63,15 @@ export function spawnChild(name: string, entry: string, env: Record<string, stri
   };
 }
 
+/** Writes the chunks to a file, no faster than the disk takes them. */
+export async function writeChunks(file: string, chunks: AsyncIterable<Buffer>): Promise<void> {
+  const out = fs.createWriteStream(file);
+  for await (const chunk of chunks) {
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
 /** A field of /proc/<pid>/status in kB (VmRSS: resident now; VmHWM: the peak), 0 when unreadable. */
 export function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   try {
@@ -64,6 +80,66 @@ export function readStatusKb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   } catch {
     return 0;
   }
+}
+
+export interface ApiProcess {
+  child: ChildProcess;
+  port: number;
+  baseUrl: string;
+  /** The admin key it accepts (a contributor key too: `contributorKey`). */
+  adminKey: string;
+  contributorKey: string;
+  /** The largest resident set so far, in MB: the kernel's peak (VmHWM) and our 100 ms samples. */
+  peakRssMb(): number;
+  stop(): Promise<void>;
+}
+
+/**
+ * `node <apiEntry>` (dist/api/main.js) on a free loopback port with API keys of its own and `env`
+ * (the store, Temporal, …) over a minimal environment; resolves once /healthz answers.
+ */
+export async function startApiProcess(apiEntry: string, env: Record<string, string>): Promise<ApiProcess> {
+  const port = await freePort();
+  const adminKey = `admin-${randomBytes(16).toString('hex')}`;
+  const contributorKey = `contributor-${randomBytes(16).toString('hex')}`;
+  const api = spawnChild('api', apiEntry, {
+    ...baseEnv(),
+    PORT: String(port),
+    API_KEYS: `admin:${adminKey},contributor:${contributorKey}`,
+    SECRETS_KEY: randomBytes(32).toString('hex'),
+    ...env,
+  });
+  const pid = api.child.pid!;
+  let sampled = 0;
+  const sample = setInterval(() => (sampled = Math.max(sampled, readStatusKb(pid, 'VmRSS'))), 100);
+  sample.unref();
+  const baseUrl = `http://127.0.0.1:${port}`;
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      if (api.child.exitCode !== null) throw new Error(`the API exited (${api.child.exitCode}):\n${api.output().slice(-3000)}`);
+      const ok = await fetch(`${baseUrl}/healthz`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (Date.now() > deadline) throw new Error('the API did not answer /healthz within 60 s');
+      await sleep(200);
+    }
+  } catch (err) {
+    clearInterval(sample);
+    await api.stop();
+    throw err;
+  }
+  return {
+    child: api.child,
+    port,
+    baseUrl,
+    adminKey,
+    contributorKey,
+    peakRssMb: () => Math.round(Math.max(sampled, readStatusKb(pid, 'VmHWM')) / 1024),
+    stop: async () => {
+      clearInterval(sample);
+      await api.stop();
+    },
+  };
 }
 
 /** A TCP port that is free on 127.0.0.1 right now. */

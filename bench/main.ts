@@ -1,3 +1,4 @@
+import { apiBenchOptions, runApiBench } from './api';
 import { importBenchOptions, runImportBench } from './import';
 import { exportBenchOptions, runExportBench } from './export';
 import { csvBenchOptions, runCsvBench } from './csv';
@@ -10,6 +11,7 @@ import { clusterBenchOptions } from './cluster';
  *   export [--profiles N] [--store sqlite|postgres]    the export run against a plain script (the default)
  *   csv [--rows N]                                    our CSV parser against csv-parse: correctness, time, peak RSS
  *   export --cluster [--profiles N]                     the same on a Temporal server on PostgreSQL, two workers
+ *   api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C]   the API under load, quiet and while the store works hard
  *
  * Each benchmark is a function `(args) => Promise<void>` registered below.
  */
@@ -22,6 +24,10 @@ const benchmarks: Record<string, { usage: string; run: (args: string[]) => Promi
   import: {
     usage: 'import [--profiles N] [--stores sqlite,postgres]   imports N generated profiles (default 1,000,000) through the API; prints time and peak RSS',
     run: (args) => runImportBench(importBenchOptions(args)),
+  },
+  api: {
+    usage: 'api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C]   autocannon on /healthz, GET /v1/segments and GET /v1/runs/{id}, quiet and during an import, refreshes and an export run of N profiles (default 1,000,000); per route and phase: req/s, p50, p99, max, errors',
+    run: (args) => runApiBench(apiBenchOptions(args)),
   },
   csv: {
     usage: 'csv [--rows N]   our CSV parser (common/csv.ts) against csv-parse on a profile import and a contact export CSV of N rows (default 1,000,000): correctness, time, peak RSS',

@@ -10,8 +10,8 @@ import { StringDecoder } from 'node:string_decoder';
  * - A byte order mark at the start is ignored. Empty lines are skipped (they yield nothing).
  * - Malformed records do not stop the parser: a record with a character after a closing quote, a
  *   quote inside an unquoted field, an unterminated quote at the end of the input, or more than
- *   `maxRecordChars` characters is returned with `error` set (and possibly partial fields), so the
- *   caller can report it by line number and go on.
+ *   `maxRecordChars` characters or `maxFields` fields is returned with `error` set (and possibly
+ *   partial fields), so the caller can report it by line number and go on.
  * - `line` is the 1-based physical line the record starts on (quoted line breaks count).
  */
 export interface CsvRecord {
@@ -47,7 +47,7 @@ export class CsvParser {
   private field = '';
   private recordChars = 0;
   private error: string | undefined;
-  /** The record grew past maxRecordChars: stop keeping its text, keep tracking its end. */
+  /** The record grew past maxRecordChars or maxFields: stop keeping its text, keep tracking its end. */
   private dropping = false;
   /** The line the current record started on; 0 when no record is open. */
   private recordLine = 0;
@@ -57,7 +57,11 @@ export class CsvParser {
   private afterCr = false;
   private started = false;
 
-  constructor(private readonly maxRecordChars = DEFAULT_MAX_RECORD_CHARS) {}
+  constructor(
+    private readonly maxRecordChars = DEFAULT_MAX_RECORD_CHARS,
+    /** More fields than this make the record bad; the rest of it is not kept. */
+    private readonly maxFields = Number.POSITIVE_INFINITY,
+  ) {}
 
   push(chunk: Buffer | string): CsvRecord[] {
     let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
@@ -187,6 +191,11 @@ export class CsvParser {
   }
 
   private endField(): void {
+    if (!this.dropping && this.fields.length >= this.maxFields) {
+      this.dropping = true;
+      this.fields = [];
+      this.fail(`record has more than ${this.maxFields} fields`);
+    }
     if (!this.dropping) this.fields.push(this.field);
     this.field = '';
   }

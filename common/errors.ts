@@ -3,7 +3,7 @@
  * boundaries as a typed code. `kind` says what went wrong for the caller; the API's one error
  * middleware (api/errors.ts) turns each kind into an HTTP status and the code into the error body.
  */
-export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unprocessable';
+export type DomainErrorKind = 'invalid' | 'not_found' | 'conflict' | 'unprocessable' | 'unavailable';
 
 export class DomainError extends Error {
   constructor(

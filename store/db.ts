@@ -3,6 +3,8 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
 import type { DatabaseTimeouts } from '../common/config';
+import { DomainError } from '../common/errors';
+import { from as copyFrom } from 'pg-copy-streams';
 
 /**
  * The one SQL seam both stores share. SQL is written with `?` placeholders; the PostgreSQL side
@@ -31,46 +33,79 @@ export function toPgPlaceholders(sql: string): string {
 
 // ---------------------------------------------------------------- SQLite
 
-export function openSqlite(file: string): Db {
+/**
+ * How long a write waits for another connection's write lock before it fails with `store_busy`
+ * (503): long enough for a refresh or a run's snapshot over a million profiles on a busy machine.
+ */
+const LOCK_WAIT_MS = 60_000;
+
+const storeBusy = () => new DomainError('unavailable', 'store_busy', 'the store is busy with a long write; try again in a moment');
+
+export interface SqliteOptions {
+  /**
+   * How a write waits while another connection (a worker thread, another process) holds the write
+   * lock. `event-loop` (the default): SQLite answers SQLITE_BUSY at once and the write is retried
+   * on a timer, so the thread goes on serving requests meanwhile. `block`: SQLite's own busy
+   * handler sleeps in the call, for a thread that does nothing else (store/offload-thread.ts).
+   */
+  lockWait?: 'event-loop' | 'block';
+  /** How long a write waits for the lock before it fails with `store_busy` (default 60 s). */
+  lockWaitMs?: number;
+}
+
+export function openSqlite(file: string, options: SqliteOptions = {}): Db {
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   const raw = new Database(file);
   // First: processes opening a new file together wait for each other's locks (the switch to WAL too).
   raw.pragma('busy_timeout = 10000');
   raw.pragma('journal_mode = WAL');
   raw.pragma('synchronous = NORMAL');
+  const lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+  raw.pragma(`busy_timeout = ${options.lockWait === 'block' ? lockWaitMs : 0}`);
   raw.pragma('foreign_keys = ON');
-  return new SqliteDb(raw);
+  return new SqliteDb(raw, file, options.lockWait ?? 'event-loop', lockWaitMs);
 }
 
 const sqliteValue = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
+const isBusy = (err: unknown) => String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
+const STATEMENT_CACHE = 256;
 
-class SqliteDb implements Db {
+export class SqliteDb implements Db {
   readonly dialect = 'sqlite' as const;
   /** better-sqlite3 is one synchronous connection: transactions are serialized through this chain. */
   private txChain: Promise<unknown> = Promise.resolve();
   private inTx = false;
+  private readonly statements = new Map<string, Database.Statement>();
 
-  constructor(readonly raw: Database.Database) {}
+  constructor(
+    readonly raw: Database.Database,
+    /** The database file (':memory:' for a private in-memory database). */
+    readonly file: string,
+    private readonly lockWait: 'event-loop' | 'block',
+    private readonly lockWaitMs: number,
+  ) {}
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
-    return this.raw.prepare(sql).all(...params.map(sqliteValue)) as T[];
+    return this.outsideTx(() => this.statement(sql).all(...params.map(sqliteValue)) as T[]);
   }
 
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
-    return this.raw.prepare(sql).get(...params.map(sqliteValue)) as T | undefined;
+    return this.outsideTx(() => this.statement(sql).get(...params.map(sqliteValue)) as T | undefined);
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
-    const stmt = this.raw.prepare(sql);
-    if (!stmt.reader) return { changes: stmt.run(...params.map(sqliteValue)).changes };
-    stmt.all(...params.map(sqliteValue));
-    return { changes: 0 };
+    return this.outsideTx(() => {
+      const stmt = this.statement(sql);
+      if (!stmt.reader) return { changes: stmt.run(...params.map(sqliteValue)).changes };
+      stmt.all(...params.map(sqliteValue));
+      return { changes: 0 };
+    });
   }
 
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     if (this.inTx) return fn(this);
     const next = this.txChain.then(async () => {
-      this.raw.exec('BEGIN IMMEDIATE');
+      await this.waitingForLock(() => this.raw.exec('BEGIN IMMEDIATE'));
       this.inTx = true;
       try {
         const result = await fn(this);
@@ -90,6 +125,40 @@ class SqliteDb implements Db {
   async close(): Promise<void> {
     await this.txChain;
     this.raw.close();
+  }
+
+  /** Prepared once per SQL text: most statements of the store repeat. */
+  private statement(sql: string): Database.Statement {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      if (this.statements.size >= STATEMENT_CACHE) this.statements.clear();
+      stmt = this.raw.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  /**
+   * Inside a transaction the write lock is ours: statements run as they are (waiting there would
+   * let another request's statements slip into this transaction). Outside, an autocommit write
+   * may find another connection writing.
+   */
+  private outsideTx<T>(fn: () => T): T | Promise<T> {
+    return this.inTx ? fn() : this.waitingForLock(fn);
+  }
+
+  /** Runs fn; while another connection holds the write lock, retries on a timer (event-loop mode). */
+  private async waitingForLock<T>(fn: () => T): Promise<T> {
+    const deadline = Date.now() + this.lockWaitMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+      try {
+        return fn();
+      } catch (err) {
+        if (!isBusy(err)) throw err;
+        if (this.lockWait === 'block' || Date.now() >= deadline) throw storeBusy();
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 }
 
@@ -182,7 +251,28 @@ class PgDb implements Db {
     }
   }
 
+  /** COPY … FROM STDIN of the given text chunks, on this transaction's connection, honouring the socket's backpressure. */
+  async copyIn(sql: string, chunks: Iterable<string>): Promise<void> {
+    if (!this.client) throw new Error('COPY runs inside a transaction');
+    const stream = this.client.query(copyFrom(sql));
+    const done = new Promise<void>((resolve, reject) => {
+      stream.once('finish', resolve);
+      stream.once('error', reject);
+    });
+    for (const chunk of chunks) {
+      if (!stream.write(chunk)) await Promise.race([new Promise((resolve) => stream.once('drain', resolve)), done]);
+    }
+    stream.end();
+    await done;
+  }
+
   async close(): Promise<void> {
     await this.pool.end();
   }
+}
+
+/** PostgreSQL only: COPY … FROM STDIN inside a transaction (store/profile-batch.ts). */
+export function copyIn(db: Db, sql: string, chunks: Iterable<string>): Promise<void> {
+  if (!(db instanceof PgDb)) throw new Error('COPY is a PostgreSQL statement');
+  return db.copyIn(sql, chunks);
 }

@@ -2,8 +2,11 @@ import path from 'node:path';
 import type { Config, DatabaseTimeouts } from '../common/config';
 import type { Logger } from '../common/logger';
 import { resolveSecretsKey, SecretBox } from '../common/secrets';
-import { type Db, openPostgres, openSqlite } from './db';
+import { type Db, openPostgres, openSqlite, SqliteDb } from './db';
+import { inlineJobs, type JobRunner } from './jobs';
+import { LeaseRepository } from './leases';
 import { migrate } from './migrations';
+import { threadJobs } from './offload';
 import { ProfileRepository } from './profiles';
 import { SegmentRepository } from './segments';
 import { SnapshotRepository } from './snapshots';
@@ -40,10 +43,14 @@ export class Store {
   readonly alerts: AlertRepository;
   readonly audit: AuditRepository;
   readonly personalData: PersonalDataRepository;
+  readonly leases: LeaseRepository;
+  /** Runs the long operations (store/jobs.ts): in a worker thread on a SQLite file, here otherwise. */
+  readonly jobs: JobRunner;
 
   constructor(readonly db: Db, secrets: SecretBox) {
+    this.jobs = db instanceof SqliteDb && db.file !== ':memory:' ? threadJobs(db.file) : inlineJobs(db);
     this.profiles = new ProfileRepository(db);
-    this.segments = new SegmentRepository(db);
+    this.segments = new SegmentRepository(db, this.jobs);
     this.snapshots = new SnapshotRepository(db);
     this.connections = new ConnectionRepository(db, secrets);
     this.tokens = new TokenRepository(db, secrets);
@@ -57,6 +64,7 @@ export class Store {
     this.alerts = new AlertRepository(db);
     this.audit = new AuditRepository(db);
     this.personalData = new PersonalDataRepository(db);
+    this.leases = new LeaseRepository(db);
   }
 
   /** For /readyz: true when the database answers within `timeoutMs`. */
@@ -74,8 +82,9 @@ export class Store {
     }
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.jobs.close();
+    await this.db.close();
   }
 }
 

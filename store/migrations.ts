@@ -1,3 +1,4 @@
+import { scanSql } from './catalog';
 import type { Db, Dialect } from './db';
 
 /**
@@ -354,6 +355,33 @@ CREATE TABLE console_sessions (
   expires_at TEXT NOT NULL
 );
 CREATE INDEX console_sessions_by_expiry ON console_sessions(expires_at);
+`,
+  },
+  {
+    version: 50,
+    name: 'attribute catalog',
+    // Kept up to date by every write of profiles (store/catalog.ts); filled here once by a scan.
+    sql: (d) => `
+CREATE TABLE profile_attributes (
+  name TEXT NOT NULL,
+  type TEXT NOT NULL,
+  profiles ${bigint(d)} NOT NULL,
+  PRIMARY KEY (name, type)
+);
+
+INSERT INTO profile_attributes (name, type, profiles) ${scanSql(d)}
+`,
+  },
+  {
+    version: 51,
+    name: 'store leases',
+    // A named lease held by one process at a time (one profile import per store), until it expires.
+    sql: (d) => `
+CREATE TABLE store_leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at ${bigint(d)} NOT NULL
+);
 `,
   },
 ];

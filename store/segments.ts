@@ -1,5 +1,6 @@
 import { newId } from '../common/ids';
 import type { Db } from './db';
+import type { JobRunner } from './jobs';
 import { analyze, ANALYZE_AFTER_ROWS, caseFoldCollation, compileRule, ensureSqliteFunctions, type Rule, type SqlFragment } from './rules';
 import type { Segment } from './types';
 
@@ -25,32 +26,39 @@ const toSegment = (r: SegmentRow): Segment => ({
 
 const COLUMNS = 'id, name, rule, member_count, refreshed_at, created_at, updated_at';
 
-
 export interface RefreshResult {
   id: string;
   memberCount: number;
   refreshedAt: string;
 }
 
+export interface SegmentPatch {
+  name?: string;
+  rule?: Rule;
+}
+
 export type DeleteSegmentResult = { deleted: true } | { deleted: false; reason: 'not_found' } | { deleted: false; reason: 'in_use'; exportIds: string[] };
+
+const jsonParam = (db: Db) => (db.dialect === 'postgres' ? '?::jsonb' : '?');
 
 /**
  * Segments: a name and a rule (store/rules.ts). Membership is materialized into segment_members by
- * refresh, in one transaction, and stays as it was until the next refresh.
+ * refresh, in one transaction, and stays as it was until the next refresh. What touches the
+ * membership grows with the segment, so it runs as a store job (store/jobs.ts): refresh, a rule
+ * change, a delete.
  */
 export class SegmentRepository {
-  constructor(private readonly db: Db) {
+  constructor(
+    private readonly db: Db,
+    private readonly jobs: JobRunner,
+  ) {
     ensureSqliteFunctions(db);
-  }
-
-  private jsonParam(): string {
-    return this.db.dialect === 'postgres' ? '?::jsonb' : '?';
   }
 
   async create(input: { name: string; rule: Rule }, now: string = new Date().toISOString()): Promise<Segment> {
     const id = newId('seg');
     await this.db.run(
-      `INSERT INTO segments (id, name, rule, member_count, refreshed_at, created_at, updated_at) VALUES (?, ?, ${this.jsonParam()}, NULL, NULL, ?, ?)`,
+      `INSERT INTO segments (id, name, rule, member_count, refreshed_at, created_at, updated_at) VALUES (?, ?, ${jsonParam(this.db)}, NULL, NULL, ?, ?)`,
       [id, input.name, JSON.stringify(input.rule), now, now],
     );
     return (await this.get(id))!;
@@ -82,54 +90,13 @@ export class SegmentRepository {
    * Changes the name and/or the rule. A new rule clears the materialized membership: memberCount
    * and refreshedAt are null again until the next refresh, as for a new segment.
    */
-  async update(id: string, patch: { name?: string; rule?: Rule }, now: string = new Date().toISOString()): Promise<Segment | undefined> {
-    return this.db.tx(async (tx) => {
-      const found = await tx.get<{ id: string }>('SELECT id FROM segments WHERE id = ?', [id]);
-      if (!found) return undefined;
-      if (patch.name !== undefined) await tx.run('UPDATE segments SET name = ?, updated_at = ? WHERE id = ?', [patch.name, now, id]);
-      if (patch.rule !== undefined) {
-        await tx.run(`UPDATE segments SET rule = ${this.jsonParam()}, member_count = NULL, refreshed_at = NULL, updated_at = ? WHERE id = ?`, [
-          JSON.stringify(patch.rule),
-          now,
-          id,
-        ]);
-        await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
-      }
-      const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?`, [id]);
-      return row ? toSegment(row) : undefined;
-    });
+  update(id: string, patch: SegmentPatch, now: string = new Date().toISOString()): Promise<Segment | undefined> {
+    return this.jobs.run('updateSegment', { id, patch, now });
   }
 
   /** Deletes a segment and its membership, unless an export (not deleted) names it. */
-  async delete(id: string): Promise<DeleteSegmentResult> {
-    try {
-      return await this.db.tx(async (tx) => {
-        const found = await tx.get('SELECT id FROM segments WHERE id = ?', [id]);
-        if (!found) return { deleted: false, reason: 'not_found' } as const;
-        const users = await this.exportsNaming(tx, id);
-        if (users.length > 0) return { deleted: false, reason: 'in_use', exportIds: users } as const;
-        // Deleted exports keep their rows in export_segments; they no longer hold the segment.
-        await tx.run('DELETE FROM export_segments WHERE segment_id = ?', [id]);
-        await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
-        await tx.run('DELETE FROM segments WHERE id = ?', [id]);
-        return { deleted: true } as const;
-      });
-    } catch (err) {
-      // An export that named the segment between our check and the delete (PostgreSQL, concurrent).
-      if ((err as { code?: string }).code === '23503') {
-        return { deleted: false, reason: 'in_use', exportIds: await this.exportsNaming(this.db, id) };
-      }
-      throw err;
-    }
-  }
-
-  private async exportsNaming(db: Db, segmentId: string): Promise<string[]> {
-    const rows = await db.all<{ id: string }>(
-      `SELECT e.id FROM export_segments es JOIN exports e ON e.id = es.export_id
-       WHERE es.segment_id = ? AND e.deleted_at IS NULL ORDER BY e.id`,
-      [segmentId],
-    );
-    return rows.map((r) => r.id);
+  delete(id: string): Promise<DeleteSegmentResult> {
+    return this.jobs.run('deleteSegment', { id });
   }
 
   /** The rule as a WHERE expression over `profiles p`. */
@@ -162,27 +129,11 @@ export class SegmentRepository {
 
   /**
    * Materializes the segment's membership in one transaction: the profiles its rule matches now
-   * replace the members, and the count and time are recorded. Undefined when there is no such segment.
+   * replace the members, and the count and the time (`now()` when the refresh starts) are
+   * recorded. Undefined when there is no such segment.
    */
-  async refresh(id: string, now: () => Date = () => new Date()): Promise<RefreshResult | undefined> {
-    const collation = await caseFoldCollation(this.db);
-    const result = await this.db.tx(async (tx) => {
-      // Lock the segment row first (PostgreSQL): two refreshes of one segment run one after the other.
-      const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
-      if (!row) return undefined;
-      const rule = toSegment(row).rule as Rule;
-      const where = compileRule(rule, tx.dialect, { alias: 'p', caseFoldCollation: collation });
-      await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
-      const inserted = await tx.run(`INSERT INTO segment_members (segment_id, profile_id) SELECT ?, p.id FROM profiles p WHERE ${where.sql}`, [
-        id,
-        ...where.params,
-      ]);
-      const refreshedAt = now().toISOString();
-      await tx.run('UPDATE segments SET member_count = ?, refreshed_at = ? WHERE id = ?', [inserted.changes, refreshedAt, id]);
-      return { id, memberCount: inserted.changes, refreshedAt };
-    });
-    if (result && result.memberCount >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'segment_members');
-    return result;
+  refresh(id: string, now: () => Date = () => new Date()): Promise<RefreshResult | undefined> {
+    return this.jobs.run('refreshSegment', { id, refreshedAt: now().toISOString() });
   }
 
   /** Refreshes every segment, each in its own transaction (the scheduled refresh). */
@@ -202,4 +153,75 @@ export class SegmentRepository {
       after = page[page.length - 1].id;
     }
   }
+}
+
+// ---------------------------------------------------------------- the long parts (store jobs)
+
+export async function updateSegment(db: Db, id: string, patch: SegmentPatch, now: string): Promise<Segment | undefined> {
+  return db.tx(async (tx) => {
+    const found = await tx.get<{ id: string }>('SELECT id FROM segments WHERE id = ?', [id]);
+    if (!found) return undefined;
+    if (patch.name !== undefined) await tx.run('UPDATE segments SET name = ?, updated_at = ? WHERE id = ?', [patch.name, now, id]);
+    if (patch.rule !== undefined) {
+      await tx.run(`UPDATE segments SET rule = ${jsonParam(tx)}, member_count = NULL, refreshed_at = NULL, updated_at = ? WHERE id = ?`, [
+        JSON.stringify(patch.rule),
+        now,
+        id,
+      ]);
+      await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
+    }
+    const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?`, [id]);
+    return row ? toSegment(row) : undefined;
+  });
+}
+
+export async function deleteSegment(db: Db, id: string): Promise<DeleteSegmentResult> {
+  try {
+    return await db.tx(async (tx) => {
+      const found = await tx.get('SELECT id FROM segments WHERE id = ?', [id]);
+      if (!found) return { deleted: false, reason: 'not_found' } as const;
+      const users = await exportsNaming(tx, id);
+      if (users.length > 0) return { deleted: false, reason: 'in_use', exportIds: users } as const;
+      // Deleted exports keep their rows in export_segments; they no longer hold the segment.
+      await tx.run('DELETE FROM export_segments WHERE segment_id = ?', [id]);
+      await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
+      await tx.run('DELETE FROM segments WHERE id = ?', [id]);
+      return { deleted: true } as const;
+    });
+  } catch (err) {
+    // An export that named the segment between our check and the delete (PostgreSQL, concurrent).
+    if ((err as { code?: string }).code === '23503') {
+      return { deleted: false, reason: 'in_use', exportIds: await exportsNaming(db, id) };
+    }
+    throw err;
+  }
+}
+
+async function exportsNaming(db: Db, segmentId: string): Promise<string[]> {
+  const rows = await db.all<{ id: string }>(
+    `SELECT e.id FROM export_segments es JOIN exports e ON e.id = es.export_id
+     WHERE es.segment_id = ? AND e.deleted_at IS NULL ORDER BY e.id`,
+    [segmentId],
+  );
+  return rows.map((r) => r.id);
+}
+
+export async function refreshSegment(db: Db, id: string, refreshedAt: string): Promise<RefreshResult | undefined> {
+  const collation = await caseFoldCollation(db);
+  const result = await db.tx(async (tx) => {
+    // Lock the segment row first (PostgreSQL): two refreshes of one segment run one after the other.
+    const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
+    if (!row) return undefined;
+    const rule = toSegment(row).rule as Rule;
+    const where = compileRule(rule, tx.dialect, { alias: 'p', caseFoldCollation: collation });
+    await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
+    const inserted = await tx.run(`INSERT INTO segment_members (segment_id, profile_id) SELECT ?, p.id FROM profiles p WHERE ${where.sql}`, [
+      id,
+      ...where.params,
+    ]);
+    await tx.run('UPDATE segments SET member_count = ?, refreshed_at = ? WHERE id = ?', [inserted.changes, refreshedAt, id]);
+    return { id, memberCount: inserted.changes, refreshedAt };
+  });
+  if (result && result.memberCount >= ANALYZE_AFTER_ROWS) await analyze(db, 'segment_members');
+  return result;
 }

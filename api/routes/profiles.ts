@@ -2,7 +2,7 @@ import type { Request } from 'express';
 import { z } from 'zod';
 import { ApiError, badRequest, notFound } from '../errors';
 import { decodeCursor, encodeCursor, pageQuery } from '../../common/paging';
-import { CsvHeaderError, importProfiles, MAX_PROFILE_ID, storableText, UNSTORABLE, type ImportFormat } from '../../store/profiles';
+import { CsvHeaderError, importProfiles, MAX_ATTRIBUTES, MAX_PROFILE_ID, storableText, UNSTORABLE, type ImportFormat } from '../../store/profile-import';
 import type { RouteDeps } from '../deps';
 import type { RouteRegistry } from '../http';
 
@@ -31,17 +31,18 @@ const importResultSchema = z.object({
 });
 
 const IMPORT_DESCRIPTION = [
-  'Streams the body into the profile store in batched transactions (memory stays flat for millions of records).',
-  'Each record has `id` (a string of 1 to 128 characters) and attributes: any other key (1 to 256 characters) with a string, number, boolean or null value.',
+  'Streams the body into the profile store in transactions of about a quarter MiB each, so memory stays flat for millions of records.',
+  'One import runs at a time per store, across every API process: another answers 409 `import_in_progress` (nothing read, nothing changed); send it again when the first has answered.',
+  `Each record has \`id\` (a string of 1 to 128 characters) and at most ${MAX_ATTRIBUTES} attributes: any other key (1 to 256 characters) with a string, number, boolean or null value.`,
   "A record upserts by id: its attributes replace the profile's stored attributes.",
   'Bad records (invalid JSON, no id, nested values, wrong field count, …) are skipped and counted; the answer lists the first 100 with their line numbers; an import is never aborted by a bad record.',
   'Records written before a failure of the store or the connection stay written; re-sending the body is safe (upserts).',
   '',
   '`application/x-ndjson`: one JSON object a line; blank lines are ignored; a line may be at most 1 MiB.',
   '',
-  '`text/csv` (RFC 4180, UTF-8, comma-separated, `"` quoting with `""` for a quote, CRLF or LF): the first row is the header and names the columns; it must include `id` and no name twice (otherwise 400, nothing imported).',
+  `\`text/csv\` (RFC 4180, UTF-8, comma-separated, \`"\` quoting with \`""\` for a quote, CRLF or LF): the first row is the header and names the columns; it must include \`id\`, no name twice and at most ${MAX_ATTRIBUTES + 1} columns (otherwise 400, nothing imported).`,
   'CSV values are kept as strings, as written (no number or boolean conversion: "00123" stays "00123"), so numeric rule operators (`gt` 5) do not match them; send NDJSON for typed values.',
-  'An empty cell (nothing, or `""`) is null, i.e. the profile has no value for that attribute. A row with another number of fields than the header is a bad record. Line numbers count the header as line 1.',
+  'An empty cell (nothing, or `""`) is no value: the attribute is not stored for that profile. A row with another number of fields than the header is a bad record. Line numbers count the header as line 1.',
   '',
   'Other content types: 415. Only UTF-8 and no Content-Encoding.',
 ].join('\n');
@@ -60,13 +61,17 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: RouteDeps): 
       roles: ADMIN,
       rawBody: ['application/x-ndjson', 'text/csv'],
       response: { status: 200, schema: importResultSchema },
-      errors: { 400: 'validation_failed: the CSV header row is not usable', 415: 'unsupported_media_type: not application/x-ndjson or text/csv' },
+      errors: {
+        400: 'validation_failed: the CSV header row is not usable',
+        409: 'import_in_progress: another profile import is running on this store',
+        415: 'unsupported_media_type: not application/x-ndjson or text/csv',
+      },
       audit: { action: 'profiles.import', resource: 'profiles', id: () => null, summary: (_ctx, result) => importCounts(result) },
     },
     async ({ req }) => {
       const format = importFormat(req);
       try {
-        return await deps.metrics.meterImport(req, (body) => importProfiles(body, format, store.profiles, { clock }));
+        return await deps.metrics.meterImport(req, (body) => importProfiles(body, format, store, { clock }));
       } catch (err) {
         if (err instanceof CsvHeaderError) throw badRequest(err.message, [{ path: ['body', 'header'], message: err.message }]);
         if (req.destroyed || (err as { code?: string }).code === 'ECONNRESET') throw new ApiError(400, 'request_aborted', 'the request was aborted');
@@ -136,7 +141,7 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: RouteDeps): 
       path: '/v1/profile-attributes',
       summary: 'The attribute names in use, how many profiles have each, and their value types',
       description:
-        'For choosing an export mapping and writing segment rules. `profiles` counts the profiles that have the attribute (null values included); `types` lists the value types seen among string, number, boolean and null. Scans every profile.',
+        'For choosing an export mapping and writing segment rules. `profiles` counts the profiles that have the attribute (null values included); `types` lists the value types seen among string, number, boolean and null. Read from a catalog that every import and delete keeps up to date (no scan of the profiles).',
       tag: 'profiles',
       roles: EVERYONE,
       response: {

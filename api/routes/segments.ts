@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { conflict, notFound } from '../errors';
 import { decodeCursor, encodeCursor, pageQuery } from '../../common/paging';
-import { storableText, UNSTORABLE } from '../../store/profiles';
+import { storableText, UNSTORABLE } from '../../store/rules';
 import { ruleSchema, type Rule } from '../../store/rules';
 import type { Segment } from '../../store/types';
 import type { AppDeps } from '../deps';

@@ -4,8 +4,8 @@ import { createLogger } from '../../common/logger';
 import { createConstantContactClient, createPkcePair, type ConstantContactClient, type ConstantContactClientDeps } from '../../constant-contact/client';
 import { createSandbox, type Sandbox, type SandboxAddress, type SandboxOptions } from '../../sandbox/server';
 import type { SandboxStats } from '../../sandbox/state';
-import { openStore, type Store } from '../../store';
-import { createTestStore, type StoreKind, TEST_SECRETS_KEY, testDatabaseUrl, type TestStore } from '../helpers/stores';
+import type { Store } from '../../store';
+import { createTestStore, openSameStore, type StoreKind, type TestStore } from '../helpers/stores';
 
 export const REDIRECT_URI = 'http://127.0.0.1:3999/v1/oauth/constant-contact/callback';
 export const silentLogger = createLogger('silent');
@@ -110,12 +110,7 @@ export async function authorizeConnection(client: ConstantContactClient, store: 
   await store.tokens.save(connectionId, tokens);
 }
 
-/** Another Store over the same database (another process would open it the same way). */
-export async function openSameStore(ts: TestStore): Promise<Store> {
-  return ts.kind === 'sqlite'
-    ? openStore({ sqliteFile: ts.location, secretsKey: TEST_SECRETS_KEY })
-    : openStore({ databaseUrl: testDatabaseUrl(), schema: ts.location, secretsKey: TEST_SECRETS_KEY });
-}
+export { openSameStore };
 
 /** Runs fn and returns the error it throws (failing when it does not throw). */
 export async function caught(fn: () => Promise<unknown>): Promise<Error & Record<string, unknown>> {

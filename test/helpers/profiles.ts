@@ -10,7 +10,7 @@ import type { Logger } from '../../common/logger';
 import type { ConstantContactApi } from '../../constant-contact/types';
 import type { Store } from '../../store';
 import type { Attributes } from '../../store/types';
-import { createTestStore, TEST_SECRETS_KEY, type StoreKind, type TestStore } from './stores';
+import { createTestStore, openSameStore, TEST_SECRETS_KEY, type StoreKind, type TestStore } from './stores';
 
 /**
  * The profile and segment routes over HTTP on a loopback port, with a real store (SQLite file or
@@ -52,8 +52,14 @@ export const throwingConstantContact = new Proxy(
   },
 ) as ConstantContactApi;
 
-export async function createProfilesApp(kind: StoreKind): Promise<ProfilesApp> {
-  const testStore = await createTestStore(kind);
+/**
+ * With `sameStoreAs`, the app is another API process over the other app's database (its own
+ * connection); closing it leaves the database to the other app.
+ */
+export async function createProfilesApp(kind: StoreKind, options: { sameStoreAs?: ProfilesApp } = {}): Promise<ProfilesApp> {
+  const shared = options.sameStoreAs?.testStore;
+  const testStore: TestStore = shared ? { ...shared, store: await openSameStore(shared), destroy: async () => undefined } : await createTestStore(kind);
+  const store = testStore.store;
   const keys = { admin: `adm-${randomBytes(12).toString('hex')}`, contributor: `con-${randomBytes(12).toString('hex')}` };
   const config = parseConfig({
     NODE_ENV: 'test',
@@ -68,7 +74,7 @@ export async function createProfilesApp(kind: StoreKind): Promise<ProfilesApp> {
   const connection = Connection.lazy({ address: process.env.TEMPORAL_ADDRESS ?? '127.0.0.1:7233' });
   const temporal = new Client({ connection });
   const logger = pino({ level: 'silent' }) as unknown as Logger;
-  const app = createApp({ config, store: testStore.store, logger, temporal, constantContact: throwingConstantContact });
+  const app = createApp({ config, store, logger, temporal, constantContact: throwingConstantContact });
   const server = createApiServer(config.api);
   server.on('request', app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -115,7 +121,7 @@ export async function createProfilesApp(kind: StoreKind): Promise<ProfilesApp> {
 
   return {
     baseUrl,
-    store: testStore.store,
+    store,
     testStore,
     request,
     close: async () => {
@@ -124,7 +130,8 @@ export async function createProfilesApp(kind: StoreKind): Promise<ProfilesApp> {
         server.closeAllConnections();
       });
       await connection.close().catch(() => undefined);
-      await testStore.destroy();
+      if (shared) await store.close();
+      else await testStore.destroy();
     },
   };
 }

@@ -61,3 +61,10 @@ export async function createTestStore(kind: StoreKind): Promise<TestStore> {
     },
   };
 }
+
+/** Another Store over the same database (another process would open it the same way). */
+export async function openSameStore(ts: TestStore): Promise<Store> {
+  return ts.kind === 'sqlite'
+    ? openStore({ sqliteFile: ts.location, secretsKey: TEST_SECRETS_KEY })
+    : openStore({ databaseUrl: testDatabaseUrl(), schema: ts.location, secretsKey: TEST_SECRETS_KEY });
+}

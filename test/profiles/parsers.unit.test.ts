@@ -15,8 +15,8 @@ const splitLines = (chunks: Buffer[], max?: number): NdjsonLine[] => {
   return [...chunks.flatMap((c) => s.push(c)), ...s.end()];
 };
 
-const parseCsv = (chunks: Buffer[], max?: number): CsvRecord[] => {
-  const p = new CsvParser(max);
+const parseCsv = (chunks: Buffer[], max?: number, maxFields?: number): CsvRecord[] => {
+  const p = new CsvParser(max, maxFields);
   return [...chunks.flatMap((c) => p.push(c)), ...p.end()];
 };
 
@@ -82,6 +82,21 @@ describe('CSV parser (RFC 4180)', () => {
       { line: 1, fields: ['id', 'v'] },
       { line: 2, fields: [], error: expect.stringMatching(/longer than 40/) },
       { line: 3, fields: ['2', 'ok'] },
+    ]);
+  });
+
+  it('does not keep a record with more fields than the limit and finds the next one', () => {
+    const input = `id,a,b
+1,2,3,4,5,6
+,,,,,,,,
+2,x,y
+`;
+    const records = everySplit(input, (c) => parseCsv(c, undefined, 3));
+    expect(records).toEqual([
+      { line: 1, fields: ['id', 'a', 'b'] },
+      { line: 2, fields: [], error: 'record has more than 3 fields' },
+      { line: 3, fields: [], error: 'record has more than 3 fields' },
+      { line: 4, fields: ['2', 'x', 'y'] },
     ]);
   });
 });

@@ -1,0 +1,236 @@
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { baseEnv, endProgress, fetchJson, fmt, progress, secs, sleep, spawnChild, startApiProcess, writeChunks } from './harness';
+import { postStream } from './import';
+import { benchNdjson } from './profiles';
+import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stackEnv, type Cleanups } from './stack';
+
+/**
+ * `npm run bench -- api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C]`
+ *
+ * Does the API keep answering while the store works hard? Starts a Temporal dev server, the
+ * sandbox, the API and a worker as processes over a fresh store, imports N profiles (default
+ * 1,000,000) through the API, and makes a segment of all of them, an export of it and a small
+ * finished run. Then autocannon loads three routes at once for S seconds (default 20), C
+ * connections each (default 16): `GET /healthz`, `GET /v1/segments`, `GET /v1/runs/{id}`,
+ *
+ *   quiet: nothing else happens;
+ *   heavy: meanwhile N more profiles are imported, the segment is refreshed over and over (each
+ *          refresh over at least N profiles) and the export runs over the N profiles.
+ *
+ * It prints requests per second, p50, p99 and max latency and errors per route and phase, and as
+ * its last line one JSON object with those figures, the time of GET /v1/profile-attributes at N
+ * profiles, and whether the targets hold in the heavy phase: max ≤ 250 ms, p99 ≤ 50 ms, no
+ * errors, reads at least half as many per second as quiet.
+ */
+
+export interface ApiBenchOptions {
+  profiles: number;
+  store: 'sqlite' | 'postgres';
+  seconds: number;
+  connections: number;
+  databaseUrl: string;
+  log: (line: string) => void;
+}
+
+export interface RouteFigures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  errors: number;
+}
+
+export const API_TARGETS = { maxMs: 250, p99Ms: 50, throughputShare: 0.5 };
+
+export function apiBenchOptions(args: string[], env: NodeJS.ProcessEnv = process.env): ApiBenchOptions {
+  const o: ApiBenchOptions = {
+    profiles: 1_000_000,
+    store: 'sqlite',
+    seconds: 20,
+    connections: 16,
+    databaseUrl: env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+    log: (line) => process.stdout.write(`${line}\n`),
+  };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split('=', 2);
+    const value = () => inline ?? args[++i];
+    const positive = (name: string) => {
+      const n = Number(String(value()).replace(/[_,]/g, ''));
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${name} takes a positive integer`);
+      return n;
+    };
+    if (flag === '--profiles') o.profiles = positive('--profiles');
+    else if (flag === '--seconds') o.seconds = positive('--seconds');
+    else if (flag === '--connections') o.connections = positive('--connections');
+    else if (flag === '--store') {
+      const s = value();
+      if (s !== 'sqlite' && s !== 'postgres') throw new Error('--store takes sqlite or postgres');
+      o.store = s;
+    } else throw new Error(`unknown option ${args[i]} (api takes --profiles N, --store sqlite|postgres, --seconds S, --connections C)`);
+  }
+  return o;
+}
+
+export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
+  const log = options.log;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-export-bench-api-'));
+  const cleanups: Cleanups = [async () => fs.rmSync(dir, { recursive: true, force: true })];
+  try {
+    log(`API load benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, ${options.seconds} s a phase, ${options.connections} connections a route`);
+    const temporalAddress = await startTemporal(dir, cleanups, log);
+    const sandbox = await startSandbox(cleanups);
+    const storeEnv = await benchStoreEnv(options.store, dir, options.databaseUrl, cleanups);
+    const env = { ...stackEnv({ storeEnv, temporalAddress, sandboxPort: sandbox.port, maxProfiles: options.profiles }), SECRETS_KEY: randomBytes(32).toString('hex') };
+    const api = await startApiProcess(path.join(DIST, 'api', 'main.js'), env);
+    cleanups.push(() => api.stop());
+    const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...env, LOG_LEVEL: 'info' }, path.join(dir, 'worker.log'));
+    cleanups.push(() => worker.stop());
+    const call = <T>(method: string, p: string, body?: unknown) => fetchJson<T>(`${api.baseUrl}${p}`, method, body, { authorization: `Bearer ${api.adminKey}` });
+
+    // ---- the data
+    const body = path.join(dir, 'profiles.ndjson');
+    const more = path.join(dir, 'more.ndjson');
+    await writeChunks(body, benchNdjson(options.profiles));
+    await writeChunks(more, benchNdjson(options.profiles, { from: options.profiles }));
+    let t = Date.now();
+    await postStream(api.port, api.adminKey, fs.createReadStream(body, { highWaterMark: 64 * 1024 }));
+    log(`imported ${fmt(options.profiles)} profiles in ${secs((Date.now() - t) / 1000)}`);
+    const attributesMs = await timeRequests(() => call('GET', '/v1/profile-attributes'), 20);
+    log(`GET /v1/profile-attributes at ${fmt(options.profiles)} profiles: median ${attributesMs.median} ms, max ${attributesMs.max} ms (20 requests one after the other)`);
+    const everyone = await call<{ id: string }>('POST', '/v1/segments', { name: 'Bench: every profile', rule: { all: [] } });
+    const few = await call<{ id: string }>('POST', '/v1/segments', { name: 'Bench: a few', rule: { attribute: 'age', op: 'eq', value: 18 } });
+    t = Date.now();
+    await call('POST', `/v1/segments/${everyone.id}/refresh`);
+    log(`refreshed a segment of ${fmt(options.profiles)} in ${secs((Date.now() - t) / 1000)}`);
+    await call('POST', `/v1/segments/${few.id}/refresh`);
+    const connectionId = await connectSandbox(api.baseUrl, api.adminKey);
+    const exportOf = (segmentId: string, name: string) =>
+      call<{ id: string }>('POST', '/v1/exports', { name, connectionId, listId: '00000000-0000-4000-8000-000000000001', mapping: { email: 'email' }, segmentIds: [segmentId], schedule: { mode: 'off' } });
+    const big = await exportOf(everyone.id, 'Bench: every profile');
+    const small = await exportOf(few.id, 'Bench: a few');
+    await worker.waitFor('worker started');
+    const smallRun = await runToEnd(call, small.id);
+    const routes = ['/healthz', '/v1/segments', `/v1/runs/${smallRun}`];
+    const load = (): Promise<Record<string, RouteFigures>> => loadRoutes(api.baseUrl, api.adminKey, routes, options);
+
+    // ---- quiet
+    log('');
+    log('quiet: the three routes alone');
+    const quiet = await load();
+    printPhase(log, quiet);
+
+    // ---- heavy
+    log('');
+    log(`heavy: the same load while ${fmt(options.profiles)} more profiles are imported, the segment of every profile is refreshed again and again, and it is exported`);
+    const heavyStarted = Date.now();
+    let phaseOver = false;
+    const work: string[] = [];
+    const failures: string[] = [];
+    const importing = postStream(api.port, api.adminKey, fs.createReadStream(more, { highWaterMark: 64 * 1024 })).then(
+      () => work.push(`import of ${fmt(options.profiles)} done after ${secs((Date.now() - heavyStarted) / 1000)}`),
+      (err: Error) => failures.push(`import: ${err.message}`),
+    );
+    const { run } = await call<{ run: { id: string } }>('POST', `/v1/exports/${big.id}/runs`);
+    let refreshes = 0;
+    const refreshing = (async () => {
+      while (!phaseOver) {
+        await call('POST', `/v1/segments/${everyone.id}/refresh`).then(
+          () => refreshes++,
+          (err: Error) => failures.push(`refresh: ${err.message}`),
+        );
+      }
+    })();
+    const heavy = await load();
+    phaseOver = true;
+    const runNow = await call<{ status: string; progress: { phase: string; percent: number } }>('GET', `/v1/runs/${run.id}`);
+    work.push(`export run ${runNow.status} (${runNow.progress.phase}, ${runNow.progress.percent}%) when the phase ended`);
+    await Promise.all([importing, refreshing]);
+    work.push(`${refreshes} refreshes of ${fmt(options.profiles)}+ profiles`);
+    if (runNow.status === 'running') await call('POST', `/v1/runs/${run.id}/cancel`).catch(() => undefined);
+    printPhase(log, heavy);
+    log(`   during it: ${work.join('; ')}`);
+    for (const f of failures) log(`   FAILED ${f}`);
+
+    const result = {
+      store: options.store,
+      profiles: options.profiles,
+      seconds: options.seconds,
+      connections: options.connections,
+      profileAttributesMs: attributesMs,
+      phases: { quiet, heavy },
+      heavyWorkFailures: failures.length,
+      targetsHeld: failures.length === 0 && targetsHeld(quiet, heavy),
+    };
+    log('');
+    log(`targets in the heavy phase (max ≤ ${API_TARGETS.maxMs} ms, p99 ≤ ${API_TARGETS.p99Ms} ms, no errors, reads ≥ half of quiet): ${result.targetsHeld ? 'held' : 'missed'}`);
+    log(JSON.stringify(result));
+    return result;
+  } finally {
+    endProgress('');
+    for (const fn of cleanups.reverse()) await fn().catch((err) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
+  }
+}
+
+/** The median and the slowest of `n` calls one after the other, in ms. */
+async function timeRequests(fn: () => Promise<unknown>, n: number): Promise<{ median: number; max: number }> {
+  const ms: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = process.hrtime.bigint();
+    await fn();
+    ms.push(Math.round(Number(process.hrtime.bigint() - t) / 1e5) / 10);
+  }
+  ms.sort((a, b) => a - b);
+  return { median: ms[Math.floor(n / 2)], max: ms[n - 1] };
+}
+
+/** Starts a run of the export and waits until it ends; its id. */
+async function runToEnd(call: <T>(method: string, p: string, body?: unknown) => Promise<T>, exportId: string): Promise<string> {
+  const { run } = await call<{ run: { id: string } }>('POST', `/v1/exports/${exportId}/runs`);
+  for (;;) {
+    const now = await call<{ status: string }>('GET', `/v1/runs/${run.id}`);
+    if (now.status !== 'running') return run.id;
+    progress(`waiting for a small run to end (${now.status})`);
+    await sleep(250);
+  }
+}
+
+/** autocannon on every route at once, `connections` each, for the phase's seconds. */
+async function loadRoutes(baseUrl: string, adminKey: string, routes: string[], options: ApiBenchOptions): Promise<Record<string, RouteFigures>> {
+  const results = await Promise.all(
+    routes.map((route) =>
+      autocannon({
+        url: `${baseUrl}${route}`,
+        connections: options.connections,
+        duration: options.seconds,
+        headers: { authorization: `Bearer ${adminKey}` },
+        timeout: 10,
+      }),
+    ),
+  );
+  return Object.fromEntries(
+    results.map((r, i) => [
+      routes[i].replace(/run_[\w-]+$/, '{id}'),
+      { requestsPerSecond: Math.round(r.requests.average), p50: r.latency.p50, p99: r.latency.p99, max: r.latency.max, errors: r.errors + r.timeouts + r.non2xx },
+    ]),
+  );
+}
+
+function printPhase(log: (line: string) => void, figures: Record<string, RouteFigures>): void {
+  for (const [route, f] of Object.entries(figures)) {
+    log(`   ${route.padEnd(18)} ${fmt(f.requestsPerSecond).padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  max ${f.max} ms  errors ${f.errors}`);
+  }
+}
+
+export function targetsHeld(quiet: Record<string, RouteFigures>, heavy: Record<string, RouteFigures>): boolean {
+  return Object.entries(heavy).every(
+    ([route, f]) =>
+      f.max <= API_TARGETS.maxMs &&
+      f.p99 <= API_TARGETS.p99Ms &&
+      f.errors === 0 &&
+      (route === '/healthz' || f.requestsPerSecond >= API_TARGETS.throughputShare * quiet[route].requestsPerSecond),
+  );
+}

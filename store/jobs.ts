@@ -1,0 +1,33 @@
+import type { Db } from './db';
+import { deleteSegment, refreshSegment, updateSegment, type SegmentPatch } from './segments';
+
+/**
+ * The store's long operations: work that grows with the number of profiles. They are written
+ * once against the Db seam and run by a JobRunner: on a SQLite file, in a worker thread with its
+ * own connection (store/offload.ts), so that the event loop of the API or the worker never waits
+ * for them; on PostgreSQL (already asynchronous) and in-memory SQLite, where they are called.
+ * Arguments and results are plain data: they cross between threads.
+ */
+export const jobs = {
+  refreshSegment: (db: Db, a: { id: string; refreshedAt: string }) => refreshSegment(db, a.id, a.refreshedAt),
+  updateSegment: (db: Db, a: { id: string; patch: SegmentPatch; now: string }) => updateSegment(db, a.id, a.patch, a.now),
+  deleteSegment: (db: Db, a: { id: string }) => deleteSegment(db, a.id),
+};
+
+export type Jobs = typeof jobs;
+export type JobName = keyof Jobs;
+export type JobArgs<K extends JobName> = Parameters<Jobs[K]>[1];
+export type JobResult<K extends JobName> = Awaited<ReturnType<Jobs[K]>>;
+
+export interface JobRunner {
+  run<K extends JobName>(name: K, args: JobArgs<K>): Promise<JobResult<K>>;
+  close(): Promise<void>;
+}
+
+/** Runs each job on the given connection, in this thread. */
+export function inlineJobs(db: Db): JobRunner {
+  return {
+    run: (name, args) => (jobs[name] as (db: Db, args: unknown) => Promise<never>)(db, args),
+    close: async () => undefined,
+  };
+}
