@@ -76,13 +76,19 @@ function watch(req: Request, res: Response, limits: ApiLimits): BodyWatch {
   };
 }
 
-/** Answers 408 when nothing was answered yet, and closes the connection either way. */
+/**
+ * Answers 408 when nothing was answered yet, and closes the connection either way. The request is
+ * destroyed with the error too: whatever still reads its body (an import holding the one-import
+ * lease) stops with it, where an iterator over a request whose socket is gone would wait forever.
+ */
 function cut(req: Request, res: Response, message: string): void {
   res.locals.cut = true;
-  if (res.headersSent) {
+  const error = new ApiError(408, 'request_timeout', message);
+  const close = () => {
+    req.destroy(error);
     req.socket.destroy();
-    return;
-  }
-  res.once('finish', () => req.socket.destroy());
-  sendError(res, new ApiError(408, 'request_timeout', message), { close: true });
+  };
+  if (res.headersSent) return close();
+  res.once('finish', close);
+  sendError(res, error, { close: true });
 }
