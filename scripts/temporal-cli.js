@@ -4,11 +4,10 @@
  * `npm install`): a `temporal` v1.5.1 on PATH, else the cached build, else it is built once from
  * the Go module proxy into a per-version cache directory outside the repository.
  */
-const fs = require('node:fs');
 const path = require('node:path');
 const os = require('node:os');
-const { spawn, spawnSync } = require('node:child_process');
-const { pidAlive } = require('./processes.js');
+const { spawnSync } = require('node:child_process');
+const { findGo, findOnPath, goInstall, isExecutable } = require('./go-build.js');
 
 const CLI_VERSION = '1.5.1';
 const FALLBACK_VERSIONS = ['1.5.0', '1.4.1'];
@@ -23,28 +22,6 @@ function cacheRoot() {
 
 function cachedCliPath(version) {
   return path.join(cacheRoot(), `v${version}`, 'temporal');
-}
-
-function isExecutable(file) {
-  try {
-    fs.accessSync(file, fs.constants.X_OK);
-    return fs.statSync(file).isFile();
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(name) {
-  for (const dir of (process.env.PATH || '').split(path.delimiter)) {
-    if (!dir) continue;
-    const candidate = path.join(dir, name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return null;
-}
-
-function findGo() {
-  return findOnPath('go') || (isExecutable('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : null);
 }
 
 /** The environment for running the CLI: without TEMPORAL_* variables, which the CLI would read. */
@@ -107,71 +84,25 @@ async function ensureTemporalCli({ log = defaultLog } = {}) {
 }
 
 /**
- * `CGO_ENABLED=0 go install github.com/temporalio/cli/cmd/temporal@v<version>` into a temporary
- * directory next to the cache entry, then an atomic rename: a killed build leaves no half binary.
+ * `go install github.com/temporalio/cli/cmd/temporal@v<version>` into the cache (scripts/go-build.js:
+ * a killed build leaves no half binary), its version stamped at link time. Resolves its path.
  */
 async function buildTemporalCli(version, { log = defaultLog } = {}) {
-  const go = findGo();
-  if (!go) {
-    throw new Error(
-      `the Go toolchain is not installed: install Go (https://go.dev/dl/) or put temporal v${CLI_VERSION} on PATH`,
-    );
-  }
-  const root = cacheRoot();
-  fs.mkdirSync(root, { recursive: true });
-  // Leftovers of builds that were killed.
-  for (const name of fs.readdirSync(root)) {
-    const m = /^\.build-v[^-]+-(\d+)-/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) fs.rmSync(path.join(root, name), { recursive: true, force: true });
-  }
-  const tmp = fs.mkdtempSync(path.join(root, `.build-v${version}-${process.pid}-`));
-  const started = Date.now();
-  log(`building Temporal CLI v${version} with \`go install ${CLI_MODULE}@v${version}\` (first run only; this takes several minutes)`);
-  const args = [
-    'install',
-    `-ldflags=-s -w -X github.com/temporalio/cli/temporalcli.Version=${version}`,
-    `${CLI_MODULE}@v${version}`,
-  ];
-  const tail = [];
-  try {
-    const code = await new Promise((resolve, reject) => {
-      const child = spawn(go, args, {
-        env: { ...process.env, CGO_ENABLED: '0', GOBIN: tmp, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const keep = (chunk) => {
-        for (const line of chunk.toString().split('\n')) {
-          if (!line.trim()) continue;
-          tail.push(line);
-          if (tail.length > 40) tail.shift();
-        }
-      };
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
-      const beat = setInterval(() => log(`still building v${version} (${Math.round((Date.now() - started) / 1000)} s)`), 30000);
-      child.on('error', (e) => {
-        clearInterval(beat);
-        reject(e);
-      });
-      child.on('close', (c) => {
-        clearInterval(beat);
-        resolve(c);
-      });
-    });
-    const built = path.join(tmp, 'temporal');
-    if (code !== 0 || !isExecutable(built)) {
-      throw new Error(`go install exited with ${code}:\n${tail.join('\n')}`);
-    }
-    const check = spawnSync(built, ['--version'], { encoding: 'utf8', env: cliEnv() });
-    if (check.status !== 0) throw new Error(`the built binary does not run: ${check.stderr}`);
-    const dest = cachedCliPath(version);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.renameSync(built, dest);
-    log(`built Temporal CLI v${version} in ${Math.round((Date.now() - started) / 1000)} s: ${dest}`);
-    return dest;
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+  const dest = cachedCliPath(version);
+  await goInstall({
+    what: `Temporal CLI v${version}`,
+    targets: [`${CLI_MODULE}@v${version}`],
+    ldflags: `-s -w -X github.com/temporalio/cli/temporalcli.Version=${version}`,
+    dir: path.dirname(dest),
+    binaries: { temporal: path.basename(dest) },
+    verify: (built) => {
+      const check = spawnSync(built, ['--version'], { encoding: 'utf8', env: cliEnv() });
+      if (check.status !== 0) throw new Error(`the built binary does not run: ${check.stderr}`);
+    },
+    orElse: `put temporal v${CLI_VERSION} on PATH`,
+    log,
+  });
+  return dest;
 }
 
 module.exports = {
@@ -185,6 +116,4 @@ module.exports = {
   findTemporalCli,
   ensureTemporalCli,
   buildTemporalCli,
-  isExecutable,
-  findGo,
 };

@@ -1,7 +1,7 @@
 'use strict';
 /**
  * The binaries of a production-shaped Temporal deployment, built once from the Go module proxy and
- * cached outside the repository (like the CLI in scripts/temporal.js):
+ * cached outside the repository, like the CLI (scripts/temporal-cli.js; both by scripts/go-build.js):
  *
  * - `temporal-server` and `temporal-sql-tool`: go.temporal.io/server v1.29.1 (the server inside CLI
  *   v1.5.1, and the temporalio/server image of docker-compose.yml);
@@ -13,10 +13,10 @@
  *
  * Usage as a command: node scripts/temporal-server.js ensure   (prints the cache directory)
  */
-const fs = require('node:fs');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
-const temporal = require('./temporal.js');
+const { spawnSync } = require('node:child_process');
+const { goInstall, isExecutable, requireGo } = require('./go-build.js');
+const { cacheRoot } = require('./temporal-cli.js');
 
 const SERVER_VERSION = '1.29.1';
 const UI_VERSION = '2.42.1';
@@ -37,7 +37,7 @@ const BUILDS = Object.freeze([
 const defaultLog = (msg) => process.stderr.write(`[temporal-server] ${msg}\n`);
 
 function binDir() {
-  return path.join(path.dirname(temporal.cacheRoot()), 'temporal-server', `v${SERVER_VERSION}`);
+  return path.join(path.dirname(cacheRoot()), 'temporal-server', `v${SERVER_VERSION}`);
 }
 
 function binaries() {
@@ -45,73 +45,23 @@ function binaries() {
   return { dir, server: path.join(dir, 'temporal-server'), sqlTool: path.join(dir, 'temporal-sql-tool'), ui: path.join(dir, 'temporal-ui-server') };
 }
 
-function goBinary() {
-  const go = temporal.findGo();
-  if (!go) throw new Error(`the Go toolchain is not installed: install Go (https://go.dev/dl/) to build Temporal server ${SERVER_VERSION}`);
-  return go;
-}
-
-/** `go install` of one module's packages into a temporary directory, then renamed into the cache. */
-async function goInstall(build, { log }) {
-  const go = goBinary();
-  const dir = binDir();
-  fs.mkdirSync(dir, { recursive: true });
-  const tmp = fs.mkdtempSync(path.join(dir, `.build-${process.pid}-`));
-  const targets = build.paths.map((p) => `${build.module}/${p}@v${build.version}`);
-  const started = Date.now();
-  log(`building ${Object.values(build.packages).join(' and ')} with \`go install ${targets.join(' ')}\` (first run only; many minutes on a small machine)`);
-  const tail = [];
-  const beat = setInterval(() => log(`still building (${Math.round((Date.now() - started) / 1000)} s)`), 30000);
-  try {
-    const code = await new Promise((resolve, reject) => {
-      const child = spawn(go, ['install', '-ldflags=-s -w', ...targets], {
-        env: { ...process.env, CGO_ENABLED: '0', GOBIN: tmp, GOFLAGS: [process.env.GOFLAGS, '-buildvcs=false'].filter(Boolean).join(' ') },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      const keep = (chunk) => {
-        tail.push(...chunk.toString().split('\n').filter((l) => l.trim()));
-        tail.splice(0, Math.max(0, tail.length - 40));
-      };
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
-      child.once('error', reject);
-      child.once('close', resolve);
-    });
-    if (code !== 0) throw new Error(`go install ${targets.join(' ')} exited with ${code}:\n${tail.join('\n')}`);
-    for (const [built, name] of Object.entries(build.packages)) fs.renameSync(path.join(tmp, built), path.join(dir, name));
-    log(`built in ${Math.round((Date.now() - started) / 1000)} s: ${dir}`);
-  } finally {
-    clearInterval(beat);
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-}
-
-/** Removes temporary build directories whose build process is gone (a killed build). */
-function removeStaleBuilds() {
-  const dir = binDir();
-  if (!fs.existsSync(dir)) return;
-  for (const name of fs.readdirSync(dir)) {
-    const m = /^\.build-(\d+)-/.exec(name);
-    if (m && !temporal.pidAlive(Number(m[1]))) fs.rmSync(path.join(dir, name), { recursive: true, force: true });
-  }
-}
-
 /**
  * The three binaries, built when missing. Resolves `{dir, server, sqlTool, ui}`. Builds one module at
  * a time: the 2-core machines this runs on gain nothing from two parallel Go builds.
  */
 async function ensureTemporalServer({ log = defaultLog } = {}) {
-  removeStaleBuilds();
+  const dir = binDir();
   for (const build of BUILDS) {
-    const missing = Object.values(build.packages).some((name) => !temporal.isExecutable(path.join(binDir(), name)));
-    if (missing) await goInstall(build, { log });
+    if (Object.values(build.packages).every((name) => isExecutable(path.join(dir, name)))) continue;
+    const targets = build.paths.map((p) => `${build.module}/${p}@v${build.version}`);
+    await goInstall({ what: Object.values(build.packages).join(' and '), targets, dir, binaries: build.packages, log });
   }
   return binaries();
 }
 
 /** The directory of a module version in the Go module cache (downloaded through the proxy if missing). */
 function moduleDir(module, version) {
-  const r = spawnSync(goBinary(), ['mod', 'download', '-json', `${module}@v${version}`], { encoding: 'utf8', timeout: 600000 });
+  const r = spawnSync(requireGo(`Temporal server ${SERVER_VERSION}`), ['mod', 'download', '-json', `${module}@v${version}`], { encoding: 'utf8', timeout: 600000 });
   let info = {};
   try {
     info = JSON.parse(r.stdout || '{}');
