@@ -9,10 +9,10 @@
  * The Temporal steps are the files under docker/temporal/, shared with docker-compose.yml:
  * setup-schema.sh (databases and schema, with temporal-sql-tool), start-server.sh with
  * config/segment-export.yaml (the server), setup-namespace.sh (namespace and search attributes).
- * The functions below are used by the cluster tests and `npm run bench -- --cluster` as well.
+ * The command itself is in scripts/run.js, which supervises these processes as it does those of
+ * `npm start`; the functions below serve it, the cluster tests and `npm run bench -- --cluster`.
  */
 const fs = require('node:fs');
-const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
@@ -46,30 +46,18 @@ function serverPorts(frontendPort) {
   return ports;
 }
 
-function canListen(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
 /**
- * Free ports for every port of the server (tests: never the defaults), below 32768: Temporal keeps
- * membership ports in a smallint column, and the ports the OS hands out are above it.
+ * Free ports for the server (tests: never the defaults): a frontend port whose other ports, at their
+ * offsets, are free too, so that `TEMPORAL_ADDRESS` alone names them all as for `npm run cluster`;
+ * below 32768, since Temporal keeps membership ports in a smallint column and the ports the OS
+ * hands out are above it.
  */
 async function freeServerPorts() {
-  const taken = new Set();
-  const ports = {};
-  for (const name of Object.keys(PORT_OFFSETS)) {
-    for (let tries = 0; !ports[name]; tries++) {
-      const port = 20000 + Math.floor(Math.random() * 12000);
-      if (!taken.has(port) && (await canListen(port))) ports[name] = port;
-      if (tries > 500) throw new Error('no free port between 20000 and 32000');
-    }
-    taken.add(ports[name]);
+  for (let tries = 0; tries < 200; tries++) {
+    const ports = serverPorts(20300 + Math.floor(Math.random() * 12000));
+    if ((await Promise.all(Object.values(ports).map(temporal.canListen))).every(Boolean)) return ports;
   }
-  return ports;
+  throw new Error('no free ports for a Temporal server between 20000 and 32310');
 }
 
 function postgresTarget(databaseUrl) {
@@ -154,7 +142,7 @@ function serverEnvironment({ ports, databaseUrl = DEFAULT_DATABASE_URL, database
 
 /**
  * Starts temporal-server (docker/temporal/start-server.sh) on 127.0.0.1 and waits until its
- * frontend is healthy. Resolves `{address, pid, child, stop(), kill()}`; the process group is its own.
+ * frontend is healthy. Resolves `{address, pid, child, logFile, stop()}`; the process group is its own.
  */
 async function startTemporalServer({ binaries, cli, ports, databaseUrl, databases, logFile, watchOwner, healthTimeoutMs = 120000 }) {
   const env = withPath(binaries.dir, { ...temporal.cliEnv(), ...serverEnvironment({ ports, databaseUrl, databases }) });
@@ -167,7 +155,7 @@ async function startTemporalServer({ binaries, cli, ports, databaseUrl, database
     await stop();
     throw err;
   }
-  return { address, pid: child.pid, child, stop, kill: () => temporal.stopProcess({ child, group: true, signal: 'SIGKILL', graceMs: 5000 }).then(stop) };
+  return { address, pid: child.pid, child, logFile, stop };
 }
 
 /** The namespace and the search attributes every run carries (docker/temporal/setup-namespace.sh). */
@@ -182,7 +170,7 @@ async function setupNamespace({ cli, address, namespace = 'default', log = defau
   }
 }
 
-/** The Web UI server (docker/temporal/ui/segment-export.yaml) for the server at `address`. */
+/** The Web UI server (docker/temporal/ui/segment-export.yaml) for the server at `address`. Resolves `{url, pid, child, logFile, stop()}`. */
 async function startUi({ binaries, address, port, namespace = 'default', logFile, watchOwner }) {
   const env = { ...temporal.cliEnv(), TEMPORAL_ADDRESS: address, TEMPORAL_UI_PORT: String(port), TEMPORAL_DEFAULT_NAMESPACE: namespace };
   const args = ['--root', TEMPORAL_DIR, '--config', 'ui', '--env', 'segment-export', 'start'];
@@ -195,15 +183,15 @@ async function startUi({ binaries, address, port, namespace = 'default', logFile
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  return { url: `http://127.0.0.1:${port}`, pid: child.pid, stop };
+  return { url: `http://127.0.0.1:${port}`, pid: child.pid, child, logFile, stop };
 }
 
 /**
- * Everything Temporal of the deployment: binaries (built once), databases and schema, the server,
- * the namespace, and the UI unless `uiPort` is null. Resolves `{address, uiUrl, server, ui,
- * restartServer(), stop()}`.
+ * What Temporal needs before its processes start: the binaries (built once), the CLI, the databases
+ * and their schema. Resolves `{address, cli, binaries, launchServer(), setupNamespace(), launchUi()}`,
+ * launchUi null when `uiPort` is null; each launch resolves the handle of a started process.
  */
-async function startTemporalCluster({
+async function prepareTemporalCluster({
   databaseUrl = DEFAULT_DATABASE_URL,
   databases = DEFAULT_DATABASES,
   ports,
@@ -216,48 +204,54 @@ async function startTemporalCluster({
   const cli = (await temporal.ensureTemporalCli({ log })).path;
   const binaries = await temporalServer.ensureTemporalServer({ log });
   await createTemporalDatabases({ binaries, databaseUrl, databases, log });
-  const serverOptions = { binaries, cli, ports, databaseUrl, databases, logFile: path.join(logDir, 'temporal.log'), watchOwner };
-  const cluster = { address: `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`, cli, uiUrl: null, ui: null, server: null };
-  cluster.server = await startTemporalServer(serverOptions);
-  cluster.restartServer = async ({ kill = false } = {}) => {
-    await (kill ? cluster.server.kill() : cluster.server.stop());
-    cluster.server = await startTemporalServer(serverOptions);
+  const address = `127.0.0.1:${ports.FRONTEND_GRPC_PORT}`;
+  const launchUi = () => startUi({ binaries, address, port: uiPort, namespace, logFile: path.join(logDir, 'ui.log'), watchOwner });
+  return {
+    address,
+    cli,
+    binaries,
+    launchServer: () => startTemporalServer({ binaries, cli, ports, databaseUrl, databases, logFile: path.join(logDir, 'temporal.log'), watchOwner }),
+    setupNamespace: () => setupNamespace({ cli, address, namespace, log }),
+    launchUi: uiPort === null ? null : launchUi,
   };
-  cluster.stop = async () => {
-    if (cluster.ui) await cluster.ui.stop();
-    await cluster.server.stop();
+}
+
+/**
+ * Everything Temporal of the deployment, unsupervised (the cluster benchmark): binaries, databases
+ * and schema, the server, the namespace, and the UI unless `uiPort` is null. Resolves `{address,
+ * cli, uiUrl, stop()}`.
+ */
+async function startTemporalCluster(options) {
+  const prepared = await prepareTemporalCluster(options);
+  const server = await prepared.launchServer();
+  let ui = null;
+  const stop = async () => {
+    await ui?.stop();
+    await server.stop();
   };
   try {
-    await setupNamespace({ cli, address: cluster.address, namespace, log });
-    if (uiPort !== null) {
-      cluster.ui = await startUi({ binaries, address: cluster.address, port: uiPort, namespace, logFile: path.join(logDir, 'ui.log'), watchOwner });
-      cluster.uiUrl = cluster.ui.url;
-    }
+    await prepared.setupNamespace();
+    if (prepared.launchUi) ui = await prepared.launchUi();
   } catch (err) {
-    await cluster.stop();
+    await stop();
     throw err;
   }
-  return cluster;
+  return { address: prepared.address, cli: prepared.cli, uiUrl: ui?.url ?? null, stop };
 }
 
 // ---------------------------------------------------------------------------------------------
-// npm run cluster
+// The application's side of npm run cluster
 
 /** The application's store when DATABASE_URL is unset: a database of its own beside Temporal's. */
 const APP_DATABASE = 'segment_export';
 
-function parseArgs(args) {
-  const counts = { workers: 2, apis: 2 };
-  for (let i = 0; i < args.length; i++) {
-    const [flag, inline] = args[i].split('=', 2);
-    const name = flag.replace(/^--/, '');
-    const value = Number(inline ?? args[++i]);
-    if (!(name in counts) || !Number.isInteger(value) || value < 1 || value > 16) {
-      throw new Error(`usage: npm run cluster -- [--workers N] [--apis M]   (1 to 16 each; got ${args.join(' ')})`);
-    }
-    counts[name] = value;
-  }
-  return counts;
+/**
+ * The names of the cluster's databases: Temporal's two and the store's, each after
+ * CLUSTER_DATABASE_PREFIX (none by default), so that two clusters can share one PostgreSQL server.
+ */
+function clusterDatabases(prefix = '') {
+  if (!/^[a-z0-9_]*$/.test(prefix)) throw new Error(`CLUSTER_DATABASE_PREFIX may hold only a-z, 0-9 and _ (got ${prefix})`);
+  return { temporal: `${prefix}${DEFAULT_DATABASES.temporal}`, visibility: `${prefix}${DEFAULT_DATABASES.visibility}`, app: `${prefix}${APP_DATABASE}` };
 }
 
 /** CREATE DATABASE with temporal-sql-tool; a database that exists already is fine. */
@@ -277,95 +271,7 @@ async function ensureAppDatabase(binaries, databaseUrl, name) {
   return url.toString();
 }
 
-async function waitReady(url, isStopping, timeoutMs = 120000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!isStopping()) {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => null);
-    if (res?.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer 200 within ${timeoutMs / 1000} s`);
-    await new Promise((r) => setTimeout(r, 500));
-  }
-}
-
-async function cmdCluster(args) {
-  const run = require('./run.js');
-  const counts = parseArgs(args);
-  await run.prepare();
-  const { env, keys, dir } = run.appEnvironment();
-  const target = run.temporalTarget(env);
-  if (!target.local) throw new Error(`TEMPORAL_ADDRESS ${target.address} is not local: npm run cluster starts its own Temporal server`);
-  const clusterUrl = process.env.CLUSTER_DATABASE_URL || DEFAULT_DATABASE_URL;
-  const children = [];
-  let cluster = null;
-  let watchdog = null;
-  let stopping = false;
-  const stopAll = async (code) => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write('\nStopping...\n');
-    const apps = children.filter((c) => c.name !== 'sandbox');
-    await Promise.all(apps.map((c) => temporal.stopProcess({ child: c.child, group: true, graceMs: 15000 })));
-    await Promise.all(children.filter((c) => c.name === 'sandbox').map((c) => temporal.stopProcess({ child: c.child, group: true, graceMs: 5000 })));
-    if (cluster) await cluster.stop();
-    if (watchdog) await temporal.stopProcess({ pid: watchdog.pid, graceMs: 1000 });
-    process.stdout.write('Stopped.\n');
-    process.exit(code);
-  };
-  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => void stopAll(0));
-  const started = (name, child) => {
-    children.push({ name, child });
-    child.on('exit', (code, signal) => {
-      if (stopping) return;
-      defaultLog(`${name} exited (${signal || code}); stopping everything`);
-      void stopAll(code || 1);
-    });
-  };
-
-  try {
-    const logDir = path.join(dir, 'cluster');
-    process.stdout.write(`Starting Temporal server ${temporalServer.SERVER_VERSION} on PostgreSQL (${postgresTarget(clusterUrl).host}:${postgresTarget(clusterUrl).port}, databases ${DEFAULT_DATABASES.temporal} and ${DEFAULT_DATABASES.visibility})...\n`);
-    cluster = await startTemporalCluster({
-      databaseUrl: clusterUrl,
-      ports: serverPorts(target.port),
-      uiPort: target.uiPort,
-      namespace: target.namespace,
-      logDir,
-      watchOwner: process.pid,
-      log: (m) => process.stdout.write(`${m}\n`),
-    });
-    if (stopping) return;
-    env.DATABASE_URL ||= await ensureAppDatabase(temporalServer.binaries(), clusterUrl, APP_DATABASE);
-    env.TEMPORAL_ADDRESS = cluster.address;
-    env.TEMPORAL_UI_URL ||= cluster.uiUrl;
-    if (!run.realConstantContact(env)) started('sandbox', run.spawnApp('sandbox', run.entryPath('sandbox'), env));
-    for (let i = 1; i <= counts.workers; i++) started(`worker${i}`, run.spawnApp(`worker${i}`, run.requireEntry('worker'), env));
-    const apiPorts = Array.from({ length: counts.apis }, (_, i) => Number(env.PORT || 3000) + i);
-    apiPorts.forEach((port, i) => started(`api${i + 1}`, run.spawnApp(`api${i + 1}`, run.requireEntry('api'), { ...env, PORT: String(port) })));
-    // If this process is killed and cannot stop them, the watchdog does.
-    watchdog = temporal.startWatchdog(process.pid, children.map((c) => -c.child.pid));
-    await Promise.all(apiPorts.map((port) => waitReady(`http://127.0.0.1:${port}/readyz`, () => stopping)));
-    if (stopping) return;
-    const lines = [
-      '',
-      `segment-export cluster is running: ${counts.workers} workers, ${counts.apis} API processes`,
-      ...apiPorts.map((port, i) => `  API ${i + 1}         http://127.0.0.1:${port}`),
-      `  Temporal UI   ${cluster.uiUrl}`,
-      `  Temporal      ${cluster.address} (namespace ${target.namespace}), PostgreSQL persistence and visibility`,
-      `  Store         PostgreSQL database ${new URL(env.DATABASE_URL).pathname.slice(1)}`,
-      ...(keys.stored ? [`  Admin key        ${keys.stored.admin}`, `  Contributor key  ${keys.stored.contributor}`] : ['  API keys      from API_KEYS']),
-      `  Logs          Temporal: ${path.relative(process.cwd(), logDir)}/; the others below`,
-      'Press Ctrl-C to stop.',
-      'ready',
-    ];
-    process.stdout.write(`${lines.join('\n')}\n`);
-  } catch (err) {
-    defaultLog(err.message);
-    await stopAll(1);
-  }
-}
-
 module.exports = {
-  cmdCluster,
   TEMPORAL_DIR,
   DEFAULT_DATABASE_URL,
   DEFAULT_DATABASES,
@@ -378,5 +284,8 @@ module.exports = {
   startTemporalServer,
   setupNamespace,
   startUi,
+  prepareTemporalCluster,
   startTemporalCluster,
+  clusterDatabases,
+  ensureAppDatabase,
 };

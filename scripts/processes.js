@@ -54,6 +54,15 @@ function freePort() {
   });
 }
 
+/** Whether a TCP server can listen on 127.0.0.1:port right now. */
+function canListen(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function processGone(pid) {
@@ -103,4 +112,4 @@ function startWatchdog(ownerPid, pids) {
   return child;
 }
 
-module.exports = { pidAlive, parseAddress, isLocalHost, isListening, freePort, sleep, stopProcess, startWatchdog };
+module.exports = { pidAlive, parseAddress, isLocalHost, isListening, freePort, canListen, sleep, stopProcess, startWatchdog };

@@ -5,6 +5,8 @@
  * fresh clone before `npm install`.
  *
  *   node scripts/run.js start      dev server + sandbox + worker + API, restarted when one exits; Ctrl-C stops them all
+ *   node scripts/run.js cluster [--workers N] [--apis M]   the same supervision for Temporal's own server on
+ *                                  PostgreSQL, its UI, the sandbox, N workers and M APIs (pieces in cluster.js)
  *   node scripts/run.js test [...] the whole jest suite; ends with `Tests: N passed, N failed`
  *   node scripts/run.js test:unit [...]  the unit tests only: no Temporal server, no PostgreSQL
  *   node scripts/run.js worker|api|sandbox   one process alone (scale out, replace a crashed one)
@@ -12,15 +14,18 @@
  *   node scripts/run.js bench|demo [...]     delegate to dist/bench/main.js, dist/scripts/demo.js
  *
  * The work is done by its neighbours: prepare.js (install, build), secrets.js (generated keys),
- * supervise.js (child processes), logs.js (output), jest-summary.js (the tests), temporal.js.
+ * supervise.js (child processes), logs.js (output), jest-summary.js (the tests), temporal.js,
+ * cluster.js (Temporal's own server on PostgreSQL).
  */
 const fs = require('node:fs');
 const path = require('node:path');
 const temporal = require('./temporal.js');
+const cluster = require('./cluster.js');
+const { SERVER_VERSION } = require('./temporal-server.js');
 const { ENTRY, dataDir, entryPath, realConstantContact, requireEntry, temporalTarget } = require('./environment.js');
-const { buildIsStale, ensureBuild, ensureDependencies, prepare } = require('./prepare.js');
+const { ensureBuild, ensureDependencies, prepare } = require('./prepare.js');
 const { appEnvironment, ensureApiKeys, ensureSecretsKey } = require('./secrets.js');
-const { createSupervisor, httpGet, runForeground, spawnApp } = require('./supervise.js');
+const { createSupervisor, runForeground, waitReady } = require('./supervise.js');
 const { bold, formatLine, say, warn } = require('./logs.js');
 const { runJestWithSummary, summarizeJest } = require('./jest-summary.js');
 
@@ -82,18 +87,6 @@ async function cmdStart() {
   }
 }
 
-/** Waits until the API's /readyz answers 200 (120 s at most), or the supervisor stops. */
-async function waitReady(apiUrl, supervisor) {
-  const deadline = Date.now() + 120000;
-  let last = { status: 0, body: '' };
-  while (!supervisor.stopping) {
-    last = await httpGet(`${apiUrl}/readyz`);
-    if (last.status === 200) return;
-    if (Date.now() > deadline) throw new Error(`${apiUrl}/readyz did not answer 200 within 120 s (last: ${last.status} ${last.body})`);
-    await sleep(500);
-  }
-}
-
 function printRunning({ env, target, server, keys, secrets, apiUrl }) {
   const ui = env.TEMPORAL_UI_URL || `http://127.0.0.1:${target.uiPort}`;
   say('');
@@ -104,6 +97,15 @@ function printRunning({ env, target, server, keys, secrets, apiUrl }) {
   say(`  Temporal      ${target.address} (namespace ${target.namespace})${server?.reused ? ', reused' : ''}`);
   if (!realConstantContact(env)) say(`  CC sandbox    http://127.0.0.1:${env.CC_SANDBOX_PORT || 4010}`);
   else say('  Constant Contact: the real service (CC_CLIENT_ID is set)');
+  sayKeys(keys);
+  if (secrets.file && secrets.created) say(`  SECRETS_KEY   generated into ${path.relative(process.cwd(), secrets.file)}`);
+  say(`  Logs          Temporal: ${server?.logFile ? path.relative(process.cwd(), server.logFile) : 'n/a'}; the others below`);
+  say('Press Ctrl-C to stop.');
+  say('ready');
+}
+
+/** The API keys, generated ones in full (they are the caller's own, on this machine). */
+function sayKeys(keys) {
   if (keys.stored) {
     say(`  Admin key        ${keys.stored.admin}`);
     say(`  Contributor key  ${keys.stored.contributor}`);
@@ -111,8 +113,87 @@ function printRunning({ env, target, server, keys, secrets, apiUrl }) {
   } else {
     say('  API keys      from API_KEYS');
   }
-  if (secrets.file && secrets.created) say(`  SECRETS_KEY   generated into ${path.relative(process.cwd(), secrets.file)}`);
-  say(`  Logs          Temporal: ${server?.logFile ? path.relative(process.cwd(), server.logFile) : 'n/a'}; the others below`);
+}
+
+/** `npm run cluster -- [--workers N] [--apis M]`: the counts, 2 and 2 by default. */
+function parseClusterArgs(args) {
+  const counts = { workers: 2, apis: 2 };
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split('=', 2);
+    const name = flag.replace(/^--/, '');
+    const value = Number(inline ?? args[++i]);
+    if (!(name in counts) || !Number.isInteger(value) || value < 1 || value > 16) {
+      throw new UsageError(`usage: npm run cluster -- [--workers N] [--apis M]   (1 to 16 each; got ${args.join(' ')})`);
+    }
+    counts[name] = value;
+  }
+  return counts;
+}
+
+/** What a restart of the cluster's server means: its state is in PostgreSQL. */
+const CLUSTER_SERVER_RESTARTED = 'on the same PostgreSQL databases: runs, schedules and histories are kept; the workers and the APIs reconnect by themselves';
+
+/**
+ * `npm run cluster` (the pieces are in cluster.js): Temporal's server and UI, the sandbox, the
+ * workers and the APIs are children of the same supervisor as those of `npm start`.
+ */
+async function cmdCluster(args) {
+  const counts = parseClusterArgs(args);
+  const databases = cluster.clusterDatabases(process.env.CLUSTER_DATABASE_PREFIX);
+  await prepare();
+  const { env, keys, dir } = appEnvironment();
+  const target = temporalTarget(env);
+  if (!target.local) throw new Error(`TEMPORAL_ADDRESS ${target.address} is not local: npm run cluster starts its own Temporal server`);
+  const clusterUrl = process.env.CLUSTER_DATABASE_URL || cluster.DEFAULT_DATABASE_URL;
+  const supervisor = createSupervisor();
+  try {
+    const logDir = path.join(dir, 'cluster');
+    const pg = cluster.postgresTarget(clusterUrl);
+    say(`Starting Temporal server ${SERVER_VERSION} on PostgreSQL (${pg.host}:${pg.port}, databases ${databases.temporal} and ${databases.visibility})...`);
+    const prepared = await cluster.prepareTemporalCluster({
+      databaseUrl: clusterUrl,
+      databases,
+      ports: cluster.serverPorts(target.port),
+      uiPort: target.uiPort,
+      namespace: target.namespace,
+      logDir,
+      watchOwner: process.pid, // covers each Temporal process while it starts, before the supervisor's watchdog knows it
+      log: say,
+    });
+    await supervisor.supervise('temporal', prepared.launchServer, { restarted: CLUSTER_SERVER_RESTARTED });
+    if (supervisor.stopping) return;
+    await prepared.setupNamespace();
+    const ui = await supervisor.supervise('temporal-ui', prepared.launchUi);
+    if (supervisor.stopping) return;
+    env.DATABASE_URL ||= await cluster.ensureAppDatabase(prepared.binaries, clusterUrl, databases.app);
+    env.TEMPORAL_ADDRESS = prepared.address;
+    env.TEMPORAL_UI_URL ||= ui.url;
+    if (!realConstantContact(env)) await supervisor.start('sandbox', entryPath('sandbox'), env);
+    for (let i = 1; i <= counts.workers; i++) await supervisor.start(`worker${i}`, requireEntry('worker'), env, { kind: 'worker' });
+    const apiUrls = [];
+    for (let i = 1; i <= counts.apis; i++) {
+      const port = Number(env.PORT || 3000) + i - 1;
+      apiUrls.push(`http://127.0.0.1:${port}`);
+      await supervisor.start(`api${i}`, requireEntry('api'), { ...env, PORT: String(port) }, { kind: 'api' });
+    }
+    await Promise.all(apiUrls.map((url) => waitReady(url, supervisor)));
+    if (supervisor.stopping) return;
+    printClusterRunning({ counts, apiUrls, uiUrl: ui.url, address: prepared.address, namespace: target.namespace, env, keys, logDir });
+  } catch (err) {
+    warn(err.message);
+    await supervisor.stopAll(1);
+  }
+}
+
+function printClusterRunning({ counts, apiUrls, uiUrl, address, namespace, env, keys, logDir }) {
+  say('');
+  say(bold(`segment-export cluster is running: ${counts.workers} workers, ${counts.apis} API processes`));
+  apiUrls.forEach((url, i) => say(`  API ${i + 1}         ${url}`));
+  say(`  Temporal UI   ${uiUrl}`);
+  say(`  Temporal      ${address} (namespace ${namespace}), PostgreSQL persistence and visibility`);
+  say(`  Store         PostgreSQL database ${new URL(env.DATABASE_URL).pathname.slice(1)}`);
+  sayKeys(keys);
+  say(`  Logs          Temporal: ${path.relative(process.cwd(), logDir)}/; the others below`);
   say('Press Ctrl-C to stop.');
   say('ready');
 }
@@ -223,7 +304,7 @@ async function main(argv) {
     case 'demo':
       return cmdDelegate(cmd, args);
     case 'cluster':
-      await require('./cluster.js').cmdCluster(args);
+      await cmdCluster(args);
       return null; // keeps running until a signal
     case 'build':
       ensureDependencies();
@@ -233,7 +314,7 @@ async function main(argv) {
   }
 }
 
-module.exports = { summarizeJest, ensureApiKeys, ensureSecretsKey, temporalTarget, realConstantContact, formatLine, buildIsStale, prepare, appEnvironment, spawnApp, entryPath, requireEntry };
+module.exports = { summarizeJest, ensureApiKeys, ensureSecretsKey, temporalTarget, realConstantContact, formatLine };
 
 if (require.main === module) {
   // DATA_DIR is relative to where the command was started; resolve it before changing directory.

@@ -1,15 +1,16 @@
 'use strict';
 /**
  * Child processes for the scripts: the supervisor of `npm start` (the Temporal dev server, the
- * sandbox, the worker and the API, kept up under one restart policy) and the foreground runner of
- * `npm run worker|api|sandbox|bench|demo`.
+ * sandbox, the worker and the API) and of `npm run cluster` (the Temporal server and its UI, the
+ * workers, the APIs, the sandbox), which keeps them up under one restart policy, and the foreground
+ * runner of `npm run worker|api|sandbox|bench|demo`.
  */
 const os = require('node:os');
 const http = require('node:http');
 const { spawn } = require('node:child_process');
 const { ROOT } = require('./environment.js');
 const { formatLine, say, warn, pipeLines } = require('./logs.js');
-const { startWatchdog, stopProcess } = require('./processes.js');
+const { sleep, startWatchdog, stopProcess } = require('./processes.js');
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -35,8 +36,8 @@ function restartDecision(exitTimes, now, policy = RESTART_POLICY) {
 
 /**
  * What differs by kind of child: the stage it stops in (API and workers drain first, then the
- * sandbox, then Temporal, which the others need until they are gone), how long a `node` child may
- * take to stop, and what a restart means for whoever uses it.
+ * sandbox and the Temporal UI, then Temporal, which the others need until they are gone), how long
+ * a `node` child may take to stop, and what a restart means for whoever uses it.
  */
 const KINDS = Object.freeze({
   api: { stage: 0, graceMs: 15_000 },
@@ -49,6 +50,7 @@ const KINDS = Object.freeze({
       'needs_reauthorization until an admin authorizes them again (POST /v1/connections/{id}/reauthorize, ' +
       'then open the authorizeUrl); its contacts and every list but the default list are gone',
   },
+  'temporal-ui': { stage: 1 },
   temporal: {
     stage: 2,
     restarted: 'on the same database file: runs, schedules and histories are kept; the worker and the API reconnect by themselves',
@@ -87,14 +89,20 @@ function killGroup(pid) {
 
 const exited = (child) => child.exitCode !== null || child.signalCode !== null;
 
+/** The kind of a child named `name`: `kind` (a key of KINDS, the name by default), `restarted` instead of its own. */
+function kindOf(name, { kind = name, restarted } = {}) {
+  return { ...(KINDS[kind] ?? DEFAULT_KIND), ...(restarted ? { restarted } : {}) };
+}
+
 /**
- * The children of `npm start`. `supervise(name, launch)` starts one (launch resolves to
- * `{child, stop(), lastLines?(), logFile?}`; without a child, as for a Temporal server found already
- * running, there is nothing to watch) and restarts it under RESTART_POLICY whenever it exits on its
- * own; `start(name, entry, env)` does that for `node entry`. `stopAll(code)` stops them stage by
- * stage and exits with `code`. Signals are handled from creation on: the first stops everything,
- * the second kills at once. A watchdog, renewed at every (re)start, stops every child should this
- * process be killed without a chance to clean up.
+ * The children of `npm start` and `npm run cluster`. `supervise(name, launch, options)` starts one
+ * (launch resolves to `{child, stop(), lastLines?(), logFile?}`; without a child, as for a Temporal
+ * server found already running, there is nothing to watch) and restarts it under RESTART_POLICY
+ * whenever it exits on its own; `start(name, entry, env, options)` does that for `node entry`
+ * (options: see kindOf). `stopAll(code)` stops them stage by stage and exits with `code`. Signals
+ * are handled from creation on: the first stops everything, the second kills at once. A watchdog,
+ * renewed at every (re)start, stops every child should this process be killed without a chance to
+ * clean up.
  */
 function createSupervisor() {
   const units = []; // {name, kind, launch, handle, exitTimes, timer}
@@ -182,8 +190,8 @@ function createSupervisor() {
   };
   for (const sig of SIGNALS) process.on(sig, onSignal);
 
-  const supervise = (name, launchFn) => {
-    const unit = { name, kind: KINDS[name] ?? DEFAULT_KIND, launch: launchFn, handle: null, exitTimes: [], timer: null };
+  const supervise = (name, launchFn, options) => {
+    const unit = { name, kind: kindOf(name, options), launch: launchFn, handle: null, exitTimes: [], timer: null };
     units.push(unit);
     return launch(unit, false);
   };
@@ -194,12 +202,13 @@ function createSupervisor() {
     },
     supervise,
     /** Spawns `node entry` under supervision. */
-    start(name, entry, env) {
-      const { graceMs } = KINDS[name] ?? DEFAULT_KIND;
-      return supervise(name, async () => {
+    start(name, entry, env, options) {
+      const { graceMs } = kindOf(name, options);
+      const launchApp = async () => {
         const child = spawnApp(name, entry, env);
         return { child, lastLines: keepTail(child), stop: () => stopProcess({ child, group: true, graceMs }) };
-      });
+      };
+      return supervise(name, launchApp, options);
     },
     stopAll,
   };
@@ -244,4 +253,16 @@ function httpGet(url, timeoutMs = 2000) {
   });
 }
 
-module.exports = { createSupervisor, restartDecision, RESTART_POLICY, runForeground, httpGet, spawnApp };
+/** Waits until the API's /readyz answers 200 (120 s at most), or the supervisor stops. */
+async function waitReady(apiUrl, supervisor) {
+  const deadline = Date.now() + 120000;
+  let last = { status: 0, body: '' };
+  while (!supervisor.stopping) {
+    last = await httpGet(`${apiUrl}/readyz`);
+    if (last.status === 200) return;
+    if (Date.now() > deadline) throw new Error(`${apiUrl}/readyz did not answer 200 within 120 s (last: ${last.status} ${last.body})`);
+    await sleep(500);
+  }
+}
+
+module.exports = { createSupervisor, restartDecision, RESTART_POLICY, runForeground, waitReady };

@@ -5,9 +5,12 @@ import pg from 'pg';
 import { testDatabaseUrl } from '../helpers/stores';
 import { ROOT } from '../helpers/worker';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const ports = require('../../scripts/processes.js') as { freePort(): Promise<number>; canListen(port: number): Promise<boolean> };
+
 /**
- * Real processes of the service (`node dist/api/main.js`, `node dist/worker/main.js`) and whole
- * PostgreSQL databases owned by one test, for the tests of the scaled-out topology.
+ * Real processes of the service (`node dist/api/main.js`, `node dist/worker/main.js`), whole
+ * PostgreSQL databases owned by one test, and free ports, for the tests of the scaled-out topology.
  */
 
 export interface AppProcess {
@@ -100,4 +103,14 @@ export async function createDatabase(prefix: string): Promise<{ name: string; ur
   const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   await adminQuery(`CREATE DATABASE ${name}`);
   return { name, url: databaseUrl(testDatabaseUrl(), name), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`) };
+}
+
+/** The first of `count` consecutive free ports (`npm run cluster` puts API i on PORT + i - 1). */
+export async function freeConsecutivePorts(count: number): Promise<number> {
+  for (let tries = 0; tries < 100; tries++) {
+    const first = await ports.freePort();
+    const next = await Promise.all(Array.from({ length: count - 1 }, (_, i) => ports.canListen(first + i + 1)));
+    if (next.every(Boolean)) return first;
+  }
+  throw new Error(`no ${count} consecutive free ports`);
 }

@@ -5,9 +5,10 @@ import { testTemporal } from './temporal';
 const processes = require('../../scripts/processes.js') as { freePort(): Promise<number>; pidAlive(pid: number): boolean; isListening(host: string, port: number): Promise<boolean> };
 
 /**
- * `npm start` (scripts/run.js start) as a child of a test, never on the default ports: its own free
- * ports for the API, Temporal (gRPC and UI) and the sandbox, and the data directory the test gives.
- * Its output (both streams) is collected in `out.text`; the helpers wait on it.
+ * `npm start` (scripts/run.js start), or `npm run cluster`, as a child of a test, never on the
+ * default ports: its own free ports for the API, Temporal (gRPC and UI) and the sandbox, and the
+ * data directory the test gives. Its output (both streams) is collected in `out.text`; the helpers
+ * wait on it.
  */
 
 export interface StartPorts {
@@ -36,8 +37,8 @@ export async function freePorts(): Promise<StartPorts> {
   return ports;
 }
 
-/** Spawns `node <runJs> start` with the environment of a newcomer, these ports and `env` on top. */
-export function npmStart(runJs: string, options: { dataDir: string; ports: StartPorts; env?: Record<string, string> }): NpmStart {
+/** Spawns `node <runJs> start` (or `args`) with the environment of a newcomer, these ports and `env` on top. */
+export function npmStart(runJs: string, options: { dataDir: string; ports: StartPorts; env?: Record<string, string>; args?: string[] }): NpmStart {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const k of ['API_KEYS', 'SECRETS_KEY', 'CC_CLIENT_ID', 'CC_CLIENT_SECRET', 'CC_API_BASE_URL', 'CC_AUTH_BASE_URL', 'DATABASE_URL', 'PUBLIC_BASE_URL', 'TEMPORAL_TASK_QUEUE']) {
     delete env[k];
@@ -53,7 +54,7 @@ export function npmStart(runJs: string, options: { dataDir: string; ports: Start
     NO_COLOR: '1',
     ...options.env,
   });
-  const child = spawn(process.execPath, [runJs, 'start'], { cwd: path.dirname(path.dirname(runJs)), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [runJs, ...(options.args ?? ['start'])], { cwd: path.dirname(path.dirname(runJs)), env, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = { text: '' };
   child.stdout!.on('data', (c) => (out.text += c));
   child.stderr!.on('data', (c) => (out.text += c));
