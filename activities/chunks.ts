@@ -1,6 +1,9 @@
 import { ImportPacker, type PackedImport } from '../constant-contact/packing';
 import type { Mapping, Reject } from '../store/types';
 import { mapProfile, toImportContact } from './contacts';
+import { classify, type LedgerView } from './classify';
+import { deliveryHash } from './delivery-hash';
+import type { Delivery, LedgerMarks, Suppression } from '../store/ledger';
 
 /**
  * Cuts the next chunk of a run's snapshot: reads rows after a cursor, maps and validates each,
@@ -15,6 +18,9 @@ export interface SnapshotRow {
   emailKey: string | null;
   /** The mapped attributes by profile attribute name. */
   data: Record<string, unknown>;
+  /** The ledger's entry and the list read, when the run classifies (absent: every contact is sent). */
+  delivered?: LedgerView['delivered'];
+  onList?: boolean;
 }
 
 export interface SnapshotReader {
@@ -34,17 +40,28 @@ export interface ChunkLimits {
   maxBytes: number;
   /** Snapshot rows read per query. */
   pageSize: number;
+  /** Rows one chunk covers at most (a chunk of unchanged contacts posts nothing and ends here). */
+  maxRows?: number;
+  /** Classify against the ledger: only new and changed contacts are packed. */
+  ledger?: { mappingDigest: string; fullResync: boolean };
 }
 
 export interface CutChunk {
   /** The snapshot range covered, both ends included; firstSeq > lastSeq when no row was left. */
   firstSeq: number;
   lastSeq: number;
-  /** The import body, or undefined when every row of the range was rejected. */
+  /** The import body, or undefined when no contact of the range is to be sent. */
   packed: PackedImport<number> | undefined;
   rejects: Reject[];
   rejected: number;
   duplicates: number;
+  /** The contacts packed, for the ledger once their import completes. */
+  deliveries: Delivery[];
+  added: number;
+  updated: number;
+  unchanged: number;
+  suppressions: Suppression[];
+  marks: LedgerMarks;
   nextCursor: ChunkCursor;
   /** No snapshot row after lastSeq. */
   done: boolean;
@@ -54,6 +71,11 @@ const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resol
 
 /** Called between pages (heartbeats, cancellation checks). */
 export type PageHook = () => void;
+
+/** A packed contact's ledger entry and whether it is new to the ledger. */
+interface PackedDelivery extends Delivery {
+  added: boolean;
+}
 
 export async function cutChunk(
   reader: SnapshotReader,
@@ -79,9 +101,15 @@ export async function cutChunk(
   const rejects: Reject[] = [];
   let rejected = 0;
   let duplicates = 0;
+  const delivered = new Map<number, PackedDelivery>();
+  let unchanged = 0;
+  const suppressions: Suppression[] = [];
+  const marks: LedgerMarks = { left: [], rejoined: [] };
   let packed: PackedImport<number> | undefined;
   let after = cursor.afterSeq;
   let exhausted = false;
+  let rows = 0;
+  const maxRows = limits.maxRows ?? Infinity;
 
   scan: for (;;) {
     options.onPage?.();
@@ -93,6 +121,8 @@ export async function cutChunk(
     const page = await reader.readPage(runId, after, limit);
     for (const row of page) {
       if (options.untilSeq !== undefined && row.seq > options.untilSeq) break scan;
+      if (rows >= maxRows) break scan;
+      rows++;
       if (firstRow) {
         firstSeq = row.seq;
         firstRow = false;
@@ -105,12 +135,29 @@ export async function cutChunk(
         lastSeq = row.seq;
         continue;
       }
-      const full = packer.add(mapped.contact, row.seq);
+      const json = JSON.stringify(mapped.contact);
+      const hash = limits.ledger ? deliveryHash(limits.ledger.mappingDigest, json) : '';
+      const verdict = limits.ledger && row.emailKey ? classify({ delivered: row.delivered ?? null, onList: row.onList ?? false }, hash, limits.ledger.fullResync) : 'new';
+      if (verdict === 'unchanged' || verdict === 'left') {
+        if (verdict === 'left') {
+          suppressions.push({ snapshotSeq: row.seq, profileId: row.profileId, email: mapped.contact.email ?? null, reason: 'left_list' });
+          if (row.delivered?.state !== 'left') marks.left.push(row.emailKey!);
+        } else {
+          unchanged++;
+          if (row.delivered?.state === 'left') marks.rejoined.push(row.emailKey!);
+        }
+        lastSeq = row.seq;
+        lastAcceptedSeq = row.seq;
+        previousKey = mapped.key;
+        continue;
+      }
+      const full = packer.addJson(json, row.seq);
       if (full && full.tags[full.tags.length - 1] !== row.seq) {
         // This contact did not fit: the chunk ends just before it, and it starts the next one.
         packed = full;
         break scan;
       }
+      if (row.emailKey) delivered.set(row.seq, { emailKey: row.emailKey, hash, added: verdict === 'new' });
       lastSeq = row.seq;
       lastAcceptedSeq = row.seq;
       previousKey = mapped.key;
@@ -126,9 +173,33 @@ export async function cutChunk(
     after = page[page.length - 1].seq;
   }
   if (!packed) packed = packer.finish();
-  if (packed) lastAcceptedSeq = packed.tags[packed.tags.length - 1];
+
+  const deliveries: Delivery[] = [];
+  let added = 0;
+  for (const seq of packed?.tags ?? []) {
+    const d = delivered.get(seq);
+    if (!d) continue;
+    deliveries.push({ emailKey: d.emailKey, hash: d.hash });
+    if (d.added) added++;
+  }
+  const sent = packed?.contacts ?? 0;
 
   let done = exhausted;
   if (!done && options.untilSeq === undefined) done = (await reader.readPage(runId, lastSeq, 1)).length === 0;
-  return { firstSeq, lastSeq, packed, rejects, rejected, duplicates, nextCursor: { afterSeq: lastSeq, lastAcceptedSeq }, done };
+  return {
+    firstSeq,
+    lastSeq,
+    packed,
+    rejects,
+    rejected,
+    duplicates,
+    deliveries,
+    added,
+    updated: sent - added,
+    unchanged,
+    suppressions,
+    marks,
+    nextCursor: { afterSeq: lastSeq, lastAcceptedSeq },
+    done,
+  };
 }

@@ -15,6 +15,7 @@ export interface UploadCursor {
 
 /** What validation found out, carried through the run (ids and settings, no profile data). */
 export interface RunTarget {
+  exportId: string;
   exportName: string;
   connectionId: string;
   listId: string;
@@ -24,6 +25,9 @@ export interface RunTarget {
   maxRemovalPercent: number;
   segmentIds: string[];
   customFields: number;
+  /** How the run was asked to run (kept on the run's record). */
+  dryRun: boolean;
+  fullResync: boolean;
 }
 
 export interface SnapshotInput {
@@ -42,8 +46,11 @@ export interface UploadChunkInput {
   chunkNo: number;
   cursor: UploadCursor;
   connectionId: string;
+  exportId: string;
   listId: string;
   mapping: Mapping;
+  /** Send unchanged contacts too (never one who left the list). */
+  fullResync: boolean;
 }
 
 export interface UploadChunkResult {
@@ -63,6 +70,9 @@ export interface PollImportInput {
   runId: string;
   chunkNo: number;
   connectionId: string;
+  /** The ledger the chunk's contacts enter when its import completes. */
+  exportId: string;
+  listId: string;
   /** Every chunk is uploaded: the run is only waiting for imports now (phase waiting-for-import). */
   uploadsDone: boolean;
 }
@@ -96,4 +106,16 @@ export interface FinalizeResult {
 export interface RecordPhaseInput {
   runId: string;
   phase: RunPhase;
+}
+
+/** A dry run's classification of its whole snapshot: what the real run would do. */
+export interface PlanRunInput {
+  runId: string;
+  connectionId: string;
+  exportId: string;
+  listId: string;
+  mapping: Mapping;
+  fullResync: boolean;
+  syncMode: SyncMode;
+  maxRemovalPercent: number;
 }

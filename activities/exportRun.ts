@@ -6,6 +6,7 @@ import type { RunError } from '../store/types';
 import type {
   FinalizeInput,
   FinalizeResult,
+  PlanRunInput,
   PollImportInput,
   PollImportResult,
   RecordPhaseInput,
@@ -14,13 +15,17 @@ import type {
   SnapshotResult,
   UploadChunkInput,
   UploadChunkResult,
+  UploadCursor,
 } from './contracts';
 import { classified, runFailure } from './failures';
 import { heartbeating } from './heartbeat';
 import { cutChunk, type CutChunk, type SnapshotReader } from './chunks';
 import { mapProfile, toImportContact } from './contacts';
 import { SnapshotTooLargeError } from '../store/snapshots';
-import type { Mapping } from '../store/types';
+import type { Mapping, RunPlan } from '../store/types';
+import type { LedgerKey } from '../store/ledger';
+import { mappingDigest } from './delivery-hash';
+import { planOf } from './plan';
 import type { ActivityDeps } from './index';
 import type { Store } from '../store';
 import { runEnded } from '../services/events';
@@ -47,15 +52,20 @@ const mb = (bytes: number) => Math.round(bytes / 1048576);
 
 /** Snapshot rows read per query when cutting chunks. */
 const MAX_PAGE_ROWS = 1000;
+/** Snapshot rows one chunk covers at most: a run of unchanged contacts still moves on in steps. */
+const MAX_CHUNK_ROWS = 100_000;
 
 const terminalChunkStates: readonly ChunkState[] = ['empty', 'completed', 'failed', 'cancelled', 'timed_out'];
 
 export function createExportRunActivities(deps: ActivityDeps) {
   const { store, constantContact: cc, config, logger, clock } = deps;
   const snapshots: SnapshotReader & Pick<Store['snapshots'], 'create' | 'drop'> = store.snapshots;
-  const limits = (listId: string, mapping: Mapping) => ({
+  const limits = (listId: string, mapping: Mapping, fullResync?: boolean) => ({
     listId,
     mapping,
+    maxRows: MAX_CHUNK_ROWS,
+    // Without `fullResync` (the chunk estimate) contacts are not classified: every one counts.
+    ...(fullResync === undefined ? {} : { ledger: { mappingDigest: mappingDigest(mapping), fullResync } }),
     maxContacts: config.constantContact.maxContactsPerImport,
     maxBytes: config.constantContact.maxImportBytes,
     // Pages of at most 1,000 rows: the objects of a page die young (cheap garbage collection, a
@@ -71,22 +81,26 @@ export function createExportRunActivities(deps: ActivityDeps) {
    */
   const ahead = new Map<string, { cursor: string; at: number; cut: Promise<CutChunk | undefined> }>();
   const aheadKey = (runId: string, chunkNo: number) => `${runId}:${chunkNo}`;
-  const cursorKey = (cursor: UploadChunkInput['cursor'], listId: string, mapping: Mapping) => JSON.stringify([cursor, listId, mapping]);
+  const cursorKey = (input: UploadChunkInput) => JSON.stringify([input.cursor, input.exportId, input.listId, input.mapping, input.fullResync]);
+  /** Snapshot rows with what the ledger and the list read say of each (classifies the contacts). */
+  const ledgerReader = (key: LedgerKey): SnapshotReader => ({ readPage: (runId, afterSeq, limit) => store.ledger.readPage(runId, key, afterSeq, limit) });
+  const cutFrom = (input: UploadChunkInput, options?: Parameters<typeof cutChunk>[4]) =>
+    cutChunk(ledgerReader(input), input.runId, input.cursor, limits(input.listId, input.mapping, input.fullResync), options);
   function cutAhead(input: UploadChunkInput): void {
     const now = Date.now();
     for (const [key, entry] of ahead) if (now - entry.at > 120_000 || ahead.size > 8) ahead.delete(key);
-    const cut = cutChunk(snapshots, input.runId, input.cursor, limits(input.listId, input.mapping)).catch(() => undefined);
-    ahead.set(aheadKey(input.runId, input.chunkNo), { cursor: cursorKey(input.cursor, input.listId, input.mapping), at: now, cut });
+    const cut = cutFrom(input).catch(() => undefined);
+    ahead.set(aheadKey(input.runId, input.chunkNo), { cursor: cursorKey(input), at: now, cut });
   }
   async function cutNow(input: UploadChunkInput, onPage: () => void): Promise<CutChunk> {
     const key = aheadKey(input.runId, input.chunkNo);
     const entry = ahead.get(key);
     ahead.delete(key);
-    if (entry && entry.cursor === cursorKey(input.cursor, input.listId, input.mapping)) {
+    if (entry && entry.cursor === cursorKey(input)) {
       const cut = await entry.cut;
       if (cut) return cut;
     }
-    return cutChunk(snapshots, input.runId, input.cursor, limits(input.listId, input.mapping), { onPage });
+    return cutFrom(input, { onPage });
   }
 
   async function loadRun(runId: string) {
@@ -127,8 +141,11 @@ export function createExportRunActivities(deps: ActivityDeps) {
           }
           throw err;
         }
+        // A changed list starts a fresh ledger: what was delivered to another list says nothing of this one.
+        await store.ledger.forgetOtherLists({ exportId: exp.id, listId: exp.listId });
         logger.info({ runId, exportId: exp.id }, 'run validated');
         return {
+          exportId: exp.id,
           exportName: exp.name,
           connectionId: exp.connectionId,
           listId: exp.listId,
@@ -137,6 +154,8 @@ export function createExportRunActivities(deps: ActivityDeps) {
           maxRemovalPercent: exp.maxRemovalPercent,
           segmentIds: exp.segmentIds,
           customFields: Object.keys(exp.mapping.customFields ?? {}).length,
+          dryRun: run.dryRun,
+          fullResync: run.fullResync,
         };
       });
     },
@@ -187,7 +206,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
      */
     async uploadChunk(input: UploadChunkInput): Promise<UploadChunkResult> {
       return step(async (ctx) => {
-        const { runId, chunkNo, connectionId, listId, mapping } = input;
+        const { runId, chunkNo, connectionId } = input;
         await store.runs.setPhase(runId, 'uploading');
         const onPage = () => throwIfCancelled(ctx);
         let chunk = await store.runs.getChunk(runId, chunkNo);
@@ -211,8 +230,13 @@ export function createExportRunActivities(deps: ActivityDeps) {
               rejected: cut.rejected,
               duplicates: cut.duplicates,
               state: cut.packed ? 'prepared' : 'empty',
+              added: cut.added,
+              updated: cut.updated,
+              unchanged: cut.unchanged,
+              suppressed: cut.suppressions.length,
             },
             cut.rejects,
+            (tx) => store.ledger.recordChunk(tx, { runId, chunkNo, key: input, deliveries: cut.deliveries, suppressions: cut.suppressions, marks: cut.marks, now: clock().toISOString() }),
           );
           body = cut.packed?.body;
           nextCursor = cut.nextCursor;
@@ -220,7 +244,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
           if (!done) cutAhead({ ...input, chunkNo: chunkNo + 1, cursor: nextCursor });
         } else {
           // A retry: the same range again (deterministic), for the body and the cursor.
-          const again = await cutChunk(snapshots, runId, input.cursor, limits(listId, mapping), { untilSeq: chunk.lastSeq, onPage });
+          const again = await cutFrom(input, { untilSeq: chunk.lastSeq, onPage });
           body = again.packed?.body;
           nextCursor = { afterSeq: chunk.lastSeq, lastAcceptedSeq: again.nextCursor.lastAcceptedSeq };
           done = (await snapshots.readPage(runId, chunk.lastSeq, 1)).length === 0;
@@ -245,7 +269,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
     },
 
     /** Step 4: one look at a chunk's import. When it is finished, its counts go into the chunk row. */
-    async pollImport({ runId, chunkNo, connectionId, uploadsDone }: PollImportInput): Promise<PollImportResult> {
+    async pollImport({ runId, chunkNo, connectionId, uploadsDone, exportId, listId }: PollImportInput): Promise<PollImportResult> {
       return step(async () => {
         const chunk = await store.runs.getChunk(runId, chunkNo);
         if (!chunk) throw runFailure('chunk_not_found', `chunk ${chunkNo} of run ${runId} was never recorded`);
@@ -267,9 +291,28 @@ export function createExportRunActivities(deps: ActivityDeps) {
           ccErrors = chunk.contacts - unsubscribed;
           imported = 0;
         }
-        await store.runs.finishChunk(runId, chunkNo, { state: status.state as ChunkState, imported, unsubscribed, ccErrors });
+        // Its contacts count as delivered only now, and only when the import completed.
+        await store.runs.finishChunk(runId, chunkNo, { state: status.state as ChunkState, imported, unsubscribed, ccErrors }, (tx) =>
+          store.ledger.settleChunk(tx, { runId, chunkNo, key: { exportId, listId }, completed: status.state === 'completed', now: clock().toISOString() }),
+        );
         logger.info({ runId, chunkNo, state: status.state, imported, unsubscribed, ccErrors }, 'import finished');
         return { chunkNo, finished: true, state: status.state, percentDone: 100, failed: status.state !== 'completed' };
+      });
+    },
+
+    /**
+     * A dry run's step 3: classifies the whole snapshot exactly as the uploads would (the same
+     * cut), posts nothing and writes nothing but the plan.
+     */
+    async planRun(input: PlanRunInput): Promise<RunPlan> {
+      return step(async (ctx) => {
+        const onPage = () => throwIfCancelled(ctx);
+        const plan = await planOf(deps, input, (cursor: UploadCursor) =>
+          cutFrom({ ...input, chunkNo: 0, cursor }, { onPage }),
+        );
+        await store.runs.setPlan(input.runId, plan);
+        logger.info({ runId: input.runId, plan }, 'dry run planned');
+        return plan;
       });
     },
 
@@ -289,6 +332,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
       if (!run) throw runFailure('run_not_found', `run ${runId} does not exist`);
       await runEnded(deps, run);
       await snapshots.drop(runId);
+      await store.ledger.forgetRun(runId);
       logger.info({ runId, status: run.status, counts: run.counts, error: run.error?.code }, 'run finished');
       const endStatus = run.status === 'running' || run.status === 'skipped' ? status : run.status;
       return { runId, status: endStatus, counts: run.counts, error: run.error as RunError | null };

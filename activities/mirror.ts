@@ -4,6 +4,7 @@ import { heartbeat } from './heartbeat';
 import { ConstantContactError, terminalActivityStates, type ListMember } from '../constant-contact/types';
 import { MirrorRepository, type RemovalDecision } from '../store/mirror';
 import { runAwaitingApproval } from '../services/events';
+import { emailKeyOf } from './contacts';
 
 /**
  * Mirror mode's activities: read the list's members after the uploads, plan who leaves (members
@@ -14,8 +15,9 @@ import { runAwaitingApproval } from '../services/events';
  * states and links: contact ids and emails stay in the store (store/mirror.ts).
  */
 
-/** Constant Contact takes at most 500 contact ids per remove-list-memberships request. */
-export const REMOVAL_BATCH_SIZE = 500;
+import { REMOVAL_BATCH_SIZE, TARGETED_READS_MAX } from './mirror-limits';
+
+export { REMOVAL_BATCH_SIZE };
 
 export interface ListReadInput {
   runId: string;
@@ -116,15 +118,38 @@ export function createMirrorActivities(deps: ActivityDeps) {
   async function storeMembers(runId: string, members: readonly ListMember[]): Promise<void> {
     await mirror.addListMembers(
       runId,
-      members.filter((m) => m.contactId).map((m) => ({ contactId: m.contactId, email: m.email || null })),
+      members.map((m) => ({ contactId: m.contactId || null, email: m.email || null })),
     );
+  }
+
+  /** The ledger key of a run: its export and the list it delivers to. */
+  async function ledgerKeyOf(runId: string): Promise<{ exportId: string; listId: string } | undefined> {
+    const [run, state] = await Promise.all([store.runs.get(runId), mirror.get(runId)]);
+    return run && state ? { exportId: run.exportId, listId: state.listId } : undefined;
+  }
+
+  /** Contact ids for the emails of `missing` (email keys): targeted reads for a few, else the list's pages. */
+  async function findContactIds(input: { runId: string; connectionId: string; listId: string }, missing: readonly string[]): Promise<{ email: string; contactId: string }[]> {
+    if (missing.length <= TARGETED_READS_MAX) {
+      const ids = await cc.findContactIdsByEmail(input.connectionId, [...missing]);
+      return [...ids].map(([email, contactId]) => ({ email, contactId }));
+    }
+    const wanted = new Set(missing);
+    const found: { email: string; contactId: string }[] = [];
+    let next: string | null = null;
+    do {
+      const page = await cc.pageListMembers(input.connectionId, { listId: input.listId, next });
+      for (const m of page.members) if (m.contactId && m.email && wanted.has(emailKeyOf(m.email))) found.push({ email: m.email, contactId: m.contactId });
+      heartbeat({ found: found.length });
+      next = page.next;
+    } while (next);
+    return found;
   }
 
   return {
     /** Forgets any earlier read of the run's list and starts a contact export of it (one call). */
     async startListRead(input: ListReadInput): Promise<StartListReadResult> {
       await mirror.beginListRead(input.runId, input.listId, now());
-      await store.runs.setPhase(input.runId, 'removing');
       try {
         const { activityId } = await cc.startContactExport(input.connectionId, { listIds: [input.listId] });
         return { exportActivityId: activityId };
@@ -197,6 +222,26 @@ export function createMirrorActivities(deps: ActivityDeps) {
       };
     },
 
+    /**
+     * Gives every planned removal a contact id (the list read by contact export has none): from the
+     * ledger, then from Constant Contact — a targeted read per contact for a few, else the list's
+     * pages of 500. Ids found are kept in the ledger. Answers the batches to post.
+     */
+    async resolveRemovalIds(input: { runId: string; connectionId: string; listId: string }): Promise<{ batches: number; withoutId: number }> {
+      const key = await ledgerKeyOf(input.runId);
+      if (key) await mirror.idsFromLedger(input.runId, key.exportId, key.listId);
+      const missing = await mirror.removalsWithoutId(input.runId);
+      if (missing.length > 0) {
+        const found = await classified(() => findContactIds(input, missing));
+        await mirror.setRemovalIds(input.runId, found);
+        if (key) await store.ledger.rememberRemovalIds(input.runId, key);
+      }
+      const withId = await mirror.countRemovalsWithId(input.runId);
+      const withoutId = (await mirror.get(input.runId))!.plannedRemovals - withId;
+      if (withoutId > 0) logger.warn({ runId: input.runId, withoutId }, 'planned removals without a Constant Contact contact (no longer in the account): skipped');
+      return { batches: Math.ceil(withId / REMOVAL_BATCH_SIZE), withoutId };
+    },
+
     /** Shows where the removals are: awaiting-approval, waiting-for-quota, removing. */
     async setRemovalsPhase(input: { runId: string; phase: 'awaiting-approval' | 'waiting-for-quota' | 'removing' }): Promise<void> {
       await store.runs.setPhase(input.runId, input.phase);
@@ -217,7 +262,7 @@ export function createMirrorActivities(deps: ActivityDeps) {
     async removeBatch(input: RemoveBatchInput): Promise<RemoveBatchResult> {
       const existing = await mirror.getBatch(input.runId, input.batchNo);
       if (existing?.activityId) return { contacts: existing.contacts, activityId: existing.activityId };
-      const contactIds = await mirror.removalBatchContactIds(input.runId, input.batchNo, REMOVAL_BATCH_SIZE);
+      const contactIds = (await mirror.removalBatch(input.runId, input.batchNo, REMOVAL_BATCH_SIZE)).map((r) => r.contactId);
       if (contactIds.length === 0) {
         throw runFailure(MirrorFailure.removalBatchMissing, `removal batch ${input.batchNo} of run ${input.runId} has no contacts`);
       }
@@ -240,6 +285,12 @@ export function createMirrorActivities(deps: ActivityDeps) {
       // person_count: the contacts the activity found and took off the list; ids it did not know are errors.
       const errors = Math.min(batch.contacts, s.errorCount);
       const removed = s.state === 'completed' ? Math.min(batch.contacts, s.personCount > 0 ? s.personCount : batch.contacts - errors) : 0;
+      if (s.state === 'completed') {
+        // The ledger remembers whom we removed: such a contact re-entering the segment is added again.
+        const key = await ledgerKeyOf(input.runId);
+        const batchKeys = (await mirror.removalBatch(input.runId, input.batchNo, REMOVAL_BATCH_SIZE)).map((r) => r.emailKey);
+        if (key) await store.ledger.markRemoved(key, batchKeys, input.runId, now());
+      }
       await mirror.recordBatchDone(input.runId, input.batchNo, { state: s.state, removed, errors: s.state === 'completed' ? errors : batch.contacts });
       await store.runs.setCounts(input.runId, { removed: (await mirror.totals(input.runId)).removed });
       return { state: s.state, done: true, removed };

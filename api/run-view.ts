@@ -11,7 +11,7 @@ type TemporalConfig = Config['temporal'];
 export { exportRunsUiUrl, scheduleUiUrl, workflowUiUrl } from '../services/temporal-links';
 
 /** A run as the API answers it (GET /v1/runs/{id}). */
-export type RunJson = Pick<Run, 'id' | 'exportId' | 'status' | 'trigger' | 'startedAt' | 'finishedAt' | 'workflowId' | 'counts' | 'error'> & {
+export type RunJson = Pick<Run, 'id' | 'exportId' | 'status' | 'trigger' | 'startedAt' | 'finishedAt' | 'workflowId' | 'counts' | 'error' | 'dryRun' | 'fullResync' | 'plan'> & {
   temporalUiUrl: string;
   progress: Pick<Run, 'phase' | 'chunksDone' | 'chunksTotal'> & { percent: number };
   alerts: RunAlert[];
@@ -59,6 +59,9 @@ export function runJson(run: RunWithAlerts, temporal: TemporalConfig): RunJson {
     temporalUiUrl: runUiUrl(temporal, run),
     progress: { phase: run.phase, chunksDone: run.chunksDone, chunksTotal: run.chunksTotal, percent: runPercent(run) },
     counts: run.counts,
+    dryRun: run.dryRun,
+    fullResync: run.fullResync,
+    plan: run.plan,
     error: run.error,
     alerts: run.alerts ?? [],
   };

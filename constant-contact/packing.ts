@@ -67,7 +67,11 @@ export class ImportPacker<Tag = unknown> {
    * contact then starts the next body), otherwise undefined.
    */
   add(contact: ImportContact, tag: Tag): PackedImport<Tag> | undefined {
-    const json = JSON.stringify(contact);
+    return this.addJson(JSON.stringify(contact), tag);
+  }
+
+  /** `add` for a contact already serialized (a caller that also hashes it serializes it once). */
+  addJson(json: string, tag: Tag): PackedImport<Tag> | undefined {
     const size = Buffer.byteLength(json);
     if (this.envelopeBytes + size >= this.options.maxBytes) throw new ContactTooLargeError(size, this.options.maxBytes);
     let done: PackedImport<Tag> | undefined;

@@ -2,7 +2,7 @@ import type { WorkflowStartOptions } from '@temporalio/client';
 import type { Config } from '../common/config';
 import { newId } from '../common/ids';
 import type { RunRecord } from '../store/runs';
-import type { Export, RunError, RunTrigger } from '../store/types';
+import type { Export, RunError, RunOptions, RunTrigger } from '../store/types';
 import { EXPORT_RUN_WORKFLOW_TYPE, exportRunWorkflowId, runSearchAttributes, type ExportRunStart } from './contracts';
 import { nowOf, type RunsDeps } from './deps';
 import { runEnded, runStarted } from './events';
@@ -74,7 +74,7 @@ export class RunStartError extends Error {
  * is gone or detached, or when a run of it is going (`runningRunId`). Throws RunStartError when the
  * workflow could not be started (the row then ends `failed` with `start_failed`).
  */
-export async function startRun(deps: RunsDeps, input: { exportId: string; trigger: RunTrigger }): Promise<StartRunOutcome> {
+export async function startRun(deps: RunsDeps, input: { exportId: string; trigger: RunTrigger; options?: RunOptions }): Promise<StartRunOutcome> {
   const { store, config, temporal } = deps;
   const now = () => nowOf(deps);
   const exp = await store.exports.get(input.exportId);
@@ -84,9 +84,10 @@ export async function startRun(deps: RunsDeps, input: { exportId: string; trigge
   }
   const runId = newId('run');
   const workflowId = exportRunWorkflowId(exp.id, runId);
-  let created = await store.runs.createRunning({ id: runId, exportId: exp.id, trigger: input.trigger, workflowId, startedAt: now().toISOString() });
+  const newRun = () => ({ id: runId, exportId: exp.id, trigger: input.trigger, workflowId, startedAt: now().toISOString(), options: input.options });
+  let created = await store.runs.createRunning(newRun());
   if (!created.created && (await repairStaleRun(deps, created.runningRunId))) {
-    created = await store.runs.createRunning({ id: runId, exportId: exp.id, trigger: input.trigger, workflowId, startedAt: now().toISOString() });
+    created = await store.runs.createRunning(newRun());
   }
   if (!created.created) {
     return {

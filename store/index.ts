@@ -14,6 +14,7 @@ import { ConnectionRepository } from './connections';
 import { TokenRepository } from './tokens';
 import { ExportRepository } from './exports';
 import { RunRepository } from './runs';
+import { LedgerRepository } from './ledger';
 import { RateLimitRepository } from './rate-limits';
 import { SettingsRepository } from './settings';
 import { ConsoleSessionRepository } from './console-sessions';
@@ -35,6 +36,7 @@ export class Store {
   readonly tokens: TokenRepository;
   readonly exports: ExportRepository;
   readonly runs: RunRepository;
+  readonly ledger: LedgerRepository;
   readonly rateLimits: RateLimitRepository;
   readonly settings: SettingsRepository;
   readonly consoleSessions: ConsoleSessionRepository;
@@ -56,6 +58,7 @@ export class Store {
     this.tokens = new TokenRepository(db, secrets);
     this.exports = new ExportRepository(db);
     this.runs = new RunRepository(db);
+    this.ledger = new LedgerRepository(db);
     this.rateLimits = new RateLimitRepository(db);
     this.settings = new SettingsRepository(db);
     this.consoleSessions = new ConsoleSessionRepository(db);

@@ -1,5 +1,6 @@
 import { scanSql } from './catalog';
 import type { Db, Dialect } from './db';
+import { ledgerMigration } from './ledger-migration';
 
 /**
  * Versioned migrations, applied in order at start. Nothing has been
@@ -211,6 +212,7 @@ CREATE TABLE settings (
 );
 `,
   },
+  ledgerMigration,
   {
     version: 20,
     name: 'audit log',

@@ -14,7 +14,8 @@ import { ensureSqliteFunctions } from './rules';
 export type RemovalDecision = 'approved' | 'rejected' | 'timed-out' | 'not-needed';
 
 export interface ListMemberRow {
-  contactId: string;
+  /** Null when the read gave no id (a contact export names none). */
+  contactId: string | null;
   /** The member's email as Constant Contact gives it; its key is computed as run_snapshot.email_key is. */
   email: string | null;
 }
@@ -98,22 +99,36 @@ export class MirrorRepository {
     });
   }
 
-  /** Adds members read from the list; a member already added (same contact id) is kept once. */
+  /**
+   * Adds members read from the list, keyed by normalized email (a member already added keeps the
+   * first contact id it got). Members without an email cannot be matched to a profile and are skipped.
+   */
   async addListMembers(runId: string, members: readonly ListMemberRow[]): Promise<void> {
-    if (members.length === 0) return;
+    const withEmail = members.filter((m): m is ListMemberRow & { email: string } => !!m.email && m.email.replace(/[ \t\n\r]/g, '') !== '');
+    if (withEmail.length === 0) return;
     await this.db.tx(async (tx) => {
-      for (let i = 0; i < members.length; i += INSERT_ROWS) {
-        const slice = members.slice(i, i + INSERT_ROWS);
+      for (let i = 0; i < withEmail.length; i += INSERT_ROWS) {
+        const slice = withEmail.slice(i, i + INSERT_ROWS);
         const params: unknown[] = [];
-        for (const m of slice) params.push(runId, m.contactId, m.email);
+        for (const m of slice) params.push(runId, m.email, m.contactId);
         const key = emailKeySql(tx.dialect);
         await tx.run(
-          `INSERT INTO run_list_members (run_id, contact_id, email_key) VALUES ${slice.map(() => `(?, ?, ${key})`).join(', ')}
-           ON CONFLICT (run_id, contact_id) DO NOTHING`,
+          `INSERT INTO run_list_members (run_id, email_key, contact_id) VALUES ${slice.map(() => `(?, ${key}, ?)`).join(', ')}
+           ON CONFLICT (run_id, email_key) DO NOTHING`,
           params,
         );
       }
     });
+  }
+
+  /** Members the list read found that are not in the run's snapshot (mirror mode would remove them). */
+  async countMembersNotInSnapshot(runId: string): Promise<number> {
+    const row = await this.db.get<{ n: number }>(
+      `SELECT COUNT(*) AS n FROM run_list_members m
+        WHERE m.run_id = ? AND NOT EXISTS (SELECT 1 FROM run_snapshot s WHERE s.run_id = m.run_id AND s.email_key = m.email_key)`,
+      [runId],
+    );
+    return Number(row?.n ?? 0);
   }
 
   async countListMembers(runId: string): Promise<number> {
@@ -132,12 +147,11 @@ export class MirrorRepository {
       if (Number(started?.n ?? 0) === 0) {
         await tx.run('DELETE FROM run_removals WHERE run_id = ?', [runId]);
         await tx.run(
-          `INSERT INTO run_removals (run_id, seq, contact_id)
-           SELECT m.run_id, ROW_NUMBER() OVER (ORDER BY m.contact_id) - 1, m.contact_id
+          `INSERT INTO run_removals (run_id, seq, email_key, contact_id)
+           SELECT m.run_id, ROW_NUMBER() OVER (ORDER BY m.email_key) - 1, m.email_key, m.contact_id
              FROM run_list_members m
             WHERE m.run_id = ?
-              AND (m.email_key IS NULL
-                   OR NOT EXISTS (SELECT 1 FROM run_snapshot s WHERE s.run_id = m.run_id AND s.email_key = m.email_key))`,
+              AND NOT EXISTS (SELECT 1 FROM run_snapshot s WHERE s.run_id = m.run_id AND s.email_key = m.email_key)`,
           [runId],
         );
         const members = await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM run_list_members WHERE run_id = ?', [runId]);
@@ -156,13 +170,53 @@ export class MirrorRepository {
     });
   }
 
-  /** The contact ids of removal batch `batchNo` (at most batchSize). */
-  async removalBatchContactIds(runId: string, batchNo: number, batchSize: number): Promise<string[]> {
-    const rows = await this.db.all<{ contact_id: string }>(
-      'SELECT contact_id FROM run_removals WHERE run_id = ? AND seq >= ? AND seq < ? ORDER BY seq',
-      [runId, batchNo * batchSize, (batchNo + 1) * batchSize],
+  /** Removal batch `batchNo` (at most batchSize): the planned removals whose contact id is known, in seq order. */
+  async removalBatch(runId: string, batchNo: number, batchSize: number): Promise<{ contactId: string; emailKey: string }[]> {
+    const rows = await this.db.all<{ contact_id: string; email_key: string }>(
+      'SELECT contact_id, email_key FROM run_removals WHERE run_id = ? AND contact_id IS NOT NULL ORDER BY seq LIMIT ? OFFSET ?',
+      [runId, batchSize, batchNo * batchSize],
     );
-    return rows.map((r) => r.contact_id);
+    return rows.map((r) => ({ contactId: r.contact_id, emailKey: r.email_key }));
+  }
+
+  /** Planned removals without a contact id yet (their email keys). */
+  async removalsWithoutId(runId: string): Promise<string[]> {
+    const rows = await this.db.all<{ email_key: string }>('SELECT email_key FROM run_removals WHERE run_id = ? AND contact_id IS NULL ORDER BY seq', [runId]);
+    return rows.map((r) => r.email_key);
+  }
+
+  /**
+   * Gives the list's members, then the planned removals, the contact ids found for their emails
+   * (raw emails, keyed as the list read keys them; members by their primary key, removals in one
+   * statement).
+   */
+  async setRemovalIds(runId: string, found: readonly { email: string; contactId: string }[]): Promise<void> {
+    await this.db.tx(async (tx) => {
+      const key = emailKeySql(tx.dialect);
+      for (const f of found) {
+        await tx.run(`UPDATE run_list_members SET contact_id = ? WHERE run_id = ? AND email_key = ${key} AND contact_id IS NULL`, [f.contactId, runId, f.email]);
+      }
+      await tx.run(
+        `UPDATE run_removals SET contact_id = (SELECT m.contact_id FROM run_list_members m WHERE m.run_id = run_removals.run_id AND m.email_key = run_removals.email_key)
+          WHERE run_id = ? AND contact_id IS NULL`,
+        [runId],
+      );
+    });
+  }
+
+  /** Removals whose contact id is known: what the batches cover. */
+  async countRemovalsWithId(runId: string): Promise<number> {
+    const row = await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM run_removals WHERE run_id = ? AND contact_id IS NOT NULL', [runId]);
+    return Number(row?.n ?? 0);
+  }
+
+  /** Fills planned removals' contact ids from the ledger of the export and list. */
+  async idsFromLedger(runId: string, exportId: string, listId: string): Promise<void> {
+    await this.db.run(
+      `UPDATE run_removals SET contact_id = (SELECT l.contact_id FROM delivery_ledger l WHERE l.export_id = ? AND l.list_id = ? AND l.email_key = run_removals.email_key)
+        WHERE run_id = ? AND contact_id IS NULL`,
+      [exportId, listId, runId],
+    );
   }
 
   async getBatch(runId: string, batchNo: number): Promise<RemovalBatch | null> {

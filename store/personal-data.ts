@@ -5,7 +5,7 @@ import type { Db } from './db';
  * to a run (`run_id`). One list, so that retention and the deletion of a profile reach every such
  * table: a new table of that kind is one more entry here.
  */
-export const PERSONAL_RUN_TABLES = ['run_rejects'] as const;
+export const PERSONAL_RUN_TABLES = ['run_rejects', 'run_suppressions'] as const;
 
 /** Deletes a profile's rows in every personal-data table of runs (inside the profile's deletion). */
 export async function forgetProfileRows(db: Db, profileId: string): Promise<void> {

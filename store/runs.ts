@@ -8,7 +8,9 @@ import {
   type Run,
   type RunCounts,
   type RunError,
+  type RunOptions,
   type RunPhase,
+  type RunPlan,
   type RunStatus,
   type RunTrigger,
 } from './types';
@@ -41,7 +43,17 @@ export interface RunChunk {
   imported: number;
   unsubscribed: number;
   ccErrors: number;
+  /** Of `contacts`: new to the ledger, and changed since delivered. */
+  added: number;
+  updated: number;
+  /** Profiles of the range not sent: unchanged, and suppressed (left the list). */
+  unchanged: number;
+  suppressed: number;
 }
+
+/** A chunk as recorded before its import is posted (the ledger's counts default to 0). */
+export type NewChunk = Omit<RunChunk, 'activityId' | 'imported' | 'unsubscribed' | 'ccErrors' | 'added' | 'updated' | 'unchanged' | 'suppressed'> &
+  Partial<Pick<RunChunk, 'added' | 'updated' | 'unchanged' | 'suppressed'>>;
 
 export interface RunRecord extends Run {
   /** Chunks whose import was posted (or that had nothing to post): for progress. */
@@ -54,6 +66,7 @@ export interface NewRun {
   trigger: RunTrigger;
   workflowId: string;
   startedAt: string;
+  options?: RunOptions;
 }
 
 export type CreateRunResult = { created: true; run: RunRecord } | { created: false; runningRunId: string };
@@ -73,6 +86,9 @@ interface RunRow {
   error_code: string | null;
   error_message: string | null;
   chunks_uploaded: number;
+  dry_run: number | boolean;
+  full_resync: number | boolean;
+  plan: unknown;
 }
 
 interface ChunkRow {
@@ -89,6 +105,10 @@ interface ChunkRow {
   imported: number;
   unsubscribed: number;
   cc_errors: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  suppressed: number;
 }
 
 const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
@@ -112,6 +132,9 @@ function toRun(row: RunRow): RunRecord {
     counts: { ...emptyCounts(), ...(json(row.counts) as Partial<RunCounts>) },
     error: row.error_code ? { code: row.error_code, message: row.error_message ?? '' } : null,
     chunksUploaded: Number(row.chunks_uploaded ?? 0),
+    dryRun: Number(row.dry_run) === 1 || row.dry_run === true,
+    fullResync: Number(row.full_resync) === 1 || row.full_resync === true,
+    plan: row.plan ? (json(row.plan) as RunPlan) : null,
   };
 }
 
@@ -130,6 +153,10 @@ function toChunk(row: ChunkRow): RunChunk {
     imported: Number(row.imported),
     unsubscribed: Number(row.unsubscribed),
     ccErrors: Number(row.cc_errors),
+    added: Number(row.added),
+    updated: Number(row.updated),
+    unchanged: Number(row.unchanged),
+    suppressed: Number(row.suppressed),
   };
 }
 
@@ -149,9 +176,9 @@ export class RunRepository {
     for (let attempt = 0; attempt < 3; attempt++) {
       try {
         await this.db.run(
-          `INSERT INTO runs (id, export_id, status, trigger, started_at, workflow_id, phase, counts)
-           VALUES (?, ?, 'running', ?, ?, ?, ?, ?)`,
-          [run.id, run.exportId, run.trigger, run.startedAt, run.workflowId, phase, JSON.stringify(emptyCounts())],
+          `INSERT INTO runs (id, export_id, status, trigger, started_at, workflow_id, phase, counts, dry_run, full_resync)
+           VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)`,
+          [run.id, run.exportId, run.trigger, run.startedAt, run.workflowId, phase, JSON.stringify(emptyCounts()), run.options?.dryRun ? 1 : 0, run.options?.fullResync ? 1 : 0],
         );
         return { created: true, run: (await this.get(run.id))! };
       } catch (err) {
@@ -179,9 +206,9 @@ export class RunRepository {
     return row ? toRun(row) : undefined;
   }
 
-  /** The export's running run, if any. */
+  /** The export's running run, if any (dry runs do not count: they change nothing). */
   async running(exportId: string): Promise<RunRecord | undefined> {
-    const row = await this.db.get<RunRow>(`${SELECT_RUN} WHERE r.export_id = ? AND r.status = 'running'`, [exportId]);
+    const row = await this.db.get<RunRow>(`${SELECT_RUN} WHERE r.export_id = ? AND r.status = 'running' AND r.dry_run = 0`, [exportId]);
     return row ? toRun(row) : undefined;
   }
 
@@ -211,6 +238,11 @@ export class RunRepository {
   /** Sets the phase of a running run; a finished run is left alone. */
   async setPhase(runId: string, phase: RunPhase): Promise<void> {
     await this.db.run(`UPDATE runs SET phase = ? WHERE id = ? AND status = 'running'`, [phase, runId]);
+  }
+
+  /** Stores a dry run's plan. */
+  async setPlan(runId: string, plan: RunPlan): Promise<void> {
+    await this.db.run('UPDATE runs SET plan = ? WHERE id = ?', [JSON.stringify(plan), runId]);
   }
 
   async setChunksTotal(runId: string, chunksTotal: number): Promise<void> {
@@ -243,13 +275,20 @@ export class RunRepository {
    * Records a chunk before its import is posted, with its rejects, in one transaction. Idempotent:
    * a chunk or reject recorded already (a retried activity) stays as it is. Answers the stored chunk.
    */
-  async saveChunk(chunk: Omit<RunChunk, 'activityId' | 'imported' | 'unsubscribed' | 'ccErrors'>, rejects: readonly Reject[]): Promise<RunChunk> {
+  async saveChunk(
+    chunk: NewChunk,
+    rejects: readonly Reject[],
+    alsoRecord?: (tx: Db) => Promise<void>,
+  ): Promise<RunChunk> {
     return this.db.tx(async (tx) => {
+      const existing = await tx.get<ChunkRow>('SELECT * FROM run_chunks WHERE run_id = ? AND chunk_no = ?', [chunk.runId, chunk.chunkNo]);
+      if (existing) return toChunk(existing);
       await this.insertRejects(tx, chunk.runId, rejects);
+      await alsoRecord?.(tx);
       await tx.run(
-        `INSERT INTO run_chunks (run_id, chunk_no, first_seq, last_seq, contacts, bytes, rejected, duplicates, state)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, chunk_no) DO NOTHING`,
-        [chunk.runId, chunk.chunkNo, chunk.firstSeq, chunk.lastSeq, chunk.contacts, chunk.bytes, chunk.rejected, chunk.duplicates, chunk.state],
+        `INSERT INTO run_chunks (run_id, chunk_no, first_seq, last_seq, contacts, bytes, rejected, duplicates, state, added, updated, unchanged, suppressed)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, chunk_no) DO NOTHING`,
+        [chunk.runId, chunk.chunkNo, chunk.firstSeq, chunk.lastSeq, chunk.contacts, chunk.bytes, chunk.rejected, chunk.duplicates, chunk.state, chunk.added ?? 0, chunk.updated ?? 0, chunk.unchanged ?? 0, chunk.suppressed ?? 0],
       );
       await this.refreshCounts(tx, chunk.runId);
       const row = await tx.get<ChunkRow>('SELECT * FROM run_chunks WHERE run_id = ? AND chunk_no = ?', [chunk.runId, chunk.chunkNo]);
@@ -271,8 +310,10 @@ export class RunRepository {
     runId: string,
     chunkNo: number,
     result: { state: ChunkState; imported: number; unsubscribed: number; ccErrors: number },
+    alsoRecord?: (tx: Db) => Promise<void>,
   ): Promise<void> {
     await this.db.tx(async (tx) => {
+      await alsoRecord?.(tx);
       await tx.run(
         `UPDATE run_chunks SET state = ?, imported = ?, unsubscribed = ?, cc_errors = ? WHERE run_id = ? AND chunk_no = ?`,
         [result.state, result.imported, result.unsubscribed, result.ccErrors, runId, chunkNo],
@@ -287,6 +328,8 @@ export class RunRepository {
       `SELECT COALESCE(SUM(contacts), 0) AS sent, COALESCE(SUM(rejected), 0) AS rejected,
               COALESCE(SUM(duplicates), 0) AS duplicates, COALESCE(SUM(imported), 0) AS imported,
               COALESCE(SUM(unsubscribed), 0) AS unsubscribed, COALESCE(SUM(cc_errors), 0) AS cc_errors,
+              COALESCE(SUM(added), 0) AS added, COALESCE(SUM(updated), 0) AS updated,
+              COALESCE(SUM(unchanged), 0) AS unchanged, COALESCE(SUM(suppressed), 0) AS suppressed,
               COUNT(*) AS chunks,
               COALESCE(SUM(CASE WHEN state IN ('empty', 'completed', 'failed', 'cancelled', 'timed_out') THEN 1 ELSE 0 END), 0) AS done
          FROM run_chunks WHERE run_id = ?`,
@@ -303,6 +346,11 @@ export class RunRepository {
       imported: Number(sums.imported),
       unsubscribed: Number(sums.unsubscribed),
       constantContactErrors: Number(sums.cc_errors),
+      added: Number(sums.added),
+      updated: Number(sums.updated),
+      unchanged: Number(sums.unchanged),
+      suppressed: Number(sums.suppressed),
+      suppressedByReason: { left_list: Number(sums.suppressed) },
     };
     // The total is an estimate until the last chunk is cut; it never shows fewer chunks than exist.
     const total = Math.max(Number(row.chunks_total), Number(sums.chunks));

@@ -95,6 +95,14 @@ export interface RunCounts {
   unsubscribed: number;
   removed: number;
   constantContactErrors: number;
+  /** Of `sent`: contacts the ledger did not have (or had removed), and contacts whose values changed. */
+  added: number;
+  updated: number;
+  /** Delivered before with the same values and still on the list: not sent. */
+  unchanged: number;
+  /** Deliberately not sent (see suppressedByReason). */
+  suppressed: number;
+  suppressedByReason: { left_list: number };
   plannedRemovals?: number;
 }
 
@@ -107,7 +115,36 @@ export const emptyCounts = (): RunCounts => ({
   unsubscribed: 0,
   removed: 0,
   constantContactErrors: 0,
+  added: 0,
+  updated: 0,
+  unchanged: 0,
+  suppressed: 0,
+  suppressedByReason: { left_list: 0 },
 });
+
+/** A dry run's answer: what the real run would do now, and what it would spend. */
+export interface RunPlan {
+  toAdd: number;
+  toUpdate: number;
+  unchanged: number;
+  suppressed: number;
+  suppressedByReason: { left_list: number };
+  rejected: number;
+  duplicates: number;
+  toRemove: number;
+  needsApproval: boolean;
+  requests: { imports: number; statusReads: number; removals: number; total: number };
+  /** Constant Contact requests left today for the connection (null when unknown). */
+  dailyQuotaLeft: number | null;
+}
+
+/** How a run was asked to run (POST /v1/exports/{id}/runs). */
+export interface RunOptions {
+  /** Send every profile whatever the ledger says (never a contact who left the list). */
+  fullResync: boolean;
+  /** Read, snapshot and classify only; answer a plan; post and change nothing. */
+  dryRun: boolean;
+}
 
 export interface RunError {
   code: string;
@@ -127,6 +164,9 @@ export interface Run {
   chunksTotal: number;
   counts: RunCounts;
   error: RunError | null;
+  dryRun: boolean;
+  fullResync: boolean;
+  plan: RunPlan | null;
 }
 
 export type RejectReason = 'missing_email' | 'invalid_email' | 'email_too_long' | 'duplicate_email';

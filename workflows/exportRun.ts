@@ -26,6 +26,7 @@ import { runSearchAttributes, type ExportRunStart } from '../services/contracts'
 import type { RunError, RunPhase } from '../store/types';
 import { mirrorRemovals as removeMembersWhoLeft, removalsWorkflowId } from './mirrorRemovals';
 import { withQuotaWait } from './quota';
+import { readListMembers } from './list-read';
 
 /** Where a run is, carried across continue-as-new. */
 export interface ExportRunProgress {
@@ -156,11 +157,15 @@ async function run(
       await withQuota(() => quick.validateCustomFields.executeWithOptions({ summary: `check ${target.customFields} custom field(s)` }, [{ runId, connectionId: target.connectionId }]));
     }
 
-    // 2. Snapshot: the segments' members as they are now; the run exports exactly these.
+    // 2. The list's members as Constant Contact has them now, and the segments' members as they are
+    // now (the run exports exactly these), side by side: one waits on Constant Contact, the other on the store.
     setPhase('snapshotting');
-    setCurrentDetails(`Snapshotting ${target.segmentIds.length} segment(s)`);
-    const snapshot = await snapshotting.snapshotRun.executeWithOptions({ summary: `snapshot ${target.segmentIds.length} segment(s)` }, [
-      { runId, segmentIds: target.segmentIds, mapping: target.mapping },
+    setCurrentDetails(`Reading list ${target.listId} and snapshotting ${target.segmentIds.length} segment(s)`);
+    const [, snapshot] = await Promise.all([
+      readListMembers({ runId, connectionId: target.connectionId, listId: target.listId }, withQuota),
+      snapshotting.snapshotRun.executeWithOptions({ summary: `snapshot ${target.segmentIds.length} segment(s)` }, [
+        { runId, segmentIds: target.segmentIds, mapping: target.mapping },
+      ]),
     ]);
     progress = {
       target,
@@ -173,6 +178,24 @@ async function run(
       stage: 'transfer',
       failedImports: 0,
     };
+    if (target.dryRun) {
+      // A dry run stops at the plan: it posts nothing and changes no ledger row.
+      setCurrentDetails('Dry run: classifying every contact against the ledger and the list');
+      await quick.planRun.executeWithOptions({ startToCloseTimeout: '30 minutes', heartbeatTimeout: '2 minutes', summary: 'dry run: plan' }, [
+        {
+          runId,
+          connectionId: target.connectionId,
+          exportId: target.exportId,
+          listId: target.listId,
+          mapping: target.mapping,
+          fullResync: target.fullResync,
+          syncMode: target.syncMode,
+          maxRemovalPercent: target.maxRemovalPercent,
+        },
+      ]);
+      setPhase('finalizing');
+      return { progress, continueAsNew: false };
+    }
   }
 
   const { target } = progress;
@@ -196,7 +219,16 @@ async function run(
         setCurrentDetails(`Uploading chunk ${chunkNo}/${chunksLabel()} (${fmt(progress.segmentProfiles)} profiles in the snapshot); imports finished: ${progress.nextPollChunkNo - 1}`);
         const result = await withQuota(() =>
           transfer.uploadChunk.executeWithOptions({ summary: `upload chunk ${chunkNo}/${chunksLabel()} from snapshot row ${fmt(progress.cursor.afterSeq + 1)} of ${fmt(progress.segmentProfiles)}` }, [
-            { runId, chunkNo, cursor: progress.cursor, connectionId: target.connectionId, listId: target.listId, mapping: target.mapping },
+            {
+              runId,
+              chunkNo,
+              cursor: progress.cursor,
+              connectionId: target.connectionId,
+              exportId: target.exportId,
+              listId: target.listId,
+              mapping: target.mapping,
+              fullResync: target.fullResync,
+            },
           ]),
         );
         progress.cursor = result.nextCursor;
@@ -217,7 +249,7 @@ async function run(
         }
         const polled = await withQuota(() =>
           transfer.pollImport.executeWithOptions({ summary: `poll import of chunk ${chunkNo}/${chunksLabel()}` }, [
-            { runId, chunkNo, connectionId: target.connectionId, uploadsDone: progress.uploadsDone },
+            { runId, chunkNo, connectionId: target.connectionId, uploadsDone: progress.uploadsDone, exportId: target.exportId, listId: target.listId },
           ]),
         );
         if (polled.finished) {

@@ -23,10 +23,10 @@ import { withQuotaWait } from './quota';
  * Mirror mode, after the uploads of an export run: the list's members that are not in the run's
  * snapshot leave the list (removed from the list only, never deleted).
  *
- *   read the list (a contact export: a handful of calls for any size; else pages of 500)
- *   → plan the removals (counts.plannedRemovals)
+ *   plan the removals from the list read the run made before its uploads (counts.plannedRemovals)
  *   → the guard: more than maxRemovalPercent of the list's members → phase awaiting-approval,
  *     a durable wait for `decideRemovals` (update) or `removalDecision` (signal), with a timeout
+ *   → find the contact ids of those to remove (the ledger, targeted reads or the list's pages)
  *   → remove in batches of <= 500 contact ids, one remove-list-memberships call per activity
  *   → poll each removal to its end and count counts.removed.
  *
@@ -175,8 +175,7 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
     if (input.resume) {
       ({ plan, decision, nextBatch, nextCheck } = input.resume);
     } else {
-      setCurrentDetails('Reading the list members from Constant Contact');
-      await readList();
+      // The export run read the list's members before its uploads (workflows/list-read.ts).
       state.stage = 'planning';
       plan = await quota(() =>
         calls.planRemovals({ runId, maxRemovalPercent: input.maxRemovalPercent, approvalTimeoutMs: input.approvalTimeoutMs }),
@@ -191,6 +190,12 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
         setCurrentDetails(`Removals ${decision}: nobody leaves the list`);
         return finish();
       }
+      // The list read names no contact ids: find those of the contacts to remove.
+      const { batches } = await quota(() =>
+        reads.resolveRemovalIds.executeWithOptions({ summary: `find the contact ids of ${plan.plannedRemovals} contact(s) to remove` }, [{ runId, connectionId, listId }]),
+      );
+      plan = { ...plan, batches };
+      state.batches = batches;
     }
 
     state.stage = 'removing';
@@ -242,37 +247,6 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
       state.stage = 'done';
       return { listMembers: r.listMembers, plannedRemovals: r.plannedRemovals, removed: r.removed, removalErrors: r.removalErrors, decision };
     }
-  }
-
-  /** Reads the list's members into the store: a contact export, else pages of 500. */
-  async function readList(): Promise<void> {
-    const { runId, connectionId, listId } = input;
-    const { exportActivityId } = await quota(() => calls.startListRead({ runId, connectionId, listId }));
-    if (exportActivityId) {
-      let delay = 500;
-      for (;;) {
-        await sleep(delay);
-        const s = await quota(() => calls.checkListExport({ connectionId, exportActivityId }));
-        if (s.terminal) break;
-        delay = Math.min(delay * 2, 15_000);
-      }
-      const loaded = await quota(() => reads.loadListExport({ runId, connectionId, listId, exportActivityId }));
-      if (loaded.loaded) return;
-    }
-    let next: string | null = null;
-    let pages = 0;
-    do {
-      const page: { next: string | null } = await quota(() =>
-        calls.readListPage.executeWithOptions(
-          { startToCloseTimeout: '3 minutes', retry, summary: `read list members page ${pages + 1}` },
-          [{ runId, connectionId, listId, next }],
-        ),
-      );
-      next = page.next;
-      pages++;
-      // Pages continue from a link; a new execution would start over, so only very long lists get here.
-      if (historyFull() && next) log.warn('list read by pages is long', { pages });
-    } while (next);
   }
 
   async function awaitApproval(plan: PlanRemovalsResult): Promise<RemovalDecision> {

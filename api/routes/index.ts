@@ -4,7 +4,7 @@ import { registerProfilesRoutes } from './profiles';
 import { registerSegmentsRoutes } from './segments';
 import { registerConnectionsRoutes } from './connections';
 import { registerExportsRoutes } from './exports';
-import { registerRunsRoutes } from './runs';
+import { registerRunsRoutes, registerSuppressionsRoute } from './runs';
 import { registerRemovalsRoutes } from './removals';
 import { registerSchedulesRoutes } from './schedules';
 import { registerWebhooksRoutes } from './webhooks';
@@ -18,6 +18,7 @@ export const routeModules: ((routes: RouteRegistry, deps: RouteDeps) => void)[] 
   registerConnectionsRoutes,
   registerExportsRoutes,
   registerRunsRoutes,
+  registerSuppressionsRoute,
   registerRemovalsRoutes,
   registerSchedulesRoutes,
   registerWebhooksRoutes,

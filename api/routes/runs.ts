@@ -33,8 +33,34 @@ const countsSchema = z.object({
   unsubscribed: z.number(),
   removed: z.number(),
   constantContactErrors: z.number(),
+  added: z.number().describe('of sent: contacts not delivered before (or removed by this service)'),
+  updated: z.number().describe('of sent: contacts delivered before whose values changed'),
+  unchanged: z.number().describe('delivered before with the same values and still on the list: not sent'),
+  suppressed: z.number().describe('deliberately not sent (see suppressedByReason and /suppressions)'),
+  suppressedByReason: z.object({ left_list: z.number() }),
   plannedRemovals: z.number().optional(),
 });
+
+const planSchema = z.object({
+  toAdd: z.number(),
+  toUpdate: z.number(),
+  unchanged: z.number(),
+  suppressed: z.number(),
+  suppressedByReason: z.object({ left_list: z.number() }),
+  rejected: z.number(),
+  duplicates: z.number(),
+  toRemove: z.number().describe('mirror mode: list members the run would remove'),
+  needsApproval: z.boolean().describe("the removals exceed the export's maxRemovalPercent"),
+  requests: z.object({ imports: z.number(), statusReads: z.number(), removals: z.number(), total: z.number() }),
+  dailyQuotaLeft: z.number().nullable(),
+});
+
+const runOptionsBody = z
+  .strictObject({
+    fullResync: z.boolean().optional().describe('send every profile whatever was delivered before (never a contact who left the list)'),
+    dryRun: z.boolean().optional().describe('read the list, snapshot and classify, end succeeded with a plan; posts nothing, changes nothing'),
+  })
+  .describe('optional');
 
 export const runSchema = z.object({
   id: z.string(),
@@ -51,7 +77,10 @@ export const runSchema = z.object({
     chunksTotal: z.number().describe('chunks of the run (an estimate until the last one is cut)'),
     percent: z.number(),
   }),
-  counts: countsSchema.describe('segmentProfiles = sent + rejected + duplicates; sent = imported + unsubscribed + constantContactErrors'),
+  counts: countsSchema.describe('segmentProfiles = sent + unchanged + suppressed + rejected + duplicates; sent = imported + unsubscribed + constantContactErrors'),
+  dryRun: z.boolean(),
+  fullResync: z.boolean(),
+  plan: planSchema.nullable().describe("a dry run's plan once it succeeded; null otherwise"),
   error: z.object({ code: z.string(), message: z.string() }).nullable(),
   alerts: z
     .array(
@@ -81,6 +110,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       tag: 'runs',
       roles: EVERYONE,
       params: exportParams,
+      body: runOptionsBody,
       response: { status: 202, schema: runEnvelope, description: 'the run was started' },
       errors: {
         404: 'no such export, or not visible to the caller',
@@ -91,14 +121,15 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
         action: 'run.start',
         resource: 'run',
         id: (_ctx, result) => (result as { run: { id: string } }).run.id,
-        summary: ({ params }) => ({ exportId: params.id }),
+        summary: ({ params, body }) => ({ exportId: params.id, ...(body ?? {}) }),
       },
     },
-    async ({ params, role, res, requestId }) => {
+    async ({ params, body, role, res, requestId }) => {
       const exp = await visibleExport(deps, params.id, role);
+      const options = { fullResync: body.fullResync ?? false, dryRun: body.dryRun ?? false };
       let outcome;
       try {
-        outcome = await startRun({ ...deps, logger: deps.logger }, { exportId: exp.id, trigger: 'on-demand' });
+        outcome = await startRun({ ...deps, logger: deps.logger }, { exportId: exp.id, trigger: 'on-demand', options });
       } catch (err) {
         if (err instanceof RunStartError) {
           throw new ApiError(503, 'temporal_unavailable', `the run could not be started because Temporal did not accept it; it is recorded as run ${err.run.id} (failed)`);
@@ -199,6 +230,33 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
     async ({ params, role, res, req }) => {
       const run = await visibleRun(deps, params.id, role);
       return sendPersonalRows(req, res, store.runs.rejects(run.id), role);
+    },
+  );
+}
+
+/** GET /v1/runs/{id}/suppressions: the profiles a run deliberately did not send (admins only). */
+export function registerSuppressionsRoute(routes: RouteRegistry, deps: AppDeps): void {
+  routes.add(
+    {
+      method: 'get',
+      path: '/v1/runs/:id/suppressions',
+      summary: 'The profiles a run deliberately did not send, one JSON object a line: {profileId, email, reason}',
+      description:
+        '`left_list`: delivered before, no longer on the list, and not removed by this service: the contact left the list in Constant Contact, whose subscriber preferences win.',
+      tag: 'runs',
+      roles: ['admin'],
+      params: runIdParams,
+      response: {
+        status: 200,
+        contentType: 'application/x-ndjson',
+        schema: z.object({ profileId: z.string(), email: z.string().nullable(), reason: z.enum(['left_list']) }),
+        description: 'NDJSON, in the order of the run snapshot',
+      },
+      errors: { 404: 'no such run' },
+    },
+    async ({ params, role, res, req }) => {
+      const run = await visibleRun(deps, params.id, role);
+      return sendPersonalRows(req, res, deps.store.ledger.suppressions(run.id), role);
     },
   );
 }

@@ -26,7 +26,7 @@ describe.each(storeKinds)('mirror repository on %s', (kind) => {
     await t.destroy();
   });
 
-  it('plans the removal of exactly the members whose normalized email is not in the run snapshot', async () => {
+  it('plans the removal of exactly the members whose normalized email is not in the run snapshot (members without an email cannot be matched and stay)', async () => {
     await snapshotOf(t, 'run_a', [' Keep1@Example.com\t', 'keep2@example.com', 'JĀNIS@example.com', null]);
     await snapshotOf(t, 'run_other', ['gone1@example.com']);
     await mirror.beginListRead('run_a', 'list-1', NOW);
@@ -40,12 +40,34 @@ describe.each(storeKinds)('mirror repository on %s', (kind) => {
       { contactId: 'c5', email: 'gone2@example.com' },
       { contactId: 'c5', email: 'gone2@example.com' },
     ]);
-    const plan = await mirror.planRemovals('run_a', 2, NOW);
-    expect(plan).toEqual({ listMembers: 7, plannedRemovals: 4, batches: 2 });
-    expect(await mirror.removalBatchContactIds('run_a', 0, 2)).toEqual(['c1', 'c4']);
-    expect(await mirror.removalBatchContactIds('run_a', 1, 2)).toEqual(['c5', 'c7']);
-    expect(await mirror.removalBatchContactIds('run_a', 2, 2)).toEqual([]);
-    expect((await mirror.get('run_a'))?.plannedRemovals).toBe(4);
+    const plan = await mirror.planRemovals('run_a', 1, NOW);
+    expect(plan).toEqual({ listMembers: 5, plannedRemovals: 2, batches: 2 });
+    expect(await mirror.removalBatch('run_a', 0, 1)).toEqual([{ contactId: 'c1', emailKey: 'gone1@example.com' }]);
+    expect(await mirror.removalBatch('run_a', 1, 1)).toEqual([{ contactId: 'c5', emailKey: 'gone2@example.com' }]);
+    expect(await mirror.removalBatch('run_a', 2, 1)).toEqual([]);
+    expect((await mirror.get('run_a'))?.plannedRemovals).toBe(2);
+  });
+
+  it('finds the contact ids of removals the list read gave by email only: from the ledger, then from ids found in Constant Contact', async () => {
+    await snapshotOf(t, 'run_e', ['keep@example.com']);
+    await mirror.beginListRead('run_e', 'list-1', NOW);
+    await mirror.addListMembers('run_e', [
+      { contactId: null, email: 'keep@example.com' },
+      { contactId: null, email: 'Known@example.com' },
+      { contactId: null, email: 'unknown@example.com' },
+      { contactId: null, email: 'gone@example.com' },
+    ]);
+    expect(await mirror.planRemovals('run_e', 500, NOW)).toEqual({ listMembers: 4, plannedRemovals: 3, batches: 1 });
+    await t.store.ledger.markRemoved({ exportId: 'exp_1', listId: 'list-1' }, ['known@example.com'], 'run_old', NOW);
+    await t.store.db.run(`UPDATE delivery_ledger SET contact_id = 'c-known' WHERE email_key = 'known@example.com'`);
+    await mirror.idsFromLedger('run_e', 'exp_1', 'list-1');
+    expect(await mirror.removalsWithoutId('run_e')).toEqual(['gone@example.com', 'unknown@example.com']);
+    await mirror.setRemovalIds('run_e', [{ email: ' Unknown@Example.com', contactId: 'c-unknown' }]);
+    expect(await mirror.countRemovalsWithId('run_e')).toBe(2);
+    expect(await mirror.removalBatch('run_e', 0, 500)).toEqual([
+      { contactId: 'c-known', emailKey: 'known@example.com' },
+      { contactId: 'c-unknown', emailKey: 'unknown@example.com' },
+    ]);
   });
 
   it('keeps the plan once a removal request was made, and counts each batch once', async () => {

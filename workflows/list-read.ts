@@ -1,0 +1,46 @@
+import { log, proxyActivities, sleep } from '@temporalio/workflow';
+import type { MirrorActivities } from '../activities/mirror';
+
+/**
+ * Reads a list's current members into the store before a run classifies its contacts: a contact
+ * export (a handful of calls for any size), else pages of 500. Constant Contact is the source of
+ * truth for who is on the list; the run reads it first so it never re-adds someone who left.
+ */
+
+const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 } as const;
+const calls = proxyActivities<MirrorActivities>({ startToCloseTimeout: '3 minutes', retry });
+const reads = proxyActivities<MirrorActivities>({ startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes', retry });
+
+export interface ListReadTarget {
+  runId: string;
+  connectionId: string;
+  listId: string;
+}
+
+/** Runs an activity, waiting out a spent daily quota (the caller's phase handling). */
+export type QuotaWait = <T>(step: () => Promise<T>) => Promise<T>;
+
+export async function readListMembers(target: ListReadTarget, quota: QuotaWait): Promise<void> {
+  const { exportActivityId } = await quota(() => calls.startListRead.executeWithOptions({ summary: `read list ${target.listId}: start a contact export` }, [target]));
+  if (exportActivityId) {
+    let delay = 500;
+    for (;;) {
+      await sleep(delay);
+      const s = await quota(() => calls.checkListExport({ connectionId: target.connectionId, exportActivityId }));
+      if (s.terminal) break;
+      delay = Math.min(delay * 2, 15_000);
+    }
+    const loaded = await quota(() => reads.loadListExport.executeWithOptions({ summary: 'load the list\'s members from the contact export' }, [{ ...target, exportActivityId }]));
+    if (loaded.loaded) return;
+  }
+  let next: string | null = null;
+  let pages = 0;
+  do {
+    const page: { next: string | null } = await quota(() =>
+      calls.readListPage.executeWithOptions({ summary: `read list members page ${pages + 1}` }, [{ ...target, next }]),
+    );
+    next = page.next;
+    pages++;
+    if (pages % 100 === 0) log.warn('list read by pages is long', { pages });
+  } while (next);
+}
