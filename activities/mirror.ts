@@ -114,9 +114,12 @@ export function createMirrorActivities(deps: ActivityDeps) {
   }
 
   async function storeMembers(runId: string, members: readonly ListMember[]): Promise<void> {
+    // Removals need contact ids: an export file names none, so the list is then read by pages.
+    const withIds = members.filter((m): m is ListMember & { contactId: string } => !!m.contactId);
+    if (withIds.length < members.length) throw new ConstantContactError('invalid_response', 'the list read names no contact ids', false);
     await mirror.addListMembers(
       runId,
-      members.filter((m) => m.contactId).map((m) => ({ contactId: m.contactId, email: m.email || null })),
+      withIds.map((m) => ({ contactId: m.contactId, email: m.email || null })),
     );
   }
 

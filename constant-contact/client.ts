@@ -60,8 +60,8 @@ export interface ConstantContactClient extends ConstantContactApi {
 /** account_read: to learn which account a connection was authorized for (GET /account/summary). */
 const SCOPE = 'contact_data offline_access account_read';
 const MAX_PAGES = 10_000;
-/** The columns a contact export is asked for (mirror mode needs nothing else). */
-const CONTACT_EXPORT_FIELDS = ['contact_id', 'email'];
+/** The columns a contact export is asked for: documented names only (the file carries no contact id). */
+const CONTACT_EXPORT_FIELDS = ['email_address'];
 
 /**
  * The Constant Contact V3 client: the endpoints the runs use, each call paced within the shared

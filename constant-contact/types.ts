@@ -45,7 +45,8 @@ export interface ActivityStatus {
 }
 
 export interface ListMember {
-  contactId: string;
+  /** Known from pages of GET /contacts; a contact export file names none (null). */
+  contactId: string | null;
   email: string;
 }
 
@@ -79,17 +80,17 @@ export interface ConstantContactApi {
 
   /** POST /activities/remove_list_memberships for <= 500 contact ids. */
   removeListMemberships(connectionId: string, input: { contactIds: string[]; listIds: string[] }): Promise<{ activityId: string }>;
-  /** One page (<= 500) of a list's members; pass the previous page's `next` to continue. */
+  /** One page (<= 500) of a list's members, with their contact ids; pass the previous page's `next` to continue. */
   pageListMembers(connectionId: string, input: { listId: string; next?: string | null }): Promise<ContactsPage>;
 
-  /** POST /activities/contact_exports of the members of up to 50 lists, contact id and email only (mirror mode). */
+  /** POST /activities/contact_exports of the members of up to 50 lists, asking for `email_address` only (export files carry no contact id). */
   startContactExport(connectionId: string, input: { listIds: string[] }): Promise<{ activityId: string }>;
   /** GET /activities/{id} of a contact export, with the link to its CSV file once completed. */
   getContactExport(connectionId: string, activityId: string): Promise<ContactExportStatus>;
   /**
    * GET the CSV file of a completed contact export (one call, streamed: a list of any size is never
-   * held whole) and hand its members to `onMembers` in batches. `invalid_response` when the file
-   * has no contact id or email column.
+   * held whole) and hand its members to `onMembers` in batches, `contactId` null unless the file
+   * has a contact id column. `invalid_response` when the file has no email column.
    */
   readContactExport(connectionId: string, resultsHref: string, onMembers: (members: ListMember[]) => Promise<void>): Promise<{ rows: number }>;
 }
