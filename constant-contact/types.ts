@@ -77,11 +77,22 @@ export interface ConstantContactApi {
   /** POST /activities/contacts_json_import with a body serialized by the packer (already within limits). */
   importContacts(connectionId: string, body: string): Promise<{ activityId: string }>;
   getActivity(connectionId: string, activityId: string): Promise<ActivityStatus>;
+  /**
+   * GET /activities: the activities of the last 10 days, newest first, with their status counts
+   * (one request settles many imports). One page of `limit` (1..500, default 50) unless
+   * `allPages` follows the `next` links.
+   */
+  listActivities(connectionId: string, input?: { state?: ActivityState; limit?: number; allPages?: boolean }): Promise<ActivityStatus[]>;
 
   /** POST /activities/remove_list_memberships for <= 500 contact ids. */
   removeListMemberships(connectionId: string, input: { contactIds: string[]; listIds: string[] }): Promise<{ activityId: string }>;
   /** One page (<= 500) of a list's members, with their contact ids; pass the previous page's `next` to continue. */
   pageListMembers(connectionId: string, input: { listId: string; next?: string | null }): Promise<ContactsPage>;
+  /**
+   * Contact ids of a few contacts by email: one GET /contacts?email= each (distinct emails only,
+   * paced like every call). Keys are the lowercased emails; an email the account lacks is absent.
+   */
+  findContactIdsByEmail(connectionId: string, emails: string[]): Promise<Map<string, string>>;
 
   /** POST /activities/contact_exports of the members of up to 50 lists, asking for `email_address` only (export files carry no contact id). */
   startContactExport(connectionId: string, input: { listIds: string[] }): Promise<{ activityId: string }>;
