@@ -118,6 +118,7 @@ export function createMirrorActivities(deps: ActivityDeps) {
   async function storeMembers(runId: string, members: readonly ListMember[]): Promise<void> {
     await mirror.addListMembers(
       runId,
+      // A contact export names no contact ids: removals find theirs later (resolveRemovalIds).
       members.map((m) => ({ contactId: m.contactId || null, email: m.email || null })),
     );
   }

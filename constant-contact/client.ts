@@ -9,6 +9,7 @@ import { readMembersCsv } from './members-csv';
 import { createPacer } from './pacing';
 import {
   accountSummarySchema,
+  activitiesPageSchema,
   activityStatus,
   contactExportSchema,
   contactsPageSchema,
@@ -60,8 +61,10 @@ export interface ConstantContactClient extends ConstantContactApi {
 /** account_read: to learn which account a connection was authorized for (GET /account/summary). */
 const SCOPE = 'contact_data offline_access account_read';
 const MAX_PAGES = 10_000;
-/** The columns a contact export is asked for (mirror mode needs nothing else). */
-const CONTACT_EXPORT_FIELDS = ['contact_id', 'email'];
+/** The columns a contact export is asked for: documented names only (the file carries no contact id). */
+const CONTACT_EXPORT_FIELDS = ['email_address'];
+/** GET /activities answers at most this many activities a page. */
+const MAX_ACTIVITIES_PAGE = 500;
 
 /**
  * The Constant Contact V3 client: the endpoints the runs use, each call paced within the shared
@@ -219,6 +222,17 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
       return activityStatus(a);
     },
 
+    async listActivities(connectionId, input = {}) {
+      const limit = input.limit ?? 50;
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_ACTIVITIES_PAGE) {
+        throw new ConstantContactError('bad_request', `list activities takes a limit of 1 to ${MAX_ACTIVITIES_PAGE}`, false);
+      }
+      const url = apiUrl('activities', { limit: String(limit), ...(input.state ? { state: input.state } : {}) });
+      const items = (p: z.infer<typeof activitiesPageSchema>) => p.activities.map(activityStatus);
+      if (input.allPages) return allPages(connectionId, '/activities', url, activitiesPageSchema, items);
+      return items(await call(connectionId, '/activities', 'GET', url, activitiesPageSchema));
+    },
+
     async removeListMemberships(connectionId, { contactIds, listIds }) {
       if (contactIds.length < 1 || contactIds.length > 500) throw new ConstantContactError('bad_request', 'remove list memberships takes 1 to 500 contact ids', false);
       if (listIds.length < 1 || listIds.length > 50) throw new ConstantContactError('bad_request', 'remove list memberships takes 1 to 50 list ids', false);
@@ -235,6 +249,18 @@ export function createConstantContactClient(deps: ConstantContactClientDeps): Co
         members: page.contacts.map((c) => ({ contactId: c.contact_id, email: c.email_address?.address ?? '' })),
         next: href ? apiUrl(href).toString() : null,
       };
+    },
+
+    async findContactIdsByEmail(connectionId, emails) {
+      const found = new Map<string, string>();
+      const wanted = new Set(emails.map((e) => e.trim().toLowerCase()).filter(Boolean));
+      for (const email of wanted) {
+        const url = apiUrl('contacts', { email, status: 'all' });
+        const page = await call(connectionId, '/contacts', 'GET', url, contactsPageSchema);
+        const match = page.contacts.find((c) => c.email_address?.address.trim().toLowerCase() === email);
+        if (match) found.set(email, match.contact_id);
+      }
+      return found;
     },
 
     async startContactExport(connectionId, { listIds }) {

@@ -5,9 +5,10 @@ import { ConstantContactError, type ListMember } from './types';
 const EXPORT_BATCH = 1000;
 
 /**
- * Reads a contact export's CSV (header row first) into batches of members. The contact id and
- * email columns are found by name, in the spellings seen in exports (`contact_id`, `Contact ID`,
- * `email`, `email_address`, `Email address`); rows without a contact id are skipped.
+ * Reads a contact export's CSV (header row first) into batches of members. The email column is
+ * found by name, in the spellings seen in exports (`email_address`, `Email address`, `email`).
+ * Constant Contact documents no contact id field for exports, so `contactId` is null unless the
+ * file happens to have such a column (`contact_id`, `Contact ID`); rows with neither are skipped.
  */
 export async function readMembersCsv(
   body: AsyncIterable<Buffer | string>,
@@ -26,15 +27,15 @@ export async function readMembersCsv(
         header = false;
         const names = r.fields.map(norm);
         idCol = names.findIndex((n) => n === 'contactid' || n === 'id');
-        emailCol = names.findIndex((n) => n === 'email' || n === 'emailaddress');
-        if (idCol < 0 || emailCol < 0) {
-          throw new ConstantContactError('invalid_response', 'the contact export file has no contact id or email column', false);
-        }
+        emailCol = names.findIndex((n) => n === 'emailaddress' || n === 'email');
+        if (emailCol < 0) throw new ConstantContactError('invalid_response', 'the contact export file has no email column', false);
         continue;
       }
-      const contactId = (r.fields[idCol] ?? '').trim();
-      if (r.error || !contactId) continue;
-      batch.push({ contactId, email: r.fields[emailCol] ?? '' });
+      if (r.error) continue;
+      const contactId = (idCol < 0 ? '' : (r.fields[idCol] ?? '')).trim() || null;
+      const email = (r.fields[emailCol] ?? '').trim();
+      if (!contactId && !email) continue;
+      batch.push({ contactId, email });
       rows++;
       if (batch.length >= EXPORT_BATCH) {
         const full = batch;

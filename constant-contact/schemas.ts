@@ -56,6 +56,8 @@ export function activityStatus(a: z.infer<typeof activitySchema>): ActivityStatu
   };
 }
 
+export const activitiesPageSchema = z.object({ activities: z.array(activitySchema).default([]), _links: linksSchema });
+
 export const createdActivitySchema = z.object({ activity_id: z.string().min(1) });
 export const contactExportSchema = activitySchema.extend({
   _links: z.object({ results: z.object({ href: z.string().min(1) }).nullish() }).nullish(),

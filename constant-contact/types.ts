@@ -45,7 +45,8 @@ export interface ActivityStatus {
 }
 
 export interface ListMember {
-  contactId: string;
+  /** Known from pages of GET /contacts; a contact export file names none (null). */
+  contactId: string | null;
   email: string;
 }
 
@@ -76,20 +77,31 @@ export interface ConstantContactApi {
   /** POST /activities/contacts_json_import with a body serialized by the packer (already within limits). */
   importContacts(connectionId: string, body: string): Promise<{ activityId: string }>;
   getActivity(connectionId: string, activityId: string): Promise<ActivityStatus>;
+  /**
+   * GET /activities: the activities of the last 10 days, newest first, with their status counts
+   * (one request settles many imports). One page of `limit` (1..500, default 50) unless
+   * `allPages` follows the `next` links.
+   */
+  listActivities(connectionId: string, input?: { state?: ActivityState; limit?: number; allPages?: boolean }): Promise<ActivityStatus[]>;
 
   /** POST /activities/remove_list_memberships for <= 500 contact ids. */
   removeListMemberships(connectionId: string, input: { contactIds: string[]; listIds: string[] }): Promise<{ activityId: string }>;
-  /** One page (<= 500) of a list's members; pass the previous page's `next` to continue. */
+  /** One page (<= 500) of a list's members, with their contact ids; pass the previous page's `next` to continue. */
   pageListMembers(connectionId: string, input: { listId: string; next?: string | null }): Promise<ContactsPage>;
+  /**
+   * Contact ids of a few contacts by email: one GET /contacts?email= each (distinct emails only,
+   * paced like every call). Keys are the lowercased emails; an email the account lacks is absent.
+   */
+  findContactIdsByEmail(connectionId: string, emails: string[]): Promise<Map<string, string>>;
 
-  /** POST /activities/contact_exports of the members of up to 50 lists, contact id and email only (mirror mode). */
+  /** POST /activities/contact_exports of the members of up to 50 lists, asking for `email_address` only (export files carry no contact id). */
   startContactExport(connectionId: string, input: { listIds: string[] }): Promise<{ activityId: string }>;
   /** GET /activities/{id} of a contact export, with the link to its CSV file once completed. */
   getContactExport(connectionId: string, activityId: string): Promise<ContactExportStatus>;
   /**
    * GET the CSV file of a completed contact export (one call, streamed: a list of any size is never
-   * held whole) and hand its members to `onMembers` in batches. `invalid_response` when the file
-   * has no contact id or email column.
+   * held whole) and hand its members to `onMembers` in batches, `contactId` null unless the file
+   * has a contact id column. `invalid_response` when the file has no email column.
    */
   readContactExport(connectionId: string, resultsHref: string, onMembers: (members: ListMember[]) => Promise<void>): Promise<{ rows: number }>;
 }

@@ -99,14 +99,18 @@ export function applyRemove(state: SandboxState, a: Activity, p: RemovePayload):
   a.status.memberships_removed_count = removed;
 }
 
-/** A contact export: the members of its lists (or every subscribed contact) at this moment. */
+/** A contact export: the contacts its source names at this moment, filtered by status. */
 export function applyExport(state: SandboxState, a: Activity, p: ExportPayload): void {
+  const { contactIds, listIds } = p.source;
   let contacts: Contact[];
-  if (!p.listIds) contacts = state.contacts.filter((c) => c.permission !== 'unsubscribed');
-  else {
-    const lists = p.listIds.map((id) => state.lists.get(id)).filter((l): l is ContactList => !!l);
+  if (contactIds) contacts = [...new Set(contactIds.map((id) => state.contactById(id)).filter((c): c is Contact => !!c))];
+  else if (listIds) {
+    const lists = listIds.map((id) => state.lists.get(id)).filter((l): l is ContactList => !!l);
     contacts = lists.length === 1 ? [...lists[0].members] : [...new Set(lists.flatMap((l) => [...l.members]))];
-  }
+  } else contacts = state.contacts;
+  const { status } = p;
+  const unsubscribed = (c: Contact) => c.permission === 'unsubscribed';
+  contacts = contacts.filter((c) => !status || (status !== 'removed' && unsubscribed(c) === (status === 'unsubscribed')));
   a.exported = contacts;
   a.exportFields = p.fields;
   a.status.items_total_count = contacts.length;

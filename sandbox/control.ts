@@ -7,7 +7,7 @@ import type { Contact } from './state';
 
 /**
  * Control endpoints of the sandbox under /__sandbox (no auth, sandbox only): reset, stats, faults,
- * unsubscribes, limits, lists, contact lookup; sandbox/README.md lists them.
+ * unsubscribes, leaving a list, limits, lists, contact lookup; sandbox/README.md lists them.
  */
 
 const rate = z.number().min(0).max(1);
@@ -31,7 +31,7 @@ const limitsBody = z.strictObject({
 const accountBody = z.strictObject({ encodedAccountId: z.string().regex(/^[A-Za-z0-9]{1,64}$/) });
 const listBody = z.strictObject({ name: z.string().trim().min(1).max(255), description: z.string().max(2000).optional() });
 const fieldBody = z.strictObject({ label: z.string().trim().min(1).max(50), type: z.enum(['string', 'date']).default('string') });
-const unsubscribeBody = z.strictObject({ emails: z.array(z.string().trim().min(1).max(254)).min(1).max(100_000) });
+const emailsBody = z.strictObject({ emails: z.array(z.string().trim().min(1).max(254)).min(1).max(100_000) });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown, res: Response): T | undefined {
   const parsed = schema.safeParse(body ?? {});
@@ -141,6 +141,15 @@ export function controlRouter(ctx: SandboxContext): Router {
     res.end();
   });
 
+  // A contact leaving this one list by themself; a later import naming the list puts them back.
+  router.post('/lists/:listId/members/leave', (req, res) => {
+    const list = state.lists.get(req.params.listId);
+    if (!list) return sendControlError(res, 404, 'not_found', `List ${req.params.listId} not found.`);
+    const body = parse(emailsBody, req.body, res);
+    if (!body) return;
+    res.json(state.leaveList(list, body.emails));
+  });
+
   router.get('/contacts', (req, res) => {
     const email = typeof req.query.email === 'string' ? req.query.email : undefined;
     if (!email) return sendControlError(res, 400, 'validation_failed', "Query parameter 'email' is required.");
@@ -161,7 +170,7 @@ export function controlRouter(ctx: SandboxContext): Router {
   });
 
   router.post('/contacts/unsubscribe', (req, res) => {
-    const body = parse(unsubscribeBody, req.body, res);
+    const body = parse(emailsBody, req.body, res);
     if (!body) return;
     const invalid = body.emails.filter((e) => !isValidEmail(e));
     if (invalid.length) return sendControlError(res, 400, 'validation_failed', `${invalid.length} email(s) are not valid addresses.`);

@@ -65,9 +65,17 @@ export interface RemovePayload {
   targets: string[];
 }
 
+/** What a contact export reads: some contacts by id, the members of lists, or (empty) every contact. */
+export interface ExportSource {
+  contactIds?: string[];
+  listIds?: string[];
+}
+
 export interface ExportPayload {
   kind: 'export';
-  listIds: string[] | undefined;
+  source: ExportSource;
+  /** active: not unsubscribed; unsubscribed; removed: none (the sandbox deletes no contact). */
+  status: 'active' | 'unsubscribed' | 'removed' | undefined;
   fields: string[];
 }
 

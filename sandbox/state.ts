@@ -164,6 +164,23 @@ export class SandboxState {
     return { unsubscribed, created };
   }
 
+  /**
+   * Contacts who leave one list by themselves (Constant Contact's "Update profile"): off this list,
+   * still subscribed to the account. Unknown emails and non-members are ignored.
+   */
+  leaveList(list: ContactList, emails: string[]): { left: number } {
+    const now = this.now();
+    let left = 0;
+    for (const email of emails) {
+      const c = this.contactByEmail(email);
+      if (!c || !list.members.delete(c)) continue;
+      c.updated = now - this.timeBase;
+      left++;
+    }
+    if (left) list.updatedAt = now;
+    return { left };
+  }
+
   // ---- activities ----
 
   /** The application of due activities under way, if any. */

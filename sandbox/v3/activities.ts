@@ -67,8 +67,9 @@ export function activitiesRouter(ctx: SandboxContext): Router {
     }
     const offset = c ? c.o : 0;
     const all = state.recentActivities().map((a) => activityJson(state, a)).filter((a) => wanted === undefined || a.state === wanted);
+    // List items carry the status counts (as Constant Contact's do): one read settles many imports.
     const body: Record<string, unknown> = {
-      activities: all.slice(offset, offset + limit).map(({ activity_errors: _e, status: _s, ...summary }) => summary),
+      activities: all.slice(offset, offset + limit).map(({ activity_errors: _e, ...summary }) => summary),
     };
     if (offset + limit < all.length) body._links = { next: { href: `/v3/activities?cursor=${encodeCursor({ o: offset + limit, n: limit, s: wanted })}` } };
     res.json(body);

@@ -1,6 +1,6 @@
 import type { ConstantContactClient } from '../../constant-contact/client';
 import { ImportPacker } from '../../constant-contact/packing';
-import { type ActivityStatus, terminalActivityStates } from '../../constant-contact/types';
+import { type ActivityStatus, type ListMember, terminalActivityStates } from '../../constant-contact/types';
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
 import { type StoreKind, storeKinds } from '../helpers/stores';
 import { type RunningSandbox, useConnectedClient } from './helpers';
@@ -63,7 +63,7 @@ describe.each(storeKinds)('Constant Contact client: the calls (%s)', (kind: Stor
       cannotAddToListCount: 1,
     });
 
-    const members: { contactId: string; email: string }[] = [];
+    const members: ListMember[] = [];
     let next: string | null | undefined;
     let pages = 0;
     do {
@@ -76,8 +76,10 @@ describe.each(storeKinds)('Constant Contact client: the calls (%s)', (kind: Stor
     expect(members).toHaveLength(1_200);
     expect(new Set(members.map((m) => m.email))).toEqual(new Set(Array.from({ length: 1_200 }, (_, i) => `member${i}@example.test`)));
 
+    // Pages of GET /contacts name every member's contact id.
     const leaving = members.slice(0, 500).map((m) => m.contactId);
-    const removal = await client.removeListMemberships(connectionId, { contactIds: leaving, listIds: [DEFAULT_LIST_ID] });
+    expect(leaving.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    const removal = await client.removeListMemberships(connectionId, { contactIds: leaving as string[], listIds: [DEFAULT_LIST_ID] });
     expect((await untilTerminal(client, connectionId, removal.activityId)).state).toBe('completed');
     expect((await client.getList(connectionId, DEFAULT_LIST_ID)).memberCount).toBe(700);
   });

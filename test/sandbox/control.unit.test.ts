@@ -122,6 +122,35 @@ describe('sandbox control API', () => {
     expect((await control(sb.addr, 'POST', '/contacts/unsubscribe', { emails: ['nope'] })).status).toBe(400);
   });
 
+  it('lets contacts leave one list by themselves; a later import naming the list puts them back', async () => {
+    await control(sb.addr, 'POST', '/reset');
+    const news = (await control(sb.addr, 'POST', '/lists', { name: 'News' })).body.listId;
+    const people = ['a@example.com', 'b@example.com', 'c@example.com'].map((email) => ({ email }));
+    await waitForActivity(sb.addr, sb.token, (await importContacts(sb.addr, sb.token, people, [DEFAULT_LIST, news])).body.activity_id);
+
+    const res = await control(sb.addr, 'POST', `/lists/${news}/members/leave`, { emails: ['A@Example.com', 'b@example.com', 'stranger@example.com'] });
+    expect(res.body).toEqual({ left: 2 });
+    expect((await members(sb.addr, news)).map((m) => m.email)).toEqual(['c@example.com']);
+    // Off this one list only, still subscribed to the account.
+    expect((await members(sb.addr, DEFAULT_LIST)).map((m) => m.email)).toEqual(['a@example.com', 'b@example.com', 'c@example.com']);
+    expect((await control(sb.addr, 'GET', '/contacts?email=a@example.com')).body).toMatchObject({ permissionToSend: 'implicit', listIds: [DEFAULT_LIST] });
+    expect((await control(sb.addr, 'POST', `/lists/${news}/members/leave`, { emails: ['a@example.com'] })).body).toEqual({ left: 0 });
+
+    // What Constant Contact does too: an import that names the list re-adds whoever left it.
+    await waitForActivity(sb.addr, sb.token, (await importContacts(sb.addr, sb.token, [{ email: 'a@example.com' }], [news])).body.activity_id);
+    expect((await members(sb.addr, news)).map((m) => m.email).sort()).toEqual(['a@example.com', 'c@example.com']);
+  });
+
+  it('answers 404 to leaving an unknown list and 400 to a bad leave body', async () => {
+    const unknown = await control(sb.addr, 'POST', '/lists/11111111-1111-4111-8111-111111111111/members/leave', { emails: ['a@example.com'] });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('not_found');
+    for (const body of [{}, { emails: [] }, { emails: 'a@example.com' }, { emails: [3] }, { emails: ['a@example.com'], extra: true }]) {
+      const res = await control(sb.addr, 'POST', `/lists/${DEFAULT_LIST}/members/leave`, body);
+      expect([body, res.status, res.body.error.code]).toEqual([body, 400, 'validation_failed']);
+    }
+  });
+
   it('counts requests by route, imports and contacts in its stats', async () => {
     await control(sb.addr, 'POST', '/reset');
     await api(sb.addr, sb.token, 'GET', `/contact_lists/${DEFAULT_LIST}`);

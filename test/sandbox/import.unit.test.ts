@@ -286,6 +286,16 @@ describe('sandbox JSON import: activity progress and queue', () => {
     clock.advance(100);
     const completed = await api(s.addr, t.access_token, 'GET', '/activities?state=completed');
     expect(completed.body.activities.map((a: { activity_id: string }) => a.activity_id)).toEqual([ids[0]]);
+    // A list item carries what settles an import: its state, times and status counts.
+    const { activity_errors: _errors, ...one } = await get(ids[0]);
+    expect(completed.body.activities[0]).toEqual(one);
+    expect(one).toMatchObject({
+      state: 'completed',
+      percent_done: 100,
+      created_at: expect.any(String),
+      completed_at: expect.any(String),
+      status: { items_total_count: 100, person_count: 100, error_count: 0, correctable_count: 0, cannot_add_to_list_count: 0 },
+    });
     const page1 = await api(s.addr, t.access_token, 'GET', '/activities?limit=2');
     expect(page1.body.activities.map((a: { activity_id: string }) => a.activity_id)).toEqual([ids[2], ids[1]]);
     expect(page1.body._links.next.href).toMatch(/^\/v3\/activities\?/);
