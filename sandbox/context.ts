@@ -14,6 +14,8 @@ export interface Faults {
   resetRate: number;
   /** Delay added to every /v3 request. */
   latencyMs: number;
+  /** The next this many JSON imports end `failed` when their time comes (nothing of them applied). */
+  failImports?: number;
 }
 
 export const noFaults = (): Faults => ({ errorRate: 0, throttleRate: 0, resetRate: 0, latencyMs: 0 });

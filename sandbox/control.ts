@@ -18,6 +18,7 @@ const faultsBody = z.strictObject({
   resetRate: rate.optional(),
   latencyMs: z.number().int().min(0).max(60_000).optional(),
   importMsPerContact: z.number().min(0).max(60_000).optional(),
+  failImports: z.number().int().min(0).max(1_000_000).optional(),
 });
 
 const limitsBody = z.strictObject({

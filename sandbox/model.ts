@@ -89,6 +89,8 @@ export interface Activity {
   /** Items it works through (for progress). */
   itemsTotal: number;
   applied: boolean;
+  /** Set when the activity is to end failed (a fault): applied then means finished, with nothing done. */
+  outcome?: 'failed';
   /** Counts of the status object; final once applied. */
   status: Record<string, number>;
   payload: ImportPayload | RemovePayload | ExportPayload | undefined;

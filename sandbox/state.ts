@@ -209,9 +209,11 @@ export class SandboxState {
       const current = () => this.queue[this.queueHead] === a;
       if (a.ready) await a.ready;
       if (!current()) return;
-      for (const _batch of applyActivity(this, a)) {
-        await yieldToEventLoop();
-        if (!current()) return;
+      if (a.outcome !== 'failed') {
+        for (const _batch of applyActivity(this, a)) {
+          await yieldToEventLoop();
+          if (!current()) return;
+        }
       }
       a.payload = undefined;
       a.ready = undefined;
@@ -253,7 +255,7 @@ export class SandboxState {
   }
 
   activityState(a: Activity): { state: ActivityState; percentDone: number; startedAt?: number } {
-    if (a.applied) return { state: 'completed', percentDone: 100, startedAt: a.startsAt };
+    if (a.applied) return { state: a.outcome ?? 'completed', percentDone: 100, startedAt: a.startsAt };
     const now = this.now();
     const duration = a.completesAt - a.startsAt;
     const fraction = duration > 0 ? Math.min(0.99, Math.max(0, (now - a.startsAt) / duration)) : 0;

@@ -51,7 +51,12 @@ export function importsRouter(ctx: SandboxContext): Router {
       () => undefined,
     );
     state.stats.importRequests++;
-    state.stats.importedContacts += verdict.kept;
+    if (ctx.faults.failImports) {
+      ctx.faults.failImports--;
+      activity.outcome = 'failed';
+    } else {
+      state.stats.importedContacts += verdict.kept;
+    }
     res.status(201).json(activityJson(state, activity));
   });
   return router;

@@ -198,6 +198,18 @@ describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
     expectReconciled(real);
   });
 
+  test('an import that ends failed leaves its contacts undelivered: the next run sends them again', async () => {
+    const { exportId, listId } = await setup('fail', 12);
+    expect((await app.sandboxControl('PUT', '/faults', { failImports: 1 })).status).toBe(200);
+    const failed = await run(exportId);
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'import_failed' }, counts: { sent: 12, imported: 0 } });
+    expect(await sandboxEmails(app, listId)).toHaveLength(0);
+    expect(await app.store.db.get('SELECT COUNT(*) AS n FROM delivery_ledger WHERE list_id = ?', [listId])).toEqual({ n: 0 });
+    const again = await run(exportId);
+    expect(again).toMatchObject({ status: 'succeeded', counts: { sent: 12, added: 12, imported: 12 } });
+    expect(await sandboxEmails(app, listId)).toHaveLength(12);
+  });
+
   test('a dry run does not hold the export: a real run starts while it goes', async () => {
     const { exportId } = await setup('side', 5);
     const dry = await admin().post(`/v1/exports/${exportId}/runs`, { dryRun: true });
