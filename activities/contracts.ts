@@ -66,25 +66,23 @@ export interface UploadChunkResult {
   done: boolean;
 }
 
-export interface PollImportInput {
+export interface PollImportsInput {
   runId: string;
-  chunkNo: number;
   connectionId: string;
-  /** The ledger the chunk's contacts enter when its import completes. */
+  /** The ledger the chunks' contacts enter when their imports complete. */
   exportId: string;
   listId: string;
   /** Every chunk is uploaded: the run is only waiting for imports now (phase waiting-for-import). */
   uploadsDone: boolean;
 }
 
-export interface PollImportResult {
-  chunkNo: number;
-  finished: boolean;
-  /** Constant Contact's activity state (`empty` when the chunk posted nothing). */
-  state: string;
-  percentDone: number;
-  /** The import ended failed, cancelled or timed out. */
-  failed: boolean;
+/** The run's imports so far (chunks that posted nothing are not imports). */
+export interface PollImportsResult {
+  posted: number;
+  /** Imports that reached a terminal state. */
+  finished: number;
+  /** Of those, imports that ended failed, cancelled or timed out. */
+  failed: number;
 }
 
 export type FinalStatus = Exclude<RunStatus, 'running' | 'skipped'>;

@@ -1,14 +1,14 @@
 import type { Context } from '@temporalio/activity';
 import { CancelledFailure } from '@temporalio/common';
-import { ConstantContactError, terminalActivityStates } from '../constant-contact/types';
+import { ConstantContactError, terminalActivityStates, type ActivityStatus } from '../constant-contact/types';
 import type { ChunkState, RunChunk } from '../store/runs';
 import type { RunError } from '../store/types';
 import type {
   FinalizeInput,
   FinalizeResult,
   PlanRunInput,
-  PollImportInput,
-  PollImportResult,
+  PollImportsInput,
+  PollImportsResult,
   RecordPhaseInput,
   RunTarget,
   SnapshotInput,
@@ -49,6 +49,9 @@ function throwIfCancelled(ctx: Context | undefined): void {
 }
 
 const mb = (bytes: number) => Math.round(bytes / 1048576);
+
+/** Activities read per status poll: the newest, which hold a run's pending imports. */
+const ACTIVITIES_PAGE = 500;
 
 /** Snapshot rows read per query when cutting chunks. */
 const MAX_PAGE_ROWS = 1000;
@@ -268,35 +271,23 @@ export function createExportRunActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Step 4: one look at a chunk's import. When it is finished, its counts go into the chunk row. */
-    async pollImport({ runId, chunkNo, connectionId, uploadsDone, exportId, listId }: PollImportInput): Promise<PollImportResult> {
+    /**
+     * Step 4: one look at every pending import of the run: one list-activities request for all of
+     * them, and a read of its own only for an import the list no longer shows. Each finished import
+     * has its counts stored in its chunk row and, when it completed, its contacts enter the ledger.
+     */
+    async pollImports({ runId, connectionId, uploadsDone, exportId, listId }: PollImportsInput): Promise<PollImportsResult> {
       return step(async () => {
-        const chunk = await store.runs.getChunk(runId, chunkNo);
-        if (!chunk) throw runFailure('chunk_not_found', `chunk ${chunkNo} of run ${runId} was never recorded`);
-        if (terminalChunkStates.includes(chunk.state)) return finishedResult(chunk);
-        if (!chunk.activityId) throw runFailure('chunk_not_uploaded', `chunk ${chunkNo} of run ${runId} has no import`);
-        if (uploadsDone) await store.runs.setPhase(runId, 'waiting-for-import');
-        const status = await cc.getActivity(connectionId, chunk.activityId);
-        if (!terminalActivityStates.includes(status.state)) {
-          return { chunkNo, finished: false, state: status.state, percentDone: status.percentDone, failed: false };
+        const pending = (await store.runs.chunks(runId)).filter((c) => c.activityId && !terminalChunkStates.includes(c.state));
+        if (pending.length > 0) {
+          if (uploadsDone) await store.runs.setPhase(runId, 'waiting-for-import');
+          const listed = new Map((await cc.listActivities(connectionId, { limit: ACTIVITIES_PAGE })).map((a) => [a.activityId, a]));
+          for (const chunk of pending) {
+            const status = listed.get(chunk.activityId!) ?? (await cc.getActivity(connectionId, chunk.activityId!));
+            if (terminalActivityStates.includes(status.state)) await settle(chunk, status, { exportId, listId });
+          }
         }
-        const unsubscribed = Math.min(chunk.contacts, status.cannotAddToListCount);
-        let ccErrors: number;
-        let imported: number;
-        if (status.state === 'completed') {
-          ccErrors = Math.min(chunk.contacts - unsubscribed, status.errorCount + status.correctableCount);
-          imported = chunk.contacts - unsubscribed - ccErrors;
-        } else {
-          // The import did not complete: nothing of it counts as imported.
-          ccErrors = chunk.contacts - unsubscribed;
-          imported = 0;
-        }
-        // Its contacts count as delivered only now, and only when the import completed.
-        await store.runs.finishChunk(runId, chunkNo, { state: status.state as ChunkState, imported, unsubscribed, ccErrors }, (tx) =>
-          store.ledger.settleChunk(tx, { runId, chunkNo, key: { exportId, listId }, completed: status.state === 'completed', now: clock().toISOString() }),
-        );
-        logger.info({ runId, chunkNo, state: status.state, imported, unsubscribed, ccErrors }, 'import finished');
-        return { chunkNo, finished: true, state: status.state, percentDone: 100, failed: status.state !== 'completed' };
+        return importsProgress(runId);
       });
     },
 
@@ -339,8 +330,29 @@ export function createExportRunActivities(deps: ActivityDeps) {
     },
   };
 
-  function finishedResult(chunk: RunChunk): PollImportResult {
-    return { chunkNo: chunk.chunkNo, finished: true, state: chunk.state, percentDone: 100, failed: ['failed', 'cancelled', 'timed_out'].includes(chunk.state) };
+  /** Stores what Constant Contact said of a finished import; completed, its contacts become delivered. */
+  async function settle(chunk: RunChunk, status: ActivityStatus, key: LedgerKey): Promise<void> {
+    const { runId, chunkNo } = chunk;
+    const unsubscribed = Math.min(chunk.contacts, status.cannotAddToListCount);
+    const completed = status.state === 'completed';
+    // An import that did not complete counts nothing as imported.
+    const ccErrors = completed ? Math.min(chunk.contacts - unsubscribed, status.errorCount + status.correctableCount) : chunk.contacts - unsubscribed;
+    const imported = completed ? chunk.contacts - unsubscribed - ccErrors : 0;
+    await store.runs.finishChunk(runId, chunkNo, { state: status.state as ChunkState, imported, unsubscribed, ccErrors }, (tx) =>
+      store.ledger.settleChunk(tx, { runId, chunkNo, key, completed, now: clock().toISOString() }),
+    );
+    logger.info({ runId, chunkNo, state: status.state, imported, unsubscribed, ccErrors }, 'import finished');
+  }
+
+  /** How far the run's imports are: chunks whose import ended, and those that did not complete. */
+  async function importsProgress(runId: string): Promise<PollImportsResult> {
+    const chunks = await store.runs.chunks(runId);
+    const ended = chunks.filter((c) => c.activityId && terminalChunkStates.includes(c.state));
+    return {
+      posted: chunks.filter((c) => c.activityId).length,
+      finished: ended.length,
+      failed: ended.filter((c) => c.state !== 'completed').length,
+    };
   }
 
   /** Chunks a run will need: profiles over what one import holds, by count and by the bytes of a sample. */

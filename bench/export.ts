@@ -7,17 +7,17 @@ import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app';
 import { parseConfig } from '../common/config';
-import type { RunJson } from '../api/run-view';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { openStore, type Store } from '../store';
-import { baseEnv, bar, endProgress, fetchJson, fmt, progress, readStatusKb, secs, sleep, spawnChild } from './harness';
+import { baseEnv, endProgress, fetchJson, fmt, progress, readStatusKb, secs, spawnChild } from './harness';
 import { benchStoreEnv, connectSandbox, DIST, startDevServer, startSandbox, stackEnv, type BenchTemporal } from './stack';
 
 export type { BenchTemporal } from './stack';
 import { readHistory } from './history';
 import { benchProfile } from './profiles';
 import { plainExport, type PlainExportResult } from './plain-export';
+import { runIncremental, runToEnd, type Api, type IncrementalResult } from './incremental';
 
 /**
  * `npm run bench` (or `npm run bench -- export [--profiles N] [--store sqlite|postgres] [--keep]`)
@@ -42,6 +42,8 @@ export interface ExportBenchOptions {
   store: 'sqlite' | 'postgres';
   databaseUrl: string;
   keep: boolean;
+  /** After the first run, change the mapped attributes of this share of the profiles and run again. */
+  changed?: number;
   log: (line: string) => void;
   /** Worker processes sharing the task queue (their peak RSS is the largest of them). */
   workers?: number;
@@ -56,6 +58,12 @@ export interface ExportBenchResult {
   ratio: number;
   workerPeakRssMb: number;
   historyEvents: number;
+  /** Requests the run sent to Constant Contact (the sandbox's count). */
+  constantContactRequests: number;
+  /** Run start → first import posted. */
+  firstImportSeconds: number | null;
+  incrementalSeconds?: number;
+  incrementalRequests?: number;
 }
 
 export const TARGETS = { seconds: 60, ratio: 1.5, workerRssMb: 400 };
@@ -66,6 +74,7 @@ export function exportBenchOptions(args: string[], env: NodeJS.ProcessEnv = proc
   let profiles = 1_000_000;
   let store: ExportBenchOptions['store'] = 'sqlite';
   let keep = false;
+  let changed: number | undefined;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split('=', 2);
     const value = () => inline ?? args[++i];
@@ -78,8 +87,11 @@ export function exportBenchOptions(args: string[], env: NodeJS.ProcessEnv = proc
       store = s;
     } else if (flag === '--keep') {
       keep = true;
+    } else if (flag === '--changed') {
+      changed = Number(value());
+      if (!(changed > 0 && changed <= 1)) throw new Error('--changed takes a share of the profiles, e.g. 0.01');
     } else {
-      throw new Error(`unknown option ${args[i]} (export takes --profiles N, --store sqlite|postgres, --keep)`);
+      throw new Error(`unknown option ${args[i]} (export takes --profiles N, --store sqlite|postgres, --keep, --changed F)`);
     }
   }
   return {
@@ -87,6 +99,7 @@ export function exportBenchOptions(args: string[], env: NodeJS.ProcessEnv = proc
     store,
     databaseUrl: env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     keep,
+    changed,
     log: (line) => process.stdout.write(`${line}\n`),
   };
 }
@@ -174,20 +187,9 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     // ---- 1. through the real stack
     log('');
     log('1. the export run (API → Temporal → worker → sandbox)');
-    const t0 = Date.now();
-    const { run } = await api<{ run: RunJson }>(apiBase, 'POST', `/v1/exports/${exportId}/runs`);
-    let ended: RunJson;
-    for (;;) {
-      ended = await api<RunJson>(apiBase, 'GET', `/v1/runs/${run.id}`);
-      const p = ended.progress;
-      currentPhase = p.phase;
-      progress(`${bar(p.percent)} ${String(p.percent).padStart(3)}% ${p.phase.padEnd(18)} chunks ${p.chunksDone}/${p.chunksTotal}  ${secs((Date.now() - t0) / 1000)}`);
-      if (ended.status !== 'running') break;
-      await sleep(250);
-    }
-    const totalSeconds = (Date.now() - t0) / 1000;
-    endProgress(`run ${ended.status} in ${secs(totalSeconds)}`);
-    if (ended.status !== 'succeeded') throw new Error(`the run ended ${ended.status}: ${JSON.stringify(ended.error)}`);
+    const callApi: Api = (method, p, body) => api(apiBase, method, p, body);
+    const { run: ended, seconds: totalSeconds } = await runToEnd(callApi, exportId, (phase) => (currentPhase = phase));
+    const run = ended;
     const workerPeakRssMb = Math.round(Math.max(...workers.map((w) => readStatusKb(w.child.pid!, 'VmHWM')), sampledPeakKb) / 1024);
     const history = await readHistory(temporal, run.workflowId);
     const c = ended.counts;
@@ -198,6 +200,14 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     for (const [name, s] of Object.entries(history.phases)) log(`     ${name.padEnd(34)} ${secs(s)}`);
     const stats = await fetchJson<{ requests: number; importRequests: number; maxRequestsInOneSecond: number; throttled: number }>(`${sandboxBase}/__sandbox/stats`);
     log(`   sandbox: ${stats.requests} requests, ${stats.importRequests} imports, max ${stats.maxRequestsInOneSecond} in one second, ${stats.throttled} throttled`);
+    if (history.firstUploadSeconds !== null) log(`   first import posted ${secs(history.firstUploadSeconds)} after the run started`);
+
+    let incremental: IncrementalResult | undefined;
+    if (options.changed !== undefined) {
+      log('');
+      log(`1b. the same export again after ${options.changed * 100}% of the profiles changed (incremental run)`);
+      incremental = await runIncremental({ store, api: callApi, sandboxBase, exportId, segmentId: segment.id, profiles: options.profiles, fraction: options.changed, log });
+    }
 
     // ---- 2. the plain script
     await fetchJson(`${sandboxBase}/__sandbox/reset`, 'POST');
@@ -220,6 +230,9 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
       ratio: Math.round(ratio * 100) / 100,
       workerPeakRssMb,
       historyEvents: history.events,
+      constantContactRequests: stats.requests,
+      firstImportSeconds: history.firstUploadSeconds === null ? null : round1(history.firstUploadSeconds),
+      ...(incremental ? { incrementalSeconds: incremental.incrementalSeconds, incrementalRequests: incremental.incrementalRequests } : {}),
     };
     await cleanup();
     log(JSON.stringify(result));

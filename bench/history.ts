@@ -3,7 +3,7 @@ import type { Client } from '@temporalio/client';
 type Event = { eventType?: unknown; eventTime?: { seconds?: unknown; nanos?: number | null } | null; [k: string]: unknown };
 
 /** Events and time per phase from the run's workflow history (every execution of its continue-as-new chain). */
-export async function readHistory(client: Client, workflowId: string): Promise<{ events: number; executions: number; phases: Record<string, number> }> {
+export async function readHistory(client: Client, workflowId: string): Promise<{ events: number; executions: number; phases: Record<string, number>; firstUploadSeconds: number | null }> {
   const events: Event[] = [];
   let executions = 0;
   for await (const e of client.workflow.list({ query: `WorkflowId="${workflowId}"` })) {
@@ -18,7 +18,7 @@ export async function readHistory(client: Client, workflowId: string): Promise<{
   const type = (e: Event) => (typeof e.eventType === 'number' ? (NAMES[e.eventType] ?? String(e.eventType)) : String(e.eventType));
   // activity type by scheduled event id, per execution order (ids repeat across executions: key by time order)
   const scheduled = new Map<string, { type: string; at: number }>();
-  const spans: Record<string, { first: number; last: number; busy: number }> = {};
+  const spans: Record<string, { first: number; last: number; busy: number; firstEnd: number }> = {};
   let execution = 0;
   for (const e of events) {
     const t = type(e);
@@ -31,8 +31,9 @@ export async function readHistory(client: Client, workflowId: string): Promise<{
       const attrs = (e.activityTaskCompletedEventAttributes ?? e.activityTaskFailedEventAttributes ?? e.activityTaskTimedOutEventAttributes) as { scheduledEventId?: unknown };
       const s = scheduled.get(`${execution}:${String(attrs?.scheduledEventId)}`);
       if (!s) continue;
-      const span = (spans[s.type] ??= { first: s.at, last: time(e), busy: 0 });
+      const span = (spans[s.type] ??= { first: s.at, last: time(e), busy: 0, firstEnd: time(e) });
       span.first = Math.min(span.first, s.at);
+      span.firstEnd = Math.min(span.firstEnd, time(e));
       span.last = Math.max(span.last, time(e));
       span.busy += time(e) - s.at;
     }
@@ -42,12 +43,15 @@ export async function readHistory(client: Client, workflowId: string): Promise<{
   const phases: Record<string, number> = {};
   const span = (name: string) => spans[name];
   if (span('validateRun')) phases['validate (start → validated)'] = span('validateRun').last - start;
+  if (span('startListRead') && span('loadListExport')) phases['list read'] = span('loadListExport').last - span('startListRead').first;
   if (span('snapshotRun')) phases.snapshot = span('snapshotRun').last - span('snapshotRun').first;
   if (span('uploadChunk')) phases['upload chunks (first → last)'] = span('uploadChunk').last - span('uploadChunk').first;
   if (span('uploadChunk')) phases['  of which in uploadChunk activities'] = span('uploadChunk').busy;
-  if (span('pollImport')) phases['  of which in pollImport activities'] = span('pollImport').busy;
-  if (span('pollImport') && span('uploadChunk')) phases['imports after the last upload'] = Math.max(0, span('pollImport').last - span('uploadChunk').last);
+  if (span('pollImports')) phases['  of which in pollImports activities'] = span('pollImports').busy;
+  if (span('pollImports') && span('uploadChunk')) phases['imports after the last upload'] = Math.max(0, span('pollImports').last - span('uploadChunk').last);
   if (span('finalizeRun')) phases['finalize'] = end - span('finalizeRun').first;
   phases['workflow start → end'] = end - start;
-  return { events: events.length, executions, phases };
+  // An upload posts its import at its end: the first one's end is when the first import was posted.
+  const firstUploadSeconds = span('uploadChunk') ? span('uploadChunk').firstEnd - start : null;
+  return { events: events.length, executions, phases, firstUploadSeconds };
 }

@@ -8,7 +8,7 @@ import { clusterBenchOptions } from './cluster';
  * `npm run bench -- <benchmark> [options]` (runs `node dist/bench/main.js`; build first).
  *
  *   import [--profiles N] [--stores sqlite,postgres]   streamed profile import: time and API peak RSS
- *   export [--profiles N] [--store sqlite|postgres]    the export run against a plain script (the default)
+ *   export [--profiles N] [--store sqlite|postgres] [--changed F]   the export run against a plain script (the default); --changed: then F of the profiles change and it runs again
  *   csv [--rows N]                                    our CSV parser against csv-parse: correctness, time, peak RSS
  *   export --cluster [--profiles N]                     the same on a Temporal server on PostgreSQL, two workers
  *   api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C]   the API under load, quiet and while the store works hard
@@ -18,7 +18,7 @@ import { clusterBenchOptions } from './cluster';
 const benchmarks: Record<string, { usage: string; run: (args: string[]) => Promise<unknown> }> = {
   export: {
     usage:
-      'export [--profiles N] [--store sqlite|postgres] [--keep] [--cluster]   exports N generated profiles (default 1,000,000) through the whole stack and by a plain script; prints times, worker peak RSS, history events (the default). --cluster: on a Temporal server with PostgreSQL, two workers, the PostgreSQL store',
+      'export [--profiles N] [--store sqlite|postgres] [--keep] [--cluster] [--changed F]   exports N generated profiles (default 1,000,000) through the whole stack and by a plain script; prints times, worker peak RSS, history events (the default). --changed F: then changes the first name of a share F of the profiles and runs again (incrementalSeconds, incrementalRequests). --cluster: on a Temporal server with PostgreSQL, two workers, the PostgreSQL store',
     run: (args) => runExportBench(args.includes('--cluster') ? clusterBenchOptions(args) : exportBenchOptions(args)),
   },
   import: {

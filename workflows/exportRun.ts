@@ -37,8 +37,9 @@ export interface ExportRunProgress {
   nextChunkNo: number;
   cursor: UploadCursor;
   uploadsDone: boolean;
-  /** Next chunk whose import to poll. */
-  nextPollChunkNo: number;
+  /** Imports posted (chunks with contacts) and imports that reached a terminal state. */
+  importsPosted: number;
+  importsFinished: number;
   /** After the imports: mirror mode's removals, then finalizing. */
   stage: 'transfer' | 'after-imports';
   /** Imports that ended failed, cancelled or timed out. */
@@ -174,7 +175,8 @@ async function run(
       nextChunkNo: 1,
       cursor: { afterSeq: -1, lastAcceptedSeq: null },
       uploadsDone: snapshot.segmentProfiles === 0,
-      nextPollChunkNo: 1,
+      importsPosted: 0,
+      importsFinished: 0,
       stage: 'transfer',
       failedImports: 0,
     };
@@ -216,7 +218,7 @@ async function run(
           return;
         }
         const chunkNo = progress.nextChunkNo;
-        setCurrentDetails(`Uploading chunk ${chunkNo}/${chunksLabel()} (${fmt(progress.segmentProfiles)} profiles in the snapshot); imports finished: ${progress.nextPollChunkNo - 1}`);
+        setCurrentDetails(`Uploading chunk ${chunkNo}/${chunksLabel()} (${fmt(progress.segmentProfiles)} profiles in the snapshot); imports finished: ${progress.importsFinished}`);
         const result = await withQuota(() =>
           transfer.uploadChunk.executeWithOptions({ summary: `upload chunk ${chunkNo}/${chunksLabel()} from snapshot row ${fmt(progress.cursor.afterSeq + 1)} of ${fmt(progress.segmentProfiles)}` }, [
             {
@@ -233,6 +235,7 @@ async function run(
         );
         progress.cursor = result.nextCursor;
         progress.nextChunkNo = chunkNo + 1;
+        if (result.posted) progress.importsPosted++;
         progress.uploadsDone = result.done;
         uploadedThisExecution++;
       }
@@ -241,23 +244,22 @@ async function run(
     const polls = async () => {
       let delay = POLL_FIRST_DELAY_MS;
       for (;;) {
-        const chunkNo = progress.nextPollChunkNo;
-        if (chunkNo >= progress.nextChunkNo) {
+        if (progress.importsFinished >= progress.importsPosted) {
           if (progress.uploadsDone || stopping) return;
-          await condition(() => progress.nextChunkNo > chunkNo || progress.uploadsDone || stopping);
+          await condition(() => progress.importsPosted > progress.importsFinished || progress.uploadsDone || stopping);
           continue;
         }
+        const pending = progress.importsPosted - progress.importsFinished;
+        // One status read for every pending import of the run.
         const polled = await withQuota(() =>
-          transfer.pollImport.executeWithOptions({ summary: `poll import of chunk ${chunkNo}/${chunksLabel()}` }, [
-            { runId, chunkNo, connectionId: target.connectionId, uploadsDone: progress.uploadsDone, exportId: target.exportId, listId: target.listId },
+          transfer.pollImports.executeWithOptions({ summary: `read the status of ${pending} pending import(s)` }, [
+            { runId, connectionId: target.connectionId, uploadsDone: progress.uploadsDone, exportId: target.exportId, listId: target.listId },
           ]),
         );
-        if (polled.finished) {
-          if (polled.failed) progress.failedImports++;
-          progress.nextPollChunkNo = chunkNo + 1;
-          delay = POLL_FIRST_DELAY_MS;
-          continue;
-        }
+        const progressed = polled.finished > progress.importsFinished;
+        progress.importsFinished = polled.finished;
+        progress.failedImports = polled.failed;
+        if (progress.importsFinished >= progress.importsPosted) continue;
         if (stopping) return;
         if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
           stopping = true;
@@ -265,10 +267,10 @@ async function run(
         }
         if (progress.uploadsDone) {
           setPhase('waiting-for-import');
-          setCurrentDetails(`Waiting for Constant Contact to finish the import of chunk ${chunkNo}/${progress.nextChunkNo - 1} (${polled.state}, ${polled.percentDone}%)`);
+          setCurrentDetails(`Waiting for Constant Contact to finish ${progress.importsPosted - progress.importsFinished} of ${progress.importsPosted} import(s)`);
         }
-        await sleep(delay, { summary: `import of chunk ${chunkNo} is ${polled.state}` });
-        delay = Math.min(delay * 2, POLL_MAX_DELAY_MS);
+        delay = progressed ? POLL_FIRST_DELAY_MS : Math.min(delay * 2, POLL_MAX_DELAY_MS);
+        await sleep(delay, { summary: `${progress.importsPosted - progress.importsFinished} import(s) pending` });
       }
     };
 
@@ -287,7 +289,7 @@ async function run(
       if (error !== undefined) throw error;
     });
 
-    if (!progress.uploadsDone || progress.nextPollChunkNo < progress.nextChunkNo) {
+    if (!progress.uploadsDone || progress.importsFinished < progress.importsPosted) {
       return { progress, continueAsNew: true };
     }
     progress.stage = 'after-imports';

@@ -14,7 +14,7 @@ const temporalScripts = require('../../scripts/temporal.js') as {
 };
 
 /**
- * Invariant 5 under fire: a worker SIGKILLed in the middle of uploading, the Temporal server killed
+ * Nothing lost under fire: a worker SIGKILLed in the middle of uploading, the Temporal server killed
  * and restarted in the middle of a run, and Constant Contact failing, throttling and resetting
  * connections with two workers sharing the rate limit. Workers are child processes running the
  * built worker (dist/worker/main.js) on a task queue of this file; the store is a SQLite file they
@@ -35,6 +35,15 @@ async function expectExactExport(app: TestApp, runId: string, profiles: number):
   expect(members.length).toBe(expected.emails.size);
   expect([...expected.emails].filter((e) => !emails.has(e))).toEqual([]);
   return ended;
+}
+
+/** The ledger's rows against the contacts of the completed imports, read in one transaction. */
+async function ledgerVsCompleted(app: TestApp): Promise<{ same: boolean } | { ledger: number; completed: number }> {
+  return app.store.db.tx(async (tx) => {
+    const ledger = Number((await tx.get<{ n: number }>('SELECT COUNT(*) AS n FROM delivery_ledger'))?.n ?? 0);
+    const completed = Number((await tx.get<{ n: number }>("SELECT COALESCE(SUM(contacts), 0) AS n FROM run_chunks WHERE state = 'completed'"))?.n ?? 0);
+    return ledger === completed ? { same: true } : { ledger, completed };
+  });
 }
 
 describe('durability (child-process workers)', () => {
@@ -63,11 +72,15 @@ describe('durability (child-process workers)', () => {
       const atKill = await waitForRun(app, run.id, { until: () => true });
       expect(atKill.status).toBe('running');
       expect(atKill.counts.sent).toBeLessThan(PROFILES - 800);
+      // Delivered means imported: the ledger holds exactly the contacts of completed imports.
+      expect(await ledgerVsCompleted(app)).toEqual({ same: true });
 
       const second = spawnWorker(env);
       workers.push(second);
       await second.ready;
       await expectExactExport(app, run.id, PROFILES);
+      expect(await ledgerVsCompleted(app)).toEqual({ same: true });
+      expect(await app.store.db.get('SELECT COUNT(*) AS n FROM delivery_ledger')).toEqual({ n: expectedEmails(PROFILES).emails.size });
     } finally {
       await app.close();
     }

@@ -149,6 +149,7 @@ export interface SandboxStats {
   maxRequestsInOneSecond: number;
   importRequests: number;
   importedContacts: number;
+  byRoute: Record<string, number>;
 }
 
 /** The members of a sandbox list, as the sandbox's control API reports them. */
