@@ -63,6 +63,8 @@ export const envSchema = z.object({
   REMOVAL_APPROVAL_TIMEOUT_SECONDS: positiveInt.default(86_400),
   /** A run step that Constant Contact keeps answering with 5xx or resets for this long fails the run (constant_contact_unavailable). */
   CC_UNAVAILABLE_AFTER_SECONDS: positiveInt.max(3600).default(1800),
+  /** How often a worker looks for running runs whose workflow closed without ending them. */
+  RUN_RECONCILE_INTERVAL_SECONDS: positiveInt.default(30),
 
   /** The console's sign-in: how long a session cookie lasts (absolute, from sign-in). */
   CONSOLE_SESSION_TTL_SECONDS: positiveInt.default(8 * 3600),
@@ -130,7 +132,7 @@ export type Config = Readonly<{
     sandboxPort: number;
   }>;
   exports: Readonly<{ maxProfiles: number; snapshotPageSize: number; removalApprovalTimeoutMs: number }>;
-  runs: Readonly<{ constantContactUnavailableAfterMs: number }>;
+  runs: Readonly<{ constantContactUnavailableAfterMs: number; reconcileIntervalMs: number }>;
   console: Readonly<{ sessionTtlSeconds: number }>;
   trustProxy: boolean;
   metrics: Readonly<{ workerAddress?: string; token?: string }>;
@@ -217,6 +219,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     runs: {
       constantContactUnavailableAfterMs: e.CC_UNAVAILABLE_AFTER_SECONDS * 1000,
+      reconcileIntervalMs: e.RUN_RECONCILE_INTERVAL_SECONDS * 1000,
     },
     console: { sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS },
     trustProxy: e.TRUST_PROXY,

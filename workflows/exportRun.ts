@@ -134,7 +134,7 @@ export async function exportRun(input: ExportRunInput): Promise<ExportRunResult>
 /**
  * Records a run's failed or cancelled end, even while the workflow is being cancelled. When even
  * that cannot be recorded (the store is down past its retries), the workflow still ends with the
- * run's code.
+ * run's code, and the worker's reconciler (services/run-reconcile.ts) records it from there.
  */
 async function endRun(runId: string, status: 'failed' | 'cancelled', error: RunError): Promise<void> {
   await CancellationScope.nonCancellable(() => finalize(runId, status, error)).catch(() => undefined);
