@@ -8,6 +8,7 @@ import { createExportRunActivities } from './exportRun';
 import { createScheduleActivities } from './schedules';
 import { createMirrorActivities } from './mirror';
 import { createWebhookActivities } from './webhooks';
+import { withUnavailableBound } from './failures';
 
 /** What activities are built over; tests swap any piece (docs/architecture.md, "Conventions"). */
 export interface ActivityDeps {
@@ -21,14 +22,18 @@ export interface ActivityDeps {
   metrics?: ProductMetrics;
 }
 
-/** Every activity the worker registers, built over the injected clients. */
+/**
+ * Every activity the worker registers, built over the injected clients. A step that Constant
+ * Contact keeps failing fails for good after CC_UNAVAILABLE_AFTER_SECONDS (activities/failures.ts).
+ */
 export function createActivities(deps: ActivityDeps) {
-  return {
+  const activities = {
     ...createExportRunActivities(deps),
     ...createScheduleActivities(deps),
     ...createMirrorActivities(deps),
     ...createWebhookActivities(deps),
   };
+  return withUnavailableBound(activities, deps.config.runs.constantContactUnavailableAfterMs);
 }
 
 export type Activities = ReturnType<typeof createActivities>;

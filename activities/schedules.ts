@@ -1,5 +1,7 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
+import { derivedId } from '../common/ids';
+import type { RunRecord } from '../store/runs';
 import { RunStartError, recordSkippedRun, startRun } from '../services/run-start';
 import { deleteExportSchedule } from '../services/schedule-sync';
 import { runEnded } from '../services/events';
@@ -17,6 +19,10 @@ import type { ActivityDeps } from './index';
  * saying why instead of silence: `skipped` with run_in_progress, export_detached or
  * export_deleted; a run whose connection needs re-authorization starts and fails at once with
  * that code (the run's own validation).
+ *
+ * Retried, they write nothing twice: the run an activity records for an export has an id derived
+ * from the calling workflow execution and the activity (`runIdFor`), the same on every attempt, so
+ * a retry finds the row (and the workflow) an earlier attempt made instead of making another.
  */
 
 export type ScheduledTrigger = 'schedule' | 'refresh';
@@ -57,11 +63,25 @@ const workerClient = (): Client => currentContext().client;
 /** The id of the workflow that called this activity (a skipped run links to it in the Temporal UI). */
 const callingWorkflowId = (): string => currentContext().info.workflowExecution?.workflowId ?? '';
 
+/** The id of the run this activity records for `exportId`: the same on every attempt of the activity. */
+function runIdFor(exportId: string): string {
+  const { workflowExecution: wf, activityId, scheduledTimestampMs } = currentContext().info;
+  return derivedId('run', scheduledTimestampMs, `${wf?.workflowId}/${wf?.runId}/${activityId}/${exportId}`);
+}
+
+/** What an earlier attempt of this start did, from the run it recorded. */
+function earlierOutcome(run: RunRecord): ScheduledRunOutcome {
+  const error = run.error ?? undefined;
+  if (run.status === 'skipped') return { exportId: run.exportId, outcome: 'skipped', runId: run.id, error };
+  if (run.status === 'failed' && error?.code === 'start_failed') return { exportId: run.exportId, outcome: 'failed', runId: run.id, error };
+  return { exportId: run.exportId, outcome: 'started', runId: run.id };
+}
+
 export function createScheduleActivities(deps: ActivityDeps) {
   const { store, logger } = deps;
 
   async function skip(exportId: string, trigger: ScheduledTrigger, error: RunError): Promise<ScheduledRunOutcome> {
-    const run = await recordSkippedRun(deps, { exportId, trigger, reason: error, workflowId: callingWorkflowId() });
+    const run = await recordSkippedRun(deps, { id: runIdFor(exportId), exportId, trigger, reason: error, workflowId: callingWorkflowId() });
     await runEnded(deps, run);
     logger.info({ exportId, runId: run.id, trigger, code: error.code }, 'scheduled run skipped');
     return { exportId, outcome: 'skipped', runId: run.id, error };
@@ -107,6 +127,9 @@ export function createScheduleActivities(deps: ActivityDeps) {
     /** Starts a run of the export with this trigger, or records why it did not start. */
     async startExportRun(input: StartExportRunInput): Promise<ScheduledRunOutcome> {
       const { exportId, trigger } = input;
+      const runId = runIdFor(exportId);
+      const earlier = await store.runs.get(runId);
+      if (earlier && earlier.status !== 'running') return earlierOutcome(earlier);
       const exp = await store.exports.get(exportId, { includeDeleted: true });
       if (!exp) {
         // No row to attach a run to: the schedule is an orphan. Remove it and fail this workflow visibly.
@@ -126,7 +149,7 @@ export function createScheduleActivities(deps: ActivityDeps) {
       }
       let started;
       try {
-        started = await startRun({ ...deps, temporal: workerClient() }, { exportId, trigger });
+        started = await startRun({ ...deps, temporal: workerClient() }, { exportId, trigger, runId });
       } catch (err) {
         if (err instanceof RunStartError) {
           return { exportId, outcome: 'failed', runId: err.run.id, error: err.run.error ?? { code: 'start_failed', message: err.message } };

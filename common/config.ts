@@ -61,6 +61,10 @@ export const envSchema = z.object({
   SNAPSHOT_PAGE_SIZE: positiveInt.default(40_000),
   /** Mirror mode: how long a run waits for an admin to approve removals over maxRemovalPercent. */
   REMOVAL_APPROVAL_TIMEOUT_SECONDS: positiveInt.default(86_400),
+  /** A run step that Constant Contact keeps answering with 5xx or resets for this long fails the run (constant_contact_unavailable). */
+  CC_UNAVAILABLE_AFTER_SECONDS: positiveInt.max(3600).default(1800),
+  /** How often a worker looks for running runs whose workflow closed without ending them. */
+  RUN_RECONCILE_INTERVAL_SECONDS: positiveInt.default(30),
 
   /** The console's sign-in: how long a session cookie lasts (absolute, from sign-in). */
   CONSOLE_SESSION_TTL_SECONDS: positiveInt.default(8 * 3600),
@@ -128,6 +132,7 @@ export type Config = Readonly<{
     sandboxPort: number;
   }>;
   exports: Readonly<{ maxProfiles: number; snapshotPageSize: number; removalApprovalTimeoutMs: number }>;
+  runs: Readonly<{ constantContactUnavailableAfterMs: number; reconcileIntervalMs: number }>;
   console: Readonly<{ sessionTtlSeconds: number }>;
   trustProxy: boolean;
   metrics: Readonly<{ workerAddress?: string; token?: string }>;
@@ -211,6 +216,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxProfiles: e.EXPORT_MAX_PROFILES,
       snapshotPageSize: e.SNAPSHOT_PAGE_SIZE,
       removalApprovalTimeoutMs: e.REMOVAL_APPROVAL_TIMEOUT_SECONDS * 1000,
+    },
+    runs: {
+      constantContactUnavailableAfterMs: e.CC_UNAVAILABLE_AFTER_SECONDS * 1000,
+      reconcileIntervalMs: e.RUN_RECONCILE_INTERVAL_SECONDS * 1000,
     },
     console: { sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS },
     trustProxy: e.TRUST_PROXY,

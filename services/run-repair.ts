@@ -1,4 +1,5 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { RunRecord } from '../store/runs';
 import type { RunError } from '../store/types';
 import { nowOf, type RunsDeps } from './deps';
@@ -8,8 +9,10 @@ import { runEnded } from './events';
 
 /**
  * A run row says running but its workflow is not (never started because the process died between
- * the insert and the start, or terminated by an operator): ends the row so the export can run
- * again. Answers true when it ended the row.
+ * the insert and the start; terminated by an operator; timed out; failed or cancelled without
+ * recording the end): ends the row with a code saying why, through the same end hooks as a
+ * workflow's own end, so the export can run again. Answers true when it ended the row. Called when
+ * the export is next started, and periodically by every worker (services/run-reconcile.ts).
  */
 export async function repairStaleRun(deps: RunsDeps, runId: string, graceMs = 60_000): Promise<boolean> {
   const run = await deps.store.runs.get(runId);
@@ -18,7 +21,8 @@ export async function repairStaleRun(deps: RunsDeps, runId: string, graceMs = 60
   let error: RunError;
   let status: 'failed' | 'cancelled' = 'failed';
   try {
-    const description = await deps.temporal.workflow.getHandle(run.workflowId).describe();
+    const handle = deps.temporal.workflow.getHandle(run.workflowId);
+    const description = await handle.describe();
     switch (description.status.name) {
       case 'RUNNING':
       case 'CONTINUED_AS_NEW':
@@ -33,6 +37,12 @@ export async function repairStaleRun(deps: RunsDeps, runId: string, graceMs = 60
       case 'TERMINATED':
         error = { code: 'workflow_terminated', message: 'the run workflow was terminated before it could finish the run' };
         break;
+      case 'TIMED_OUT':
+        error = { code: 'workflow_timed_out', message: 'the run workflow timed out before it could finish the run' };
+        break;
+      case 'FAILED':
+        error = await failureOf(handle);
+        break;
       default:
         error = { code: 'workflow_ended', message: `the run workflow ended (${description.status.name.toLowerCase()}) without finishing the run` };
     }
@@ -44,6 +54,15 @@ export async function repairStaleRun(deps: RunsDeps, runId: string, graceMs = 60
   await runEnded(deps, await deps.store.runs.finish(run.id, { status, error, finishedAt: now.toISOString() }));
   deps.logger?.warn({ runId: run.id, code: error.code }, 'ended a stale running run');
   return true;
+}
+
+/** The run error a failed workflow ended with: its typed failure's code, else `workflow_failed`. */
+async function failureOf(handle: WorkflowHandle): Promise<RunError> {
+  const err: unknown = await handle.result().then(() => undefined, (e: unknown) => e);
+  for (let cause: unknown = err instanceof WorkflowFailedError ? err.cause : undefined; cause instanceof Error; cause = cause.cause) {
+    if (cause instanceof ApplicationFailure && cause.type) return { code: cause.type, message: cause.message || 'the run workflow failed' };
+  }
+  return { code: 'workflow_failed', message: `the run workflow failed before it could finish the run${err instanceof Error ? `: ${err.message}` : ''}` };
 }
 
 export type CancelRunOutcome = { outcome: 'cancelling' | 'cancelled'; run: RunRecord } | { outcome: 'not_running'; run: RunRecord };

@@ -37,6 +37,8 @@ export function exportRunStartOptions(
       { key: runSearchAttributes.runStatus, value: 'running' },
     ],
     memo: { exportName: exp.name, exportId: exp.id, runId: run.id },
+    // One workflow per run id, ever: a retried start finds it instead of running the run twice.
+    workflowIdReusePolicy: 'REJECT_DUPLICATE',
     staticSummary: `Export "${oneLine(exp.name)}" → list ${exp.listId}${size} (${run.trigger})`,
     staticDetails: [
       `**Export** ${exp.id} ("${oneLine(exp.name)}")`,
@@ -72,9 +74,11 @@ export class RunStartError extends Error {
 /**
  * Starts a run of an export: the run row, then its workflow. Refuses (without a row) when the export
  * is gone or detached, or when a run of it is going (`runningRunId`). Throws RunStartError when the
- * workflow could not be started (the row then ends `failed` with `start_failed`).
+ * workflow could not be started (the row then ends `failed` with `start_failed`). A caller that may
+ * retry passes the same `runId` every time: a retry then neither writes a second row nor starts a
+ * second workflow.
  */
-export async function startRun(deps: RunsDeps, input: { exportId: string; trigger: RunTrigger; options?: RunOptions }): Promise<StartRunOutcome> {
+export async function startRun(deps: RunsDeps, input: { exportId: string; trigger: RunTrigger; runId?: string; options?: RunOptions }): Promise<StartRunOutcome> {
   const { store, config, temporal } = deps;
   const now = () => nowOf(deps);
   const exp = await store.exports.get(input.exportId);
@@ -82,12 +86,15 @@ export async function startRun(deps: RunsDeps, input: { exportId: string; trigge
   if (!exp.connectionId) {
     return { outcome: 'refused', code: 'export_detached', message: `export ${exp.id} has no connection: attach one before running it` };
   }
-  const runId = newId('run');
+  const runId = input.runId ?? newId('run');
   const workflowId = exportRunWorkflowId(exp.id, runId);
-  const newRun = () => ({ id: runId, exportId: exp.id, trigger: input.trigger, workflowId, startedAt: now().toISOString(), options: input.options });
-  let created = await store.runs.createRunning(newRun());
-  if (!created.created && (await repairStaleRun(deps, created.runningRunId))) {
-    created = await store.runs.createRunning(newRun());
+  const insert = () => store.runs.createRunning({ id: runId, exportId: exp.id, trigger: input.trigger, workflowId, startedAt: now().toISOString(), options: input.options });
+  let created = await insert();
+  if (!created.created && created.runningRunId === runId) {
+    // A retried start finds the row its earlier attempt wrote: it goes on with it (and starts its workflow if need be).
+    created = { created: true, run: (await store.runs.get(runId))! };
+  } else if (!created.created && (await repairStaleRun(deps, created.runningRunId))) {
+    created = await insert();
   }
   if (!created.created) {
     return {
@@ -135,14 +142,15 @@ export async function startRun(deps: RunsDeps, input: { exportId: string; trigge
 /**
  * Records a run that did not start, e.g. a scheduled start while a run was going
  * (`{code: 'run_in_progress', message}`), with the id of the workflow that decided it, if any.
+ * Recording the same `id` again leaves the first record as it is.
  */
 export async function recordSkippedRun(
   deps: Pick<RunsDeps, 'store' | 'clock'>,
-  input: { exportId: string; trigger: RunTrigger; reason: RunError; workflowId?: string },
+  input: { id?: string; exportId: string; trigger: RunTrigger; reason: RunError; workflowId?: string },
 ): Promise<RunRecord> {
   const now = nowOf(deps);
   return deps.store.runs.createSkipped(
-    { id: newId('run'), exportId: input.exportId, trigger: input.trigger, workflowId: input.workflowId ?? '', startedAt: now.toISOString() },
+    { id: input.id ?? newId('run'), exportId: input.exportId, trigger: input.trigger, workflowId: input.workflowId ?? '', startedAt: now.toISOString() },
     input.reason,
   );
 }

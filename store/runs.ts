@@ -191,11 +191,15 @@ export class RunRepository {
     throw new Error('could not insert the run: the export keeps having a running run');
   }
 
-  /** A run that was not started (a scheduled start while another run was going, …), with the reason in `error`. */
+  /**
+   * A run that was not started (a scheduled start while another run was going, …), with the reason
+   * in `error`. Idempotent by id: a second call with the same id answers the first record.
+   */
   async createSkipped(run: NewRun, reason: RunError): Promise<RunRecord> {
     await this.db.run(
       `INSERT INTO runs (id, export_id, status, trigger, started_at, finished_at, workflow_id, phase, counts, error_code, error_message)
-       VALUES (?, ?, 'skipped', ?, ?, ?, ?, 'done', ?, ?, ?)`,
+       VALUES (?, ?, 'skipped', ?, ?, ?, ?, 'done', ?, ?, ?)
+       ON CONFLICT (id) DO NOTHING`,
       [run.id, run.exportId, run.trigger, run.startedAt, run.startedAt, run.workflowId, JSON.stringify(emptyCounts()), reason.code, reason.message],
     );
     return (await this.get(run.id))!;

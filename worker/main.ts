@@ -10,6 +10,7 @@ import { constantContactObserver } from '../services/events';
 import { workflowBundlePath } from './workflow-bundle';
 import { installRuntime } from './metrics';
 import { startRetentionJob } from '../services/retention';
+import { startRunReconciler } from '../services/run-reconcile';
 
 /** Wires configuration, connections and the activities; nothing else. */
 async function main(): Promise<void> {
@@ -35,9 +36,12 @@ async function main(): Promise<void> {
   });
   logger.info({ taskQueue: config.temporal.taskQueue, address: config.temporal.address, metrics: config.metrics.workerAddress ?? null }, 'worker started');
   const retention = startRetentionJob({ store, logger, retentionDays: config.personalDataRetentionDays });
+  // Ends run records whose workflow closed without ending them (terminated from the UI, timed out).
+  const reconciler = startRunReconciler({ config, store, temporal, logger, metrics }, config.runs.reconcileIntervalMs);
   // Worker.run() shuts down gracefully on SIGTERM/SIGINT (the SDK installs those handlers).
   await worker.run();
   retention.stop();
+  reconciler.stop();
   await connection.close();
   await store.close();
   logger.info('worker stopped');

@@ -6,7 +6,6 @@
  */
 import {
   ActivityCancellationType,
-  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowFailure,
@@ -27,6 +26,8 @@ import type { RunError, RunPhase } from '../store/types';
 import { mirrorRemovals as removeMembersWhoLeft, removalsWorkflowId } from './mirrorRemovals';
 import { withQuotaWait } from './quota';
 import { readListMembers } from './list-read';
+import { withRetry } from './retry-policies';
+import { runErrorOf } from './run-failures';
 
 /** Where a run is, carried across continue-as-new. */
 export interface ExportRunProgress {
@@ -55,26 +56,28 @@ export interface ExportRunInput extends ExportRunStart {
 
 export type ExportRunResult = FinalizeResult;
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' } as const;
-
-const quick = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry });
+// Every call takes the retry policy of its kind from the one table (./retry-policies).
+const storeCalls = proxyActivities<Activities>(withRetry('store', { startToCloseTimeout: '1 minute' }));
+const quick = proxyActivities<Activities>(withRetry('constantContactRead', { startToCloseTimeout: '1 minute' }));
 // A cancelled run waits for its snapshot to be written before it drops it (no rows left behind).
-const snapshotting = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '2 minutes',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
-});
+const snapshotting = proxyActivities<Activities>(
+  withRetry('longWait', {
+    startToCloseTimeout: '30 minutes',
+    heartbeatTimeout: '2 minutes',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  }),
+);
 // Uploads and polls heartbeat: a worker killed mid-call is noticed within seconds, and a
 // cancelled run stops an upload before it posts. The cancellation type is explicit: left unset,
 // SDK 1.24 sends TRY_CANCEL (the proto default), and the run would be finalized `cancelled` while
-// an upload still posts.
-const transfer = proxyActivities<Activities>({
-  startToCloseTimeout: '15 minutes',
-  heartbeatTimeout: '5 seconds',
-  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  retry,
-});
+// an upload still posts. Uploads are writes; their polls ride along with the same policy.
+const transfer = proxyActivities<Activities>(
+  withRetry('constantContactWrite', {
+    startToCloseTimeout: '15 minutes',
+    heartbeatTimeout: '5 seconds',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  }),
+);
 
 const DEFAULT_CHUNKS_PER_EXECUTION = 50;
 const POLL_FIRST_DELAY_MS = 1000;
@@ -102,7 +105,7 @@ export async function exportRun(input: ExportRunInput): Promise<ExportRunResult>
 
   async function enterPhase(next: RunPhase): Promise<void> {
     phase = next;
-    await quick.recordPhase.executeWithOptions({ summary: `phase ${next}` }, [{ runId, phase: next }]);
+    await storeCalls.recordPhase.executeWithOptions({ summary: `phase ${next}` }, [{ runId, phase: next }]);
   }
 
   let outcome: { progress: ExportRunProgress; continueAsNew: boolean };
@@ -110,12 +113,12 @@ export async function exportRun(input: ExportRunInput): Promise<ExportRunResult>
     outcome = await run(input, withQuota, (p) => (phase = p));
   } catch (err) {
     if (isCancellation(err)) {
-      await CancellationScope.nonCancellable(() => finalize(runId, 'cancelled', { code: 'cancelled', message: 'the run was cancelled' }));
+      await endRun(runId, 'cancelled', { code: 'cancelled', message: 'the run was cancelled' });
       throw err;
     }
     const error = runErrorOf(err);
     if (!error) throw err; // a bug in this code: the workflow task fails and is retried once fixed
-    await CancellationScope.nonCancellable(() => finalize(runId, 'failed', error));
+    await endRun(runId, 'failed', error);
     throw ApplicationFailure.create({ type: error.code, message: error.message, nonRetryable: true });
   }
   if (outcome.continueAsNew) {
@@ -124,15 +127,24 @@ export async function exportRun(input: ExportRunInput): Promise<ExportRunResult>
   const failedImports = outcome.progress.failedImports;
   if (failedImports > 0) {
     const error = { code: 'import_failed', message: `${failedImports} import(s) ended failed, cancelled or timed out in Constant Contact` };
-    await finalize(runId, 'failed', error);
+    await endRun(runId, 'failed', error);
     throw ApplicationFailure.create({ type: error.code, message: error.message, nonRetryable: true });
   }
   return finalize(runId, 'succeeded', null);
 }
 
+/**
+ * Records a run's failed or cancelled end, even while the workflow is being cancelled. When even
+ * that cannot be recorded (the store is down past its retries), the workflow still ends with the
+ * run's code, and the worker's reconciler (services/run-reconcile.ts) records it from there.
+ */
+async function endRun(runId: string, status: 'failed' | 'cancelled', error: RunError): Promise<void> {
+  await CancellationScope.nonCancellable(() => finalize(runId, status, error)).catch(() => undefined);
+}
+
 async function finalize(runId: string, status: ExportRunResult['status'], error: RunError | null): Promise<ExportRunResult> {
   setCurrentDetails(`Finalizing: ${status}`);
-  const result = await quick.finalizeRun.executeWithOptions({ summary: `finalize: ${status}` }, [{ runId, status, error }]);
+  const result = await storeCalls.finalizeRun.executeWithOptions({ summary: `finalize: ${status}` }, [{ runId, status, error }]);
   upsertSearchAttributes([{ key: runSearchAttributes.runStatus, value: status }]);
   setCurrentDetails(`Run ${status}${error ? `: ${error.code}` : ''}. Sent ${fmt(result.counts.sent)}, imported ${fmt(result.counts.imported)}, rejected ${fmt(result.counts.rejected)}, duplicates ${fmt(result.counts.duplicates)}.`);
   return result;
@@ -323,17 +335,4 @@ async function mirrorRemovals(input: ExportRunInput, progress: ExportRunProgress
     if (err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure) throw err.cause;
     throw err;
   }
-}
-
-/** The run error of a classified failure (an activity's ApplicationFailure); undefined for anything else. */
-function runErrorOf(err: unknown): RunError | undefined {
-  const cause = err instanceof ActivityFailure ? err.cause : err;
-  if (cause instanceof ApplicationFailure) {
-    return { code: cause.type ?? 'run_failed', message: cause.message || 'the run failed' };
-  }
-  if (err instanceof ActivityFailure) {
-    // A timeout or another failure without a type: the activity could not complete.
-    return { code: 'activity_failed', message: `step ${err.activityType} could not complete: ${cause instanceof Error ? cause.message : err.message}` };
-  }
-  return undefined;
 }

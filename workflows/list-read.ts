@@ -1,5 +1,6 @@
 import { log, proxyActivities, sleep } from '@temporalio/workflow';
 import type { MirrorActivities } from '../activities/mirror';
+import { withRetry } from './retry-policies';
 
 /**
  * Reads a list's current members into the store before a run classifies its contacts: a contact
@@ -7,9 +8,10 @@ import type { MirrorActivities } from '../activities/mirror';
  * truth for who is on the list; the run reads it first so it never re-adds someone who left.
  */
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 } as const;
-const calls = proxyActivities<MirrorActivities>({ startToCloseTimeout: '3 minutes', retry });
-const reads = proxyActivities<MirrorActivities>({ startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes', retry });
+const ccWrites = proxyActivities<MirrorActivities>(withRetry('constantContactWrite', { startToCloseTimeout: '3 minutes' }));
+const ccReads = proxyActivities<MirrorActivities>(withRetry('constantContactRead', { startToCloseTimeout: '3 minutes' }));
+const calls = { startListRead: ccWrites.startListRead, checkListExport: ccReads.checkListExport, readListPage: ccReads.readListPage };
+const reads = proxyActivities<MirrorActivities>(withRetry('longWait', { startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes' }));
 
 export interface ListReadTarget {
   runId: string;

@@ -6,9 +6,7 @@ import {
   ContinueAsNew,
   continueAsNew,
   defineQuery,
-  defineSignal,
   defineUpdate,
-  log,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -18,6 +16,7 @@ import {
 import type { MirrorActivities, PlanRemovalsResult } from '../activities/mirror';
 import type { RemovalDecision } from '../store/mirror';
 import { withQuotaWait } from './quota';
+import { withRetry } from './retry-policies';
 
 /**
  * Mirror mode, after the uploads of an export run: the list's members that are not in the run's
@@ -25,7 +24,7 @@ import { withQuotaWait } from './quota';
  *
  *   plan the removals from the list read the run made before its uploads (counts.plannedRemovals)
  *   → the guard: more than maxRemovalPercent of the list's members → phase awaiting-approval,
- *     a durable wait for `decideRemovals` (update) or `removalDecision` (signal), with a timeout
+ *     a durable wait for the `decideRemovals` update, with a timeout
  *   → find the contact ids of those to remove (the ledger, targeted reads or the list's pages)
  *   → remove in batches of <= 500 contact ids, one remove-list-memberships call per activity
  *   → poll each removal to its end and count counts.removed.
@@ -90,8 +89,6 @@ export interface RemovalDecisionAnswer {
 
 /** An admin's decision on removals held by the guard; rejected (validator) unless the run awaits approval. */
 export const decideRemovalsUpdate = defineUpdate<RemovalDecisionAnswer, [RemovalDecisionRequest]>('decideRemovals');
-/** The same decision as a signal (e.g. `temporal workflow signal --name removalDecision`); ignored unless awaiting approval. */
-export const removalDecisionSignal = defineSignal<[RemovalDecisionRequest]>('removalDecision');
 export const removalsStateQuery = defineQuery<RemovalsState>('removalsState');
 
 /** The child workflow id of a run's removals, from the run's workflow id. */
@@ -102,10 +99,19 @@ export function removalsWorkflowId(runWorkflowId: string): string {
 /** Failure type of a removal decision that came too late or too early. */
 export const NOT_AWAITING_APPROVAL = 'run_not_awaiting_approval';
 
-const retry = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 60 } as const;
-
-const calls = proxyActivities<MirrorActivities>({ startToCloseTimeout: '3 minutes', retry });
-const reads = proxyActivities<MirrorActivities>({ startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes', retry });
+// Every call takes the retry policy of its kind from the one table (./retry-policies).
+const storeCalls = proxyActivities<MirrorActivities>(withRetry('store', { startToCloseTimeout: '1 minute' }));
+const ccReads = proxyActivities<MirrorActivities>(withRetry('constantContactRead', { startToCloseTimeout: '3 minutes' }));
+const ccWrites = proxyActivities<MirrorActivities>(withRetry('constantContactWrite', { startToCloseTimeout: '3 minutes' }));
+const calls = {
+  planRemovals: storeCalls.planRemovals,
+  setRemovalsPhase: storeCalls.setRemovalsPhase,
+  recordRemovalDecision: storeCalls.recordRemovalDecision,
+  removeBatch: ccWrites.removeBatch,
+  checkRemovalBatch: ccReads.checkRemovalBatch,
+  finishRemovals: storeCalls.finishRemovals,
+};
+const reads = proxyActivities<MirrorActivities>(withRetry('longWait', { startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes' }));
 
 /** Removals posted at once (each is still paced by the shared rate limiter). */
 const POST_WINDOW = 4;
@@ -144,13 +150,6 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
       },
     },
   );
-  setHandler(removalDecisionSignal, (req) => {
-    if (!awaiting() || (req?.decision !== 'approve' && req?.decision !== 'reject')) {
-      log.warn('removal decision ignored', { stage: state.stage });
-      return;
-    }
-    requested = req.decision;
-  });
 
   try {
     return await run();
@@ -210,7 +209,7 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
         window.map((batchNo) =>
           quota(() =>
             calls.removeBatch.executeWithOptions(
-              { startToCloseTimeout: '3 minutes', retry, summary: `remove batch ${batchNo + 1}/${plan.batches} from the list` },
+              { startToCloseTimeout: '3 minutes', summary: `remove batch ${batchNo + 1}/${plan.batches} from the list` },
               [{ runId, connectionId, listId, batchNo }],
             ),
           ),
@@ -225,7 +224,7 @@ export async function mirrorRemovals(input: MirrorRemovalsInput): Promise<Mirror
     while (nextCheck < plan.batches) {
       const r = await quota(() =>
         calls.checkRemovalBatch.executeWithOptions(
-          { startToCloseTimeout: '3 minutes', retry, summary: `check removal batch ${nextCheck + 1}/${plan.batches}` },
+          { startToCloseTimeout: '3 minutes', summary: `check removal batch ${nextCheck + 1}/${plan.batches}` },
           [{ runId, connectionId, batchNo: nextCheck }],
         ),
       );

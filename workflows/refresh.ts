@@ -1,6 +1,7 @@
 import { ApplicationFailure, log, proxyActivities } from '@temporalio/workflow';
 import type { ScheduleActivities, ScheduledRunOutcome } from '../activities/schedules';
 import type { RefreshInput } from '../services/contracts';
+import { withRetry } from './retry-policies';
 
 /**
  * The refresh: every segment is refreshed, then every export whose schedule mode is `with-refresh`
@@ -15,22 +16,13 @@ export interface RefreshResult {
   runs: ScheduledRunOutcome[];
 }
 
-const { refreshAllSegments } = proxyActivities<ScheduleActivities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { maximumAttempts: 5, initialInterval: '5 seconds' },
-  summary: 'refresh every segment',
-});
+const { refreshAllSegments } = proxyActivities<ScheduleActivities>(
+  withRetry('longWait', { startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', summary: 'refresh every segment' }),
+);
 
-const { listRefreshExports, recordSkippedRuns } = proxyActivities<ScheduleActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumInterval: '30 seconds' },
-});
-
-const { startExportRun } = proxyActivities<ScheduleActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumInterval: '30 seconds', nonRetryableErrorTypes: ['export_not_found'] },
-});
+const { listRefreshExports, recordSkippedRuns, startExportRun } = proxyActivities<ScheduleActivities>(
+  withRetry('store', { startToCloseTimeout: '1 minute' }, ['export_not_found']),
+);
 
 /** Runs started at once; the runs themselves go on as their own workflows. */
 const START_BATCH = 10;
@@ -60,11 +52,7 @@ export async function refresh(input: RefreshInput = { source: 'on-demand' }): Pr
         batch.map((exportId, j) =>
           startExportRun
             .executeWithOptions(
-              {
-                startToCloseTimeout: '1 minute',
-                retry: { maximumInterval: '30 seconds', nonRetryableErrorTypes: ['export_not_found'] },
-                summary: `start run ${i + j + 1}/${exportIds.length}: export ${exportId}`,
-              },
+              { summary: `start run ${i + j + 1}/${exportIds.length}: export ${exportId}` },
               [{ exportId, trigger: 'refresh' }],
             )
             .catch((err: unknown): ScheduledRunOutcome => ({

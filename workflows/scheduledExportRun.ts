@@ -1,6 +1,7 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { ScheduleActivities, ScheduledRunOutcome } from '../activities/schedules';
 import type { ScheduledExportRunInput } from '../services/contracts';
+import { withRetry } from './retry-policies';
 
 /**
  * What an export's Temporal Schedule (`export-schedule-<exportId>`) starts: one activity that
@@ -9,18 +10,11 @@ import type { ScheduledExportRunInput } from '../services/contracts';
  * run is its own workflow (`export-run-<exportId>-<runId>`).
  */
 
-const { startExportRun } = proxyActivities<ScheduleActivities>({
-  startToCloseTimeout: '1 minute',
-  retry: { maximumInterval: '30 seconds', nonRetryableErrorTypes: ['export_not_found'] },
-});
+const { startExportRun } = proxyActivities<ScheduleActivities>(withRetry('store', { startToCloseTimeout: '1 minute' }, ['export_not_found']));
 
 export async function scheduledExportRun(input: ScheduledExportRunInput): Promise<ScheduledRunOutcome> {
   return startExportRun.executeWithOptions(
-    {
-      startToCloseTimeout: '1 minute',
-      retry: { maximumInterval: '30 seconds', nonRetryableErrorTypes: ['export_not_found'] },
-      summary: `start the scheduled run of export ${input.exportId}`,
-    },
+    { summary: `start the scheduled run of export ${input.exportId}` },
     [{ exportId: input.exportId, trigger: 'schedule' }],
   );
 }

@@ -8,19 +8,15 @@
 import { ActivityFailure, ApplicationFailure, proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { WEBHOOK_ADDRESS_REFUSED, WEBHOOK_GONE, type WebhookDeliveryInput, type WebhookDeliveryResult } from '../services/contracts';
+import { webhookRetryPolicy, withRetry } from './retry-policies';
 
 export async function webhookDelivery(input: WebhookDeliveryInput): Promise<WebhookDeliveryResult> {
   const { deliverWebhook } = proxyActivities<Activities>({
     startToCloseTimeout: '1 minute',
     scheduleToCloseTimeout: '24 hours',
-    retry: {
-      initialInterval: input.retryInitialMs,
-      backoffCoefficient: 2,
-      maximumInterval: '1 hour',
-      nonRetryableErrorTypes: [WEBHOOK_ADDRESS_REFUSED, WEBHOOK_GONE],
-    },
+    retry: webhookRetryPolicy(input.retryInitialMs, [WEBHOOK_ADDRESS_REFUSED, WEBHOOK_GONE]),
   });
-  const { endWebhookDelivery } = proxyActivities<Activities>({ startToCloseTimeout: '1 minute', retry: { maximumInterval: '1 minute' } });
+  const { endWebhookDelivery } = proxyActivities<Activities>(withRetry('store', { startToCloseTimeout: '1 minute' }));
   try {
     const { status } = await deliverWebhook({ deliveryId: input.deliveryId });
     return { deliveryId: input.deliveryId, status };

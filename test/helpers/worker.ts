@@ -4,12 +4,13 @@ import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities } from '../../activities';
+import { createActivities, type Activities } from '../../activities';
 import type { Config } from '../../common/config';
 import type { Logger } from '../../common/logger';
 import { createConstantContactClient } from '../../constant-contact/client';
 import type { ConstantContactApi } from '../../constant-contact/types';
 import type { Store } from '../../store';
+import type { RateLimitRepository } from '../../store/rate-limits';
 import { constantContactObserver } from '../../services/events';
 
 /**
@@ -22,18 +23,25 @@ export const ROOT = path.resolve(__dirname, '../..');
 /** A task queue of its own for a test file: runs of other files never reach its workers. */
 export const uniqueTaskQueue = (name: string) => `test-${name}-${randomBytes(4).toString('hex')}`;
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-
-/** The workflows bundled once per test file (quietly), shared by its workers. */
-function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+/** Worker logs at WARN (state changes at INFO are noise in test output); once per process, before any connection. */
+export function installQuietRuntime(): void {
   try {
-    // Worker logs at WARN (state changes at INFO are noise in test output); once per process.
     Runtime.install({ logger: new DefaultLogger('WARN') });
   } catch {
     /* installed already */
   }
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
-  return bundle;
+}
+
+const bundles = new Map<string, Promise<WorkflowBundleWithSourceMap>>();
+
+/** The workflows bundled once per test file and set of interceptor modules (quietly), shared by its workers. */
+export function workflowBundle(workflowInterceptorModules: string[] = []): Promise<WorkflowBundleWithSourceMap> {
+  installQuietRuntime();
+  const key = workflowInterceptorModules.join('\n');
+  if (!bundles.has(key)) {
+    bundles.set(key, bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), workflowInterceptorModules, logger: new DefaultLogger('WARN') }));
+  }
+  return bundles.get(key)!;
 }
 
 export interface InProcessWorker {
@@ -48,21 +56,28 @@ export async function startInProcessWorker(options: {
   logger: Logger;
   /** Wraps the Constant Contact client the activities use (to count or fail calls). */
   wrapConstantContact?: (client: ConstantContactApi) => ConstantContactApi;
+  /** Wraps the rate-limit repository the worker's Constant Contact client paces with. */
+  wrapRateLimits?: (rateLimits: RateLimitRepository) => RateLimitRepository;
+  /** Wraps the activities the worker registers (to fail an attempt after it did its work). */
+  wrapActivities?: (activities: Activities) => Activities;
+  /** Workflow interceptor modules bundled with the workflows (to change what they ask of the server). */
+  workflowInterceptorModules?: string[];
   maxConcurrentActivityTaskExecutions?: number;
 }): Promise<InProcessWorker> {
   const { config, store, logger } = options;
-  const bundled = await workflowBundle(); // first: it installs the quiet runtime logger
+  const bundled = await workflowBundle(options.workflowInterceptorModules); // first: it installs the quiet runtime logger
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const observer = constantContactObserver({ config, store, temporal, logger });
-  const client = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger, observer });
+  const rateLimits = options.wrapRateLimits ? options.wrapRateLimits(store.rateLimits) : store.rateLimits;
+  const client = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits, logger, observer });
   const constantContact = options.wrapConstantContact ? options.wrapConstantContact(client) : client;
   const worker = await Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: config.temporal.taskQueue,
     workflowBundle: bundled,
-    activities: createActivities({ config, store, constantContact, logger, clock: () => new Date(), temporal }),
+    activities: (options.wrapActivities ?? ((a: Activities) => a))(createActivities({ config, store, constantContact, logger, clock: () => new Date(), temporal })),
     maxConcurrentActivityTaskExecutions: options.maxConcurrentActivityTaskExecutions,
     // Tests stop workers often: do not wait long for the sticky queue of a stopped one.
     stickyQueueScheduleToStartTimeout: '2s',

@@ -5,6 +5,7 @@ import { connectSandboxConnection, type ApiDriver, type TestApp } from '../helpe
 import type { Client } from '@temporalio/client';
 import type { RunJson } from '../../api/run-view';
 import type { RunCounts } from '../../store/types';
+import { nextUtcMidnight, type RateLimitRepository } from '../../store/rate-limits';
 
 /**
  * Fictional profiles for the export-run tests, deterministic by index, with the awkward cases a
@@ -189,4 +190,20 @@ export async function historyText(client: Client, workflowId: string): Promise<{
     text += '\n';
   }
   return { text, events, executions };
+}
+
+/**
+ * The store's rate-limit budget seen from a clock moved forward so that the UTC day ends `endsInMs`
+ * after the first request: what a worker sees when a run starts just before midnight. Reservations
+ * are made in the moved time and answered in real time, so pacing waits stay real.
+ */
+export function dayEndingSoon(rateLimits: RateLimitRepository, endsInMs: number): RateLimitRepository {
+  let offset: number | undefined;
+  const moved = Object.create(rateLimits) as RateLimitRepository;
+  moved.reserve = async (key, limits, nowMs, options) => {
+    offset ??= nextUtcMidnight(nowMs) - endsInMs - nowMs;
+    const r = await rateLimits.reserve(key, limits, nowMs + offset, options);
+    return r.exhausted ? { exhausted: true, resetAtMs: r.resetAtMs - offset } : { ...r, sendAtMs: r.sendAtMs - offset };
+  };
+  return moved;
 }

@@ -4,6 +4,7 @@ import { createTestApp, connectSandboxConnection, type TestApp } from '../helper
 import { startInProcessWorker, uniqueTaskQueue, type InProcessWorker } from '../helpers/worker';
 import { addCustomField } from '../exports/fixtures';
 import {
+  dayEndingSoon,
   expectCountsReconcile,
   expectedEmails,
   fixtureProfile,
@@ -27,11 +28,12 @@ async function withApp(
   env: Record<string, string>,
   body: (app: TestApp, worker: InProcessWorker) => Promise<void>,
   sandbox: Record<string, unknown> = { importMsPerContact: 0, importMinMs: 20 },
+  workerOptions: Pick<Parameters<typeof startInProcessWorker>[0], 'wrapRateLimits'> = {},
 ): Promise<void> {
   const app = await createTestApp({ kind: 'sqlite', sandbox, env: { TEMPORAL_TASK_QUEUE: uniqueTaskQueue(name), LOG_LEVEL: 'info', ...env } });
   let worker: InProcessWorker | undefined;
   try {
-    worker = await startInProcessWorker({ config: app.config, store: app.store, logger: app.logger });
+    worker = await startInProcessWorker({ config: app.config, store: app.store, logger: app.logger, ...workerOptions });
     await body(app, worker);
   } finally {
     await worker?.stop();
@@ -51,19 +53,34 @@ test('a cancelled run ends cancelled and uploads nothing more', async () => {
     const cancel = await app.as('admin').post(`/v1/runs/${run.id}/cancel`);
     expect(cancel.status).toBe(202);
     expect(cancel.body.run.id).toBe(run.id);
+    const importsAtCancel = (await sandboxStats(app)).importRequests;
 
     const ended = await waitForRun(app, run.id, { timeoutMs: 30_000 });
     expect(ended).toMatchObject({ status: 'cancelled', error: { code: 'cancelled' }, progress: { phase: 'done' } });
+    // The run ends only once its upload acknowledged the cancellation: from then on no import is posted.
     const imports = (await sandboxStats(app)).importRequests;
-    await new Promise((r) => setTimeout(r, 2500));
-    expect((await sandboxStats(app)).importRequests).toBe(imports);
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      expect((await sandboxStats(app)).importRequests).toBe(imports);
+    }
+    // At most the one upload already under way when the cancellation came was posted after it...
+    expect(imports - importsAtCancel).toBeLessThanOrEqual(1);
+    // ...and the workflow scheduled no upload once the cancellation was requested.
+    const events = (await app.temporal.workflow.getHandle(run.workflowId).fetchHistory()).events ?? [];
+    const cancelledAt = events.findIndex((e) => e.workflowExecutionCancelRequestedEventAttributes);
+    expect(cancelledAt).toBeGreaterThan(0);
+    const uploadsAfter = events.slice(cancelledAt).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'uploadChunk');
+    expect(uploadsAfter).toEqual([]);
 
-    // What was sent is counted, and is exactly what reached the list.
+    // What was posted is counted, and is exactly what reached the list.
     expect(ended.counts.sent).toBeLessThan(2000);
-    const members = await listMembers(app);
-    expect(members.length).toBeLessThanOrEqual(ended.counts.sent);
-    const posted = await app.store.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM run_chunks WHERE run_id = ? AND activity_id IS NOT NULL', [run.id]);
+    const posted = await app.store.db.get<{ n: number; contacts: number }>(
+      'SELECT COUNT(*) AS n, COALESCE(SUM(contacts), 0) AS contacts FROM run_chunks WHERE run_id = ? AND activity_id IS NOT NULL',
+      [run.id],
+    );
     expect(Number(posted?.n)).toBe(imports);
+    expect((await listMembers(app)).length).toBe(Number(posted?.contacts));
+    expect(Number(posted?.contacts)).toBeLessThanOrEqual(ended.counts.sent);
 
     const again = await app.as('admin').post(`/v1/runs/${run.id}/cancel`);
     expect(again.status).toBe(409);
@@ -166,12 +183,15 @@ test('custom fields reach the list; unsubscribed contacts are counted, not added
   });
 });
 
-test("Constant Contact's daily quota spent: the run waits in phase waiting-for-quota on a durable timer", async () => {
+test("Constant Contact's daily quota spent: the run waits in phase waiting-for-quota on a durable timer, then resumes and succeeds", async () => {
+  // The worker sees a clock at which the UTC day ends 10 s after its first request, so the daily
+  // budget resets during the test (the store's budget and the workflow's timer are the real ones).
   await withApp('quota', { CC_RATE_PER_DAY: '1000' }, async (app) => {
     await seedProfiles(app.store, 100, { awkward: false });
     const { exportId } = await setupExport(app);
     // Spend the day's budget of the application key (shared by every process through the store).
     await app.store.db.run('UPDATE rate_limits SET window_count = 1000 WHERE key = ?', [app.config.constantContact.clientId]);
+    const before = (await sandboxStats(app)).requests;
     const run = await startRunViaApi(app, exportId);
     const waiting = await waitForRun(app, run.id, { timeoutMs: 20_000, until: (r) => r.progress.phase === 'waiting-for-quota' || r.status !== 'running' });
     expect(waiting).toMatchObject({ status: 'running', progress: { phase: 'waiting-for-quota' } });
@@ -182,8 +202,33 @@ test("Constant Contact's daily quota spent: the run waits in phase waiting-for-q
       execution: { workflowId: run.workflowId },
     });
     expect(JSON.stringify(details.pendingActivities ?? [])).not.toContain('validateRun'); // no activity hammering: a timer waits
-    await app.as('admin').post(`/v1/runs/${run.id}/cancel`);
-    expect(await waitForRun(app, run.id, { timeoutMs: 20_000 })).toMatchObject({ status: 'cancelled' });
+    expect((await sandboxStats(app)).requests).toBe(before); // nothing reached Constant Contact while the budget was spent
+
+    const ended = await waitForRun(app, run.id, { timeoutMs: 60_000 });
+    expect(ended).toMatchObject({ status: 'succeeded', error: null, counts: { segmentProfiles: 100, sent: 100, imported: 100 } });
+    expect((await listMembers(app)).length).toBe(100);
+    const history = await historyText(app.temporal, run.workflowId);
+    expect(history.text).toContain('daily quota reset');
+  }, undefined, { wrapRateLimits: (rateLimits) => dayEndingSoon(rateLimits, 10_000) });
+});
+
+test('Constant Contact answering 5xx for longer than CC_UNAVAILABLE_AFTER_SECONDS fails the run with constant_contact_unavailable', async () => {
+  await withApp('unavailable', { CC_UNAVAILABLE_AFTER_SECONDS: '4', CC_MAX_CONTACTS_PER_IMPORT: '100' }, async (app) => {
+    await seedProfiles(app.store, 1000, { awkward: false });
+    const { exportId } = await setupExport(app);
+    const run = await startRunViaApi(app, exportId);
+    await waitForRun(app, run.id, { until: (r) => r.counts.sent >= 200 || r.status !== 'running' });
+    expect((await app.sandboxControl('PUT', '/faults', { errorRate: 1 })).status).toBe(200);
+    const failingSince = Date.now();
+
+    const ended = await waitForRun(app, run.id, { timeoutMs: 60_000 });
+    expect(ended).toMatchObject({ status: 'failed', error: { code: 'constant_contact_unavailable' } });
+    // Bounded: the limit (4 s) and the backoff of one more attempt, not retries for ever.
+    expect(Date.now() - failingSince).toBeLessThan(30_000);
+    const failure = await app.temporal.workflow.getHandle(run.workflowId).result().catch((err) => err);
+    expect(failure.cause).toMatchObject({ type: 'constant_contact_unavailable' });
+    const stats = await app.sandboxControl<{ injectedErrors: number }>('GET', '/stats');
+    expect(stats.body.injectedErrors).toBeGreaterThan(0);
   });
 });
 
