@@ -56,13 +56,14 @@ export class LedgerRepository {
 
   /** Snapshot rows after `afterSeq` with their ledger entry and list membership, in seq order. */
   async readPage(runId: string, key: LedgerKey, afterSeq: number, limit: number): Promise<ClassifiableRow[]> {
-    const rows = await this.db.all<{ seq: number; profile_id: string; email_key: string | null; data: string; hash: string | null; state: LedgerState | null; on_list: number | boolean }>(
-      `SELECT s.seq, s.profile_id, s.email_key, s.data, l.hash, l.state,
-              CASE WHEN m.email_key IS NULL THEN 0 ELSE 1 END AS on_list
-         FROM run_snapshot s
-         LEFT JOIN delivery_ledger l ON l.export_id = ? AND l.list_id = ? AND l.email_key = s.email_key
-         LEFT JOIN run_list_members m ON m.run_id = s.run_id AND m.email_key = s.email_key
-        WHERE s.run_id = ? AND s.seq > ? ORDER BY s.seq LIMIT ?`,
+    // The page first, then one lookup by primary key per row (scalar subqueries): whatever the
+    // planner's statistics say, a page never joins whole tables.
+    const rows = await this.db.all<{ seq: number; profile_id: string; email_key: string | null; data: string; delivered: string | null; on_list: number | null }>(
+      `SELECT s.seq, s.profile_id, s.email_key, s.data,
+              (SELECT l.state || ' ' || l.hash FROM delivery_ledger l WHERE l.export_id = ? AND l.list_id = ? AND l.email_key = s.email_key) AS delivered,
+              (SELECT 1 FROM run_list_members m WHERE m.run_id = s.run_id AND m.email_key = s.email_key) AS on_list
+         FROM (SELECT run_id, seq, profile_id, email_key, data FROM run_snapshot WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?) s
+        ORDER BY s.seq`,
       [key.exportId, key.listId, runId, afterSeq, limit],
     );
     return rows.map((r) => ({
@@ -70,7 +71,7 @@ export class LedgerRepository {
       profileId: r.profile_id,
       emailKey: r.email_key,
       data: JSON.parse(r.data) as Attributes,
-      delivered: r.state ? { hash: r.hash ?? '', state: r.state } : null,
+      delivered: r.delivered ? deliveredOf(r.delivered) : null,
       onList: Number(r.on_list) === 1,
     }));
   }
@@ -198,6 +199,12 @@ export class LedgerRepository {
       );
     }
   }
+}
+
+/** `state hash` as the page query reads it (a state has no blank; a hash may be empty). */
+function deliveredOf(value: string): { hash: string; state: LedgerState } {
+  const blank = value.indexOf(' ');
+  return { state: value.slice(0, blank) as LedgerState, hash: value.slice(blank + 1) };
 }
 
 /** Multi-row INSERTs of at most ROWS_PER_INSERT rows each. */

@@ -348,7 +348,7 @@ export const ANALYZE_AFTER_ROWS = 10_000;
  * of stale ones (measured on 1M members: a nested loop of 1M index lookups instead of a hash join,
  * twice as slow). Samples a fixed number of rows, so it stays cheap. Best effort; SQLite: nothing.
  */
-export async function analyze(db: Db, table: 'profiles' | 'segment_members'): Promise<void> {
+export async function analyze(db: Db, table: 'profiles' | 'segment_members' | 'run_snapshot'): Promise<void> {
   if (db.dialect !== 'postgres') return;
   await db.run(`ANALYZE ${table}`).catch(() => undefined);
 }

@@ -1,5 +1,5 @@
 import type { Db } from './db';
-import { ensureSqliteFunctions, sqliteAttributePath } from './rules';
+import { analyze, ANALYZE_AFTER_ROWS, ensureSqliteFunctions, sqliteAttributePath } from './rules';
 import type { Attributes, Mapping } from './types';
 
 /**
@@ -58,7 +58,7 @@ export class SnapshotRepository {
     const segmentIds = [...new Set(input.segmentIds)];
     const names = mappedAttributes(input.mapping);
     if (names.length > 50) throw new Error('a mapping names at most 50 attributes');
-    return this.db.tx(async (tx) => {
+    const taken = await this.db.tx(async (tx) => {
       if (tx.dialect === 'postgres') {
         await tx.run('SELECT pg_advisory_xact_lock(hashtext(?))', [`run_snapshot:${runId}`]);
         // One big sort: in memory rather than in temporary files (this transaction only); no JIT
@@ -74,6 +74,9 @@ export class SnapshotRepository {
       if (input.maxProfiles !== undefined && changes > input.maxProfiles) throw new SnapshotTooLargeError(input.maxProfiles);
       return { profiles: changes };
     });
+    // The run pages its snapshot by key right away: planned for its real size, a page is an index range.
+    if (taken.profiles >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'run_snapshot');
+    return taken;
   }
 
   private sqliteInsert(runId: string, segmentIds: string[], email: string, names: string[], limit?: number) {
