@@ -120,8 +120,8 @@ export function registerProfilesRoutes(routes: RouteRegistry, deps: RouteDeps): 
     {
       method: 'delete',
       path: '/v1/profiles/:id',
-      summary: 'Delete a profile, its segment memberships and its rows in the rejects of runs',
-      description: "Removes the profile, its memberships in every segment (their member counts go down) and its rejects in every run. Runs already started keep their snapshot.",
+      summary: 'Delete a profile, its segment memberships and its rows in the rejects and suppressions of runs',
+      description: "Removes the profile, its memberships in every segment (their member counts go down) and its rejects and suppressions in every run. Runs already started keep their snapshot.",
       tag: 'profiles',
       roles: ADMIN,
       params: profileParams,

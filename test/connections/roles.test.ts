@@ -7,6 +7,8 @@ import { registerMetricsRoutes } from '../../api/routes/metrics';
 import { registerWebhooksRoutes } from '../../api/routes/webhooks';
 import type { RouteDeps } from '../../api/deps';
 import { registerAuditRoutes } from '../../api/routes/audit';
+import { registerSuppressionsRoute } from '../../api/routes/runs';
+import { newId } from '../../common/ids';
 import { connectSandboxConnection, createTestApp, type TestApp, type TestResponse } from '../helpers/app';
 import { storeKinds } from '../helpers/stores';
 import { exportBody, insertSegment } from '../exports/fixtures';
@@ -316,8 +318,17 @@ const rows: Row[] = [
     expect: protectedRoute(200, 403),
     check: (_who, res) => expect(res.body.items.length).toBeGreaterThan(0),
   },
-  // Routes that hand out personal data of runs (admins only) belong here too, one row each, with
-  // their module in registeredRoutes below: e.g. GET /v1/runs/:id/suppressions as protectedRoute(200, 403).
+  // Routes that hand out personal data of runs (admins only): one row each, their module in registeredRoutes below.
+  {
+    route: 'GET /v1/runs/:id/suppressions',
+    what: "read a run's suppressions (raw emails) on a shared connection's export",
+    call: async (ctx) => {
+      const runId = newId('run');
+      await ctx.app.store.runs.createSkipped({ id: runId, exportId: ctx.exportOnShared, trigger: 'on-demand', workflowId: '', startedAt: new Date().toISOString() }, { code: 'test', message: 'a run to read' });
+      return { method: 'GET', path: `/v1/runs/${runId}/suppressions` };
+    },
+    expect: protectedRoute(200, 403),
+  },
 ];
 
 /** The routes the modules under test register, read from their own registry. */
@@ -330,10 +341,11 @@ function registeredRoutes(): string[] {
   registerWebhooksRoutes(registry, deps);
   registerMetricsRoutes(registry, { config: { metrics: {} } } as RouteDeps);
   registerAuditRoutes(registry, deps);
+  registerSuppressionsRoute(registry, deps);
   return registry.routes.map((r) => `${r.spec.method.toUpperCase()} ${r.spec.path}`).sort();
 }
 
-it('the role matrix covers every route of connections, exports, export alerts, webhooks, metrics and the audit log', () => {
+it('the role matrix covers every route of connections, exports, export alerts, webhooks, metrics, the audit log and run suppressions', () => {
   expect([...new Set(rows.map((r) => r.route))].sort()).toEqual(registeredRoutes());
 });
 

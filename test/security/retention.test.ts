@@ -57,6 +57,17 @@ describe.each(storeKinds)('personal data retention (%s)', (kind) => {
     expect(await t.store.runs.get('run_old0000001')).toMatchObject({ status: 'succeeded' });
   });
 
+  it('deletes the suppressions of runs that ended before the retention period too', async () => {
+    await runWithRejects('run_old0000001', 31, []);
+    await runWithRejects('run_recent00001', 29, []);
+    for (const runId of ['run_old0000001', 'run_recent00001']) {
+      await t.store.db.run(`INSERT INTO run_suppressions (run_id, snapshot_seq, profile_id, email, reason) VALUES (?, 1, 'a', 'a@example.com', 'left_list')`, [runId]);
+    }
+    expect(await purgeExpiredPersonalData({ store: t.store, logger, retentionDays: 30, now: () => NOW }, 3_600_000)).toBe(1);
+    const left = await t.store.db.all<{ run_id: string }>('SELECT run_id FROM run_suppressions ORDER BY run_id');
+    expect(left.map((r) => r.run_id)).toEqual(['run_recent00001']);
+  });
+
   it('runs one turn per interval however many workers ask at once', async () => {
     await runWithRejects('run_old0000001', 40, ['a']);
     const deps = { store: t.store, logger, retentionDays: 30, now: () => NOW };
