@@ -90,9 +90,9 @@ function writeProfilesCsv(file: string, rows: number): void {
   });
 }
 
-/** A contact export CSV as Constant Contact writes it: contact id and email. */
+/** A contact export CSV as the run asks for it: the documented `email_address` field with a first name. */
 function writeContactExportCsv(file: string, rows: number): void {
-  writeLines(file, 'contact_id,email', rows, (i) => `${String(i).padStart(8, '0')}-0000-4000-8000-${String(i).padStart(12, '0')},user${i}@example.test`);
+  writeLines(file, 'email_address,first_name', rows, (i) => `user${i}@example.test,Name ${i}`);
 }
 
 function writeLines(file: string, header: string, rows: number, row: (i: number) => string): void {
