@@ -10,8 +10,10 @@ import type { Export } from '../store/types';
  * pages of it), the same mapping, validation and packing (activities/chunks.ts), the same requests
  * through the same Constant Contact client and its shared rate limit, uploads and polls side by side
  * as the workflow does them, a 429 or 5xx retried as any script would. What it leaves out is what
- * makes a run durable: no run or chunk records, no rejects, no workflow, no resuming after a crash.
- * The bench compares the two.
+ * makes a run durable: no run or chunk records, no rejects, no workflow, no resuming after a crash;
+ * and what makes it consent-safe and incremental: it neither reads the list first nor classifies
+ * contacts against the delivery ledger (it sends everyone, as a first run does). The bench compares
+ * the two: the difference includes the list read.
  */
 
 export interface PlainExportResult {

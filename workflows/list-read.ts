@@ -11,7 +11,8 @@ import { withRetry } from './retry-policies';
 const ccWrites = proxyActivities<MirrorActivities>(withRetry('constantContactWrite', { startToCloseTimeout: '3 minutes' }));
 const ccReads = proxyActivities<MirrorActivities>(withRetry('constantContactRead', { startToCloseTimeout: '3 minutes' }));
 const calls = { startListRead: ccWrites.startListRead, checkListExport: ccReads.checkListExport, readListPage: ccReads.readListPage };
-const reads = proxyActivities<MirrorActivities>(withRetry('longWait', { startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes' }));
+// Loading the export's file is a Constant Contact read (a 429 is retried after its delay), only long.
+const reads = proxyActivities<MirrorActivities>(withRetry('constantContactRead', { startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes' }));
 
 export interface ListReadTarget {
   runId: string;

@@ -111,7 +111,8 @@ const calls = {
   checkRemovalBatch: ccReads.checkRemovalBatch,
   finishRemovals: storeCalls.finishRemovals,
 };
-const reads = proxyActivities<MirrorActivities>(withRetry('longWait', { startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes' }));
+// Finding contact ids may page a whole list: Constant Contact reads, only long.
+const reads = proxyActivities<MirrorActivities>(withRetry('constantContactRead', { startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes' }));
 
 /** Removals posted at once (each is still paced by the shared rate limiter). */
 const POST_WINDOW = 4;

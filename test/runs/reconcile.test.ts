@@ -37,7 +37,10 @@ describe.each(storeKinds)('the run reconciler (%s)', (kind) => {
   async function endedSince(runId: string, since: number) {
     const ended = await waitForRun(app, runId, { timeoutMs: 60_000 });
     expect(Date.now() - since).toBeLessThan(60_000);
-    expect(await app.store.events.get(eventIdOf(`run.${ended.status}-${runId}`))).toBeDefined();
+    // The end's event is published just after the end is recorded.
+    const eventId = eventIdOf(`run.${ended.status}-${runId}`);
+    for (const deadline = Date.now() + 10_000; !(await app.store.events.get(eventId)) && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 200));
+    expect(await app.store.events.get(eventId)).toBeDefined();
     return ended;
   }
 
