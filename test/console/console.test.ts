@@ -1,23 +1,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Browser, Locator, Page } from 'playwright-core';
-import { fitsWidth, openScreen, pageErrors, screenshotDir, signIn, startStackAndBrowser, type Stack } from './stack';
+import { RUN_TIMEOUT_MS, SANDBOX_LIST_ID, checkPlan, runNow, runSteps, startFullResync, startRun, untilFinished } from './run-steps';
+import { fitsWidth, openScreen, pageErrors, screenshot, signIn, startStackAndBrowser, type Stack } from './stack';
 
 /**
  * The console in a real browser (Debian's chromium through playwright-core) against `npm start`'s
  * stack with the Constant Contact sandbox. The admin's walk-through runs first; the contributor's
  * test then looks at what it left behind (an admins-only connection and its export).
  *
- * Each step is a function of its own, so that a later feature (dry run, full resync, suppressions)
- * is one more step in the walk-through.
+ * Each step is a function of its own, so that a later feature is one more step in the walk-through.
  */
 
 const repoRoot = path.resolve(__dirname, '../..');
 const SAMPLES = path.join(repoRoot, 'samples', 'profiles.ndjson');
 const SANDBOX_LIST = 'Sandbox list';
-const SANDBOX_LIST_ID = '00000000-0000-4000-8000-000000000001';
 const MISSING_LIST_ID = '00000000-0000-4000-8000-00000000dead';
-const RUN_TIMEOUT_MS = 150_000;
 const TIME_ZONE = 'Europe/Riga';
 
 const samples = fs.readFileSync(SAMPLES, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -26,10 +24,12 @@ const goldLatvians = samples.filter((p) => p.Country === 'LV' && p.LoyaltyTier =
 
 let stack: Stack;
 let browser: Browser;
+let steps: ReturnType<typeof runSteps>;
 const state: { runId?: string; exportId?: string } = {};
 
 beforeAll(async () => {
   ({ stack, browser } = await startStackAndBrowser());
+  steps = runSteps(stack);
 }, 240_000);
 
 afterAll(async () => {
@@ -50,7 +50,6 @@ async function errorNextTo(field: Locator): Promise<string> {
   return texts.join(' ');
 }
 
-const screenshot = (page: Page, name: string) => page.screenshot({ path: path.join(screenshotDir(), `${name}.png`) });
 const listOf = async (p: string) => (await stack.api('admin', 'GET', p)).body.items as { id: string }[];
 
 // ---------------------------------------------------------------- the admin's steps
@@ -169,55 +168,6 @@ async function addExport(page: Page): Promise<string> {
   return exportId;
 }
 
-/** Run now on the export's screen; the run screen follows it live, without reloading, until it ends. */
-async function runNow(page: Page, until: (page: Page) => Promise<void>): Promise<string> {
-  await page.getByRole('button', { name: 'Run now' }).click();
-  await page.waitForURL(/#\/runs\/run_/);
-  const runId = /#\/runs\/(run_\w+)/.exec(page.url())![1];
-  let reloads = 0;
-  const onLoad = () => reloads++;
-  page.on('load', onLoad);
-  await until(page);
-  page.off('load', onLoad);
-  expect(reloads).toBe(0);
-  return runId;
-}
-
-const untilFinished = (status: string) => async (page: Page) => {
-  await page.locator('#run-status').getByText(status, { exact: true }).waitFor({ timeout: RUN_TIMEOUT_MS });
-};
-
-async function checkRun(page: Page, runId: string): Promise<{ counts: Record<string, number> }> {
-  const run = (await stack.api('admin', 'GET', `/v1/runs/${runId}`)).body;
-  expect(run).toMatchObject({ status: 'succeeded', progress: { phase: 'done', percent: 100 } });
-  expect(await page.locator('#run-progress').getAttribute('value')).toBe('100');
-  for (const key of ['segmentProfiles', 'imported', 'rejected', 'removed']) {
-    expect([key, await page.locator(`[data-count="${key}"]`).textContent()]).toEqual([key, run.counts[key].toLocaleString('en-US')]);
-  }
-  return run;
-}
-
-async function downloadRejects(page: Page, runId: string): Promise<void> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download rejects' }).click()]);
-  expect(download.suggestedFilename()).toBe(`${runId}-rejects.ndjson`);
-  const text = fs.readFileSync((await download.path())!, 'utf8');
-  expect(text).toBe((await stack.api('admin', 'GET', `/v1/runs/${runId}/rejects`)).body);
-  expect(text.trim().split('\n').map((l) => JSON.parse(l).reason)).toContain('email_too_long');
-}
-
-/** Suppressions download where the API has the route; "not available" where it has not yet. */
-async function downloadSuppressions(page: Page, runId: string): Promise<void> {
-  const doc = (await stack.api('admin', 'GET', '/v1/openapi.json')).body;
-  const button = page.getByRole('button', { name: 'Download suppressions' });
-  if (doc.paths['/v1/runs/{id}/suppressions']) {
-    const [download] = await Promise.all([page.waitForEvent('download'), button.click()]);
-    expect(download.suggestedFilename()).toBe(`${runId}-suppressions.ndjson`);
-  } else {
-    await button.click();
-    await page.getByText('Suppressions: not available').waitFor();
-  }
-}
-
 async function narrowSegment(page: Page): Promise<void> {
   await openScreen(page, 'Segments');
   await page.getByRole('link', { name: 'Latvia' }).click();
@@ -241,15 +191,43 @@ async function switchToMirror(page: Page, exportId: string): Promise<void> {
   expect((await stack.api('admin', 'GET', `/v1/exports/${exportId}`)).body.syncMode).toBe('mirror');
 }
 
-async function listMembers(): Promise<number> {
-  const res = await fetch(`${stack.sandboxUrl}/__sandbox/lists/${SANDBOX_LIST_ID}/members`);
-  return (await res.text()).trim().split('\n').filter(Boolean).length;
+// ---------------------------------------------------------------- the contributor's steps
+
+/** An admin authorizes the shared connection (as their browser would) and adds an export on it. */
+async function addSharedExport(connection: { id: string; authorizeUrl: string }): Promise<void> {
+  const authorized = await fetch(connection.authorizeUrl, { headers: { accept: 'text/html' } });
+  expect(authorized.status).toBe(200);
+  expect((await stack.api('admin', 'GET', `/v1/connections/${connection.id}`)).body.status).toBe('connected');
+  const segments = (await listOf('/v1/segments')) as { id: string; name: string }[];
+  const segmentIds = segments.filter((s) => s.name === 'Latvia').map((s) => s.id);
+  const created = await stack.api('admin', 'POST', '/v1/exports', { name: 'Shared newsletter', connectionId: connection.id, listId: SANDBOX_LIST_ID, mapping: { email: 'Email' }, segmentIds, schedule: { mode: 'off' } });
+  expect(created.status).toBe(201);
+}
+
+/** The contributor runs the export dry, then in full: the plan, then the counts, but no suppressions. */
+async function sharedExportRuns(page: Page, connection: { id: string; authorizeUrl: string }): Promise<void> {
+  await addSharedExport(connection);
+  await openScreen(page, 'Exports');
+  await page.getByRole('link', { name: 'Shared newsletter' }).click();
+  for (const name of ['Run now', 'Dry run', 'Full resync']) expect([name, await page.getByRole('button', { name }).isEnabled()]).toEqual([name, true]);
+  const dryRunId = await startRun(page, (p) => p.getByRole('button', { name: 'Dry run' }).click(), untilFinished('succeeded'));
+  await checkPlan(page, await steps.checkRun(page, dryRunId, 'contributor'));
+
+  await page.locator('.subtitle').getByRole('link', { name: 'Shared newsletter' }).click();
+  const runId = await startRun(page, startFullResync, untilFinished('succeeded'));
+  expect((await steps.checkRun(page, runId, 'contributor')).fullResync).toBe(true);
+  await page.getByRole('heading', { name: 'Counts' }).waitFor();
+  await page.getByRole('button', { name: 'Download rejects' }).waitFor();
+  expect(await page.getByRole('tab').count()).toBe(0);
+  expect(await page.getByText(/^Suppressed \(\d+\)$/).count()).toBe(0);
+  expect(await page.getByRole('button', { name: 'Download suppressions' }).count()).toBe(0);
+  expect((await stack.api('contributor', 'GET', `/v1/runs/${runId}/suppressions`)).status).toBe(403);
 }
 
 // ---------------------------------------------------------------- the tests
 
 describe('the console in a browser, against npm start with the sandbox', () => {
-  it('walks an admin through connecting, importing, a segment, an export and its run to succeeded, the rejects, and approving a mirror run', async () => {
+  it('walks an admin through connecting, importing, a segment, an export, its dry run and run to succeeded, the rejects, a full resync and its suppression, and approving a mirror run', async () => {
     const { page, errors } = await newPage();
     await signIn(page, stack.baseUrl, stack.keys.admin);
     await addConnection(page);
@@ -260,15 +238,28 @@ describe('the console in a browser, against npm start with the sandbox', () => {
     const exportId = await addExport(page);
     state.exportId = exportId;
 
+    // A dry run first: it plans to add every valid profile; the real run then does what it planned.
+    const dry = await steps.dryRun(page);
+    await screenshot(page, 'dry-run', { fullPage: true });
+    expect(dry.plan).toMatchObject({ toUpdate: 0, unchanged: 0, suppressed: 0, toRemove: 0, needsApproval: false });
+    expect(dry.plan!.toAdd).toBeGreaterThan(0);
+    expect(dry.plan!.toAdd + dry.plan!.rejected + dry.plan!.duplicates).toBe(latvians);
+    await page.locator('.subtitle').getByRole('link', { name: 'Latvia newsletter' }).click();
+    await page.getByRole('row').filter({ hasText: 'dry run' }).waitFor();
+
     const runId = await runNow(page, untilFinished('succeeded'));
     state.runId = runId;
-    const run = await checkRun(page, runId);
-    expect(run.counts.segmentProfiles).toBe(latvians);
+    const run = await steps.checkRun(page, runId);
+    expect(run.counts).toMatchObject({ segmentProfiles: latvians, added: dry.plan!.toAdd, updated: 0, unchanged: 0, rejected: dry.plan!.rejected });
     await screenshot(page, 'run');
-    await downloadRejects(page, runId);
-    await downloadSuppressions(page, runId);
-    const onList = await listMembers();
+    await steps.downloadRejects(page, runId);
+    await page.getByRole('tab', { name: 'Suppressed (0)' }).click();
+    await page.getByRole('tabpanel').getByText('This run suppressed no one.').waitFor();
+    const onList = await steps.listMembers();
     expect(onList).toBe(run.counts.imported);
+
+    await steps.fullResyncAfterLeaving(page, exportId, run);
+    expect(await steps.listMembers()).toBe(onList - 1);
 
     // Mirror mode: fewer profiles than the list holds, more than the guard's 20% to remove.
     await narrowSegment(page);
@@ -279,10 +270,10 @@ describe('the console in a browser, against npm start with the sandbox', () => {
       await approval.getByRole('button', { name: 'Approve removals' }).click();
       await untilFinished('succeeded')(p);
     });
-    const mirrorRun = await checkRun(page, mirrorRunId);
+    const mirrorRun = await steps.checkRun(page, mirrorRunId);
     expect(mirrorRun.counts.removed).toBeGreaterThan(0);
     expect(mirrorRun.counts.removed).toBe(mirrorRun.counts.plannedRemovals);
-    expect(await listMembers()).toBe(onList - mirrorRun.counts.removed);
+    expect(await steps.listMembers()).toBe(onList - 1 - mirrorRun.counts.removed);
 
     // The same screens at phone width need no sideways scrolling.
     await page.setViewportSize({ width: 390, height: 844 });
@@ -299,7 +290,7 @@ describe('the console in a browser, against npm start with the sandbox', () => {
     await page.close();
   }, 600_000);
 
-  it('shows a contributor no admin-only control and no connection that is not shared with them', async () => {
+  it('shows a contributor no admin-only control and no connection that is not shared with them, and lets them run a shared export dry and in full', async () => {
     expect(state.runId).toBeDefined();
     const shared = await stack.api('admin', 'POST', '/v1/connections', { displayName: 'Shared with contributors', usableBy: 'admins-and-contributors', dataPrivacyConsent: true });
     expect(shared.status).toBe(201);
@@ -336,9 +327,11 @@ describe('the console in a browser, against npm start with the sandbox', () => {
     await page.goto(`${stack.baseUrl}/console/#/runs/${state.runId}`);
     await page.getByRole('alert').getByText('run not found').waitFor();
     expect(await page.getByRole('button', { name: 'Download rejects' }).count()).toBe(0);
+
+    await sharedExportRuns(page, shared.body);
     expect(errors).toEqual([]);
     await page.close();
-  }, 120_000);
+  }, 240_000);
 
   it('follows a slow run live, cancels it, lists every run newest first, and removes a connection by detaching its exports', async () => {
     const admin = (method: string, p: string, body?: unknown) => stack.api('admin', method, p, body);
@@ -368,11 +361,13 @@ describe('the console in a browser, against npm start with the sandbox', () => {
       expect((await admin('GET', `/v1/runs/${runId}`)).body.status).toBe('cancelled');
 
       await openScreen(page, 'Runs');
-      const rows = page.getByRole('table').getByRole('row');
-      await rows.nth(3).waitFor();
-      expect(await rows.nth(1).locator('.badge').textContent()).toBe('cancelled');
-      expect(await rows.nth(1).getByRole('link', { name: 'Estonia newsletter' }).count()).toBe(1);
-      expect(await rows.nth(3).getByRole('link', { name: 'Latvia newsletter' }).count()).toBe(1);
+      // Every run of the three exports, newest first, dry runs and full resyncs marked as such.
+      const rows = page.getByRole('table').locator('tbody tr');
+      await rows.nth(6).waitFor();
+      expect(await rows.first().locator('.badge').textContent()).toBe('cancelled');
+      const texts = async (cells: Locator) => (await cells.allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim());
+      expect(await texts(rows.locator('td:nth-child(2)'))).toEqual(['Estonia', 'Shared', 'Shared', 'Latvia', 'Latvia', 'Latvia', 'Latvia'].map((c) => `${c} newsletter`));
+      expect(await texts(rows.locator('td:nth-child(3)'))).toEqual(['', 'full resync', 'dry run', '', 'full resync', '', 'dry run'].map((kind) => `on-demand ${kind}`.trim()));
 
       // Two exports use the connection: removing it offers to detach them.
       await openScreen(page, 'Connections');

@@ -134,6 +134,11 @@ export function screenshotDir(): string {
   return dir;
 }
 
+/** A picture of the page (of all of it with `fullPage`) under `name`.png in the screenshot directory. */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}): Promise<void> {
+  await page.screenshot({ path: path.join(screenshotDir(), `${name}.png`), ...options });
+}
+
 /** Collects what the page reported as broken (uncaught errors), to fail the test on. */
 export function pageErrors(page: Page): string[] {
   const errors: string[] = [];

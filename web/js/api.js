@@ -96,11 +96,15 @@ export async function listAll(path, maxPages = 20) {
   return items;
 }
 
-/** Saves an NDJSON answer (rejects, suppressions) as a file; an error answer throws ApiError. */
-export async function download(path, filename) {
+async function ndjsonResponse(path) {
   const res = await fetch(apiUrl(path), { credentials: 'same-origin', headers: { accept: 'application/x-ndjson' } });
   if (!res.ok) await answer(res, path);
-  const blob = await res.blob();
+  return res;
+}
+
+/** Saves an NDJSON answer (rejects, suppressions) as a file; an error answer throws ApiError. */
+export async function download(path, filename) {
+  const blob = await (await ndjsonResponse(path)).blob();
   const link = document.createElement('a');
   link.href = URL.createObjectURL(blob);
   link.download = filename;
@@ -109,6 +113,26 @@ export async function download(path, filename) {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
   return blob.size;
+}
+
+/** The first `limit` objects of an NDJSON answer and whether more follow (the rest is not read). */
+export async function readNdjson(path, limit) {
+  const reader = (await ndjsonResponse(path)).body.pipeThrough(new TextDecoderStream()).getReader();
+  const items = [];
+  let rest = '';
+  for (;;) {
+    const { value = '', done } = await reader.read();
+    const lines = (rest + value).split('\n');
+    rest = done ? '' : lines.pop();
+    for (const line of lines.filter((l) => l.trim())) {
+      if (items.length === limit) {
+        await reader.cancel();
+        return { items, more: true };
+      }
+      items.push(JSON.parse(line));
+    }
+    if (done) return { items, more: false };
+  }
 }
 
 /** Uploads a file as the request body, reporting progress (fetch cannot report upload progress). */
@@ -128,29 +152,22 @@ export function upload(path, file, contentType, onProgress) {
 }
 
 /**
- * What this API offers, from its OpenAPI document: which roles may call a route (so the console
- * shows no control the user cannot use) and whether a newer feature exists yet.
+ * What this API offers, from its OpenAPI document: which roles may call a route, so that the
+ * console shows no control the user cannot use.
  */
 export async function loadCapabilities(role) {
-  let doc = { paths: {} };
+  let doc = null;
   try {
     doc = await api('GET', '/v1/openapi.json');
   } catch {
     /* without the document every control stays visible; the API still decides */
   }
-  const operation = (method, path) => doc.paths?.[path]?.[method.toLowerCase()];
-  const runBody = JSON.stringify(operation('post', '/v1/exports/{id}/runs')?.requestBody ?? {});
   return {
     role,
-    /**
-     * Whether the role may call the route. A route this API does not have yet is judged by the
-     * roles the contract gives it (`contractRoles`): its control shows, and says "not available".
-     */
-    can(method, path, contractRoles = []) {
-      const op = operation(method, path);
-      if (!op) return contractRoles.includes(role);
-      return !op['x-roles'] || op['x-roles'].includes(role);
+    can(method, path) {
+      if (!doc) return true;
+      const op = doc.paths?.[path]?.[method.toLowerCase()];
+      return Boolean(op) && (!op['x-roles'] || op['x-roles'].includes(role));
     },
-    runOptions: { dryRun: runBody.includes('"dryRun"'), fullResync: runBody.includes('"fullResync"') },
   };
 }

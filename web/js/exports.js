@@ -55,23 +55,32 @@ export function ExportsScreen({ caps }) {
   </${Page}>`;
 }
 
-/** Run now, and (when the API offers them) a dry run and a full resync. Each opens the new run. */
+const RESYNC_WARNING =
+  'A full resync sends every profile of the segments again, changed or not, and spends requests of the daily quota accordingly. ' +
+  'Contacts who left the list in Constant Contact are still not sent: their choice wins.';
+
+/** Run now, a dry run (plans, sends nothing) and a full resync (after a confirmation). Each opens the new run. */
 export function RunButtons({ exp, caps, compact = false }) {
   const action = useAction();
+  const [confirming, setConfirming] = useState(false);
   if (!caps.can('post', '/v1/exports/{id}/runs')) return null;
   const start = (options) =>
     action.run(async () => {
       const { run } = await api('POST', `/v1/exports/${exp.id}/runs`, options);
       navigate(`#/runs/${run.id}`);
     });
-  const detached = !exp.connectionId;
-  const unavailable = 'this API does not offer it yet';
+  const disabled = action.busy || !exp.connectionId;
   return html`<div class="run-buttons">
-    <button type="button" class="primary" disabled=${action.busy || detached} onClick=${() => start(undefined)}>Run now</button>
+    <button type="button" class="primary" disabled=${disabled} onClick=${() => start(undefined)}>Run now</button>
     ${!compact &&
-    html`<button type="button" disabled=${action.busy || detached || !caps.runOptions.dryRun} title=${caps.runOptions.dryRun ? 'Reads the list and plans; changes nothing' : unavailable} onClick=${() => start({ dryRun: true })}>Dry run</button>
-      <button type="button" disabled=${action.busy || detached || !caps.runOptions.fullResync} title=${caps.runOptions.fullResync ? 'Sends every profile, whatever was delivered before' : unavailable} onClick=${() => start({ fullResync: true })}>Full resync</button>`}
-    ${detached && !compact && html`<p class="hint">This export has no connection: choose one and save to run it.</p>`}
+    html`<button type="button" disabled=${disabled} onClick=${() => start({ dryRun: true })}>Dry run</button>
+      <button type="button" disabled=${disabled || confirming} onClick=${() => setConfirming(true)}>Full resync</button>
+      ${confirming &&
+      html`<${Confirm} message=${RESYNC_WARNING} confirmLabel="Start full resync" danger=${false} busy=${action.busy}
+        onConfirm=${() => start({ fullResync: true })} onCancel=${() => setConfirming(false)} />`}
+      <p class="hint">${exp.connectionId
+        ? 'Dry run: reads the list and shows what a run would do, sending nothing. Full resync: sends everyone again, not only new and changed profiles.'
+        : 'This export has no connection: choose one and save to run it.'}</p>`}
     ${action.error &&
     html`<div class="banner banner-error" role="alert">
       ${action.error.message}

@@ -1,9 +1,11 @@
 // Runs: per export and overall (newest first), and one run as it happens: polled every second while
-// it runs, with its progress bar, counts, error, downloads, cancel, removal approval and plan.
+// it runs, with its progress bar, error, cancel, removal approval, and its counts and (admins) its
+// suppressions, or a dry run's plan (a dry run sends nothing: its plan says what a run would do).
 import { useState } from 'preact/hooks';
 import { api, download, listAll } from './api.js';
 import { html } from './html.js';
-import { Badge, Banner, Confirm, Loading, Page, ProgressBar, When, number, useAction, useLoad } from './ui.js';
+import { Counts, DryRunPlan, Suppressions } from './run-details.js';
+import { Badge, Banner, Confirm, Loading, Page, ProgressBar, Tabs, When, number, useAction, useLoad } from './ui.js';
 
 const RUN_POLL_MS = 1000;
 const LIST_POLL_MS = 2000;
@@ -24,7 +26,7 @@ function RunsTable({ runs, exportNames }) {
           (r) => html`<tr key=${r.id}>
             <th scope="row"><a href=${`#/runs/${r.id}`}><${When} iso=${r.startedAt} /></a></th>
             ${exportNames && html`<td><a href=${`#/exports/${r.exportId}`}>${exportNames.get(r.exportId) ?? r.exportId}</a></td>`}
-            <td>${r.trigger}${r.dryRun ? ' (dry run)' : ''}</td>
+            <td>${r.trigger} <${RunKind} run=${r} /></td>
             <td><${Badge} value=${r.status} /></td>
             <td>${r.status === 'running' ? html`<${ProgressBar} percent=${r.progress.percent} label=${`Progress of the run started ${r.startedAt}`} /> <span class="small">${r.progress.phase}</span>` : r.progress.phase}</td>
             <td><${When} iso=${r.finishedAt} /></td>
@@ -33,6 +35,11 @@ function RunsTable({ runs, exportNames }) {
       </tbody>
     </table>
   </div>`;
+}
+
+/** Marks a dry run and a full resync (a run without either is a plain run). */
+function RunKind({ run }) {
+  return html`${run.dryRun && html`<span class="tag">dry run</span>`}${run.fullResync && html`<span class="tag">full resync</span>`}`;
 }
 
 export function ExportRuns({ exportId }) {
@@ -66,31 +73,6 @@ export function RunsScreen() {
   </${Page}>`;
 }
 
-const COUNT_LABELS = {
-  segmentProfiles: 'Profiles in the segments',
-  sent: 'Sent to Constant Contact',
-  imported: 'Imported',
-  unchanged: 'Unchanged (not sent)',
-  suppressed: 'Suppressed (not sent)',
-  rejected: 'Rejected',
-  duplicates: 'Duplicates',
-  unsubscribed: 'Unsubscribed (not added)',
-  constantContactErrors: 'Constant Contact errors',
-  plannedRemovals: 'Planned removals',
-  removed: 'Removed from the list',
-};
-
-const PLAN_LABELS = {
-  toAdd: 'To add',
-  toUpdate: 'To update',
-  unchanged: 'Unchanged',
-  suppressed: 'Suppressed',
-  rejected: 'Rejected',
-  duplicates: 'Duplicates',
-  toRemove: 'To remove',
-  dailyQuotaLeft: 'Daily request quota left',
-};
-
 export function RunScreen({ id, caps }) {
   const state = useLoad(() => api('GET', `/v1/runs/${id}`), [id], { pollMs: (run) => (run.status === 'running' ? RUN_POLL_MS : null) });
   const exportId = state.data?.exportId;
@@ -99,16 +81,13 @@ export function RunScreen({ id, caps }) {
     <${Loading} state=${state}>
       ${(run) => html`
         <p class="subtitle">
-          Export <a href=${`#/exports/${run.exportId}`}>${exp.data?.name ?? run.exportId}</a> · <code>${run.id}</code> · ${run.trigger}${run.dryRun ? ' · dry run' : ''}
+          Export <a href=${`#/exports/${run.exportId}`}>${exp.data?.name ?? run.exportId}</a> · <code>${run.id}</code> · ${run.trigger} <${RunKind} run=${run} />
         </p>
         <${RunStatus} run=${run} />
         ${run.error && html`<div class="banner banner-error" role="alert"><strong>${run.error.code}</strong>: ${run.error.message}</div>`}
         <${Approval} run=${run} caps=${caps} onDecided=${state.reload} />
         <${RunActions} run=${run} caps=${caps} onChanged=${state.reload} />
-        <h2>Counts</h2>
-        <${Counts} counts=${run.counts} />
-        <h2>Plan</h2>
-        <${Plan} plan=${run.plan} />
+        ${run.dryRun ? html`<${DryRunPlan} run=${run} />` : html`<${RunFigures} run=${run} caps=${caps} />`}
       `}
     </${Loading}>
   </${Page}>`;
@@ -130,31 +109,15 @@ function RunStatus({ run }) {
   </div>`;
 }
 
-function Counts({ counts }) {
-  const rows = Object.entries(counts ?? {}).filter(([, v]) => typeof v === 'number');
-  const reasons = Object.entries(counts?.suppressedByReason ?? {});
-  return html`<div class="table-wrap">
-    <table class="counts">
-      <tbody>
-        ${rows.map(([key, value]) => html`<tr key=${key}><th scope="row">${COUNT_LABELS[key] ?? key}</th><td data-count=${key}>${number(value)}</td></tr>`)}
-        ${reasons.map(([reason, value]) => html`<tr key=${reason}><th scope="row">Suppressed: ${reason.replace(/_/g, ' ')}</th><td>${number(value)}</td></tr>`)}
-      </tbody>
-    </table>
-  </div>`;
-}
-
-function Plan({ plan }) {
-  if (!plan) return html`<p class="muted">No plan: only a dry run has one.</p>`;
-  const requests = plan.requests ?? {};
-  return html`<div class="table-wrap">
-    <table class="counts">
-      <tbody>
-        ${Object.entries(PLAN_LABELS).map(([key, label]) => plan[key] !== undefined && html`<tr key=${key}><th scope="row">${label}</th><td>${number(plan[key])}</td></tr>`)}
-        <tr><th scope="row">Needs approval</th><td>${plan.needsApproval ? 'yes' : 'no'}</td></tr>
-        ${Object.entries(requests).map(([key, value]) => html`<tr key=${key}><th scope="row">Requests: ${key}</th><td>${number(value)}</td></tr>`)}
-      </tbody>
-    </table>
-  </div>`;
+/** The counts, and for admins the suppressed contacts in a tab beside them. */
+function RunFigures({ run, caps }) {
+  const counts = html`<${Counts} counts=${run.counts} />`;
+  if (!caps.can('get', '/v1/runs/{id}/suppressions')) return html`<h2>Counts</h2>${counts}`;
+  const tabs = [
+    { key: 'counts', label: 'Counts', render: () => counts },
+    { key: 'suppressed', label: `Suppressed (${number(run.counts.suppressed)})`, render: () => html`<${Suppressions} run=${run} />` },
+  ];
+  return html`<${Tabs} id="run-figures" label="Run figures" tabs=${tabs} />`;
 }
 
 function Approval({ run, caps, onDecided }) {
@@ -182,16 +145,7 @@ function RunActions({ run, caps, onChanged }) {
   const [confirming, setConfirming] = useState(false);
   const cancel = useAction();
   const files = useAction();
-  const [unavailable, setUnavailable] = useState({});
-  const save = (kind) =>
-    files.run(async () => {
-      try {
-        await download(`/v1/runs/${run.id}/${kind}`, `${run.id}-${kind}.ndjson`);
-      } catch (err) {
-        if (err.status !== 404) throw err;
-        setUnavailable((u) => ({ ...u, [kind]: true }));
-      }
-    });
+  const saveRejects = () => files.run(() => download(`/v1/runs/${run.id}/rejects`, `${run.id}-rejects.ndjson`));
   const doCancel = () =>
     cancel.run(async () => {
       await api('POST', `/v1/runs/${run.id}/cancel`, {});
@@ -199,11 +153,7 @@ function RunActions({ run, caps, onChanged }) {
       onChanged();
     });
   return html`<div class="actions run-actions">
-    <button type="button" disabled=${files.busy} onClick=${() => save('rejects')}>Download rejects</button>
-    ${caps.can('get', '/v1/runs/{id}/suppressions', ['admin']) &&
-    (unavailable.suppressions
-      ? html`<span class="muted" role="status">Suppressions: not available</span>`
-      : html`<button type="button" disabled=${files.busy} onClick=${() => save('suppressions')}>Download suppressions</button>`)}
+    <button type="button" disabled=${files.busy} onClick=${saveRejects}>Download rejects</button>
     ${run.status === 'running' &&
     caps.can('post', '/v1/runs/{id}/cancel') &&
     (confirming

@@ -159,3 +159,32 @@ export function Loading({ state, children }) {
   if (state.data === undefined) return html`<p class="muted" role="status">Loading…</p>`;
   return html`${state.error && html`<${Banner} error=${state.error} />`}${children(state.data)}`;
 }
+
+/**
+ * Tabs (the WAI-ARIA tabs pattern): the arrow keys, Home and End move between the tabs; only the
+ * chosen tab's panel is rendered. `tabs` is [{ key, label, render }].
+ */
+export function Tabs({ id, label, tabs }) {
+  const [chosen, setChosen] = useState(tabs[0].key);
+  const buttons = useRef({});
+  const current = tabs.find((t) => t.key === chosen) ?? tabs[0];
+  const tabId = (t) => `${id}-tab-${t.key}`;
+  const onKeyDown = (e) => {
+    const i = tabs.indexOf(current);
+    const next = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (next === undefined) return;
+    e.preventDefault();
+    const tab = tabs[(next + tabs.length) % tabs.length];
+    setChosen(tab.key);
+    buttons.current[tab.key]?.focus();
+  };
+  return html`<div class="tabs">
+    <div role="tablist" aria-label=${label} onKeyDown=${onKeyDown}>
+      ${tabs.map(
+        (t) => html`<button type="button" role="tab" key=${t.key} id=${tabId(t)} aria-controls=${`${id}-panel`} aria-selected=${t === current ? 'true' : 'false'}
+          tabindex=${t === current ? 0 : -1} ref=${(el) => (buttons.current[t.key] = el)} onClick=${() => setChosen(t.key)}>${t.label}</button>`,
+      )}
+    </div>
+    <div role="tabpanel" id=${`${id}-panel`} aria-labelledby=${tabId(current)} tabindex="0">${current.render()}</div>
+  </div>`;
+}
