@@ -1,4 +1,4 @@
-import { encodeCursor, decodeCursor } from '../common/paging';
+import { decodeCursor, keysetPage } from '../common/paging';
 import { newId } from '../common/ids';
 import { jsonColumn, type Db } from './db';
 import type { Export, Mapping, Page, Role, Schedule, SyncMode } from './types';
@@ -114,12 +114,9 @@ export class ExportRepository {
       `SELECT e.* FROM exports e ${join} WHERE ${where.join(' AND ')} ORDER BY e.id LIMIT ?`,
       [...params, options.limit + 1],
     );
-    const page = rows.slice(0, options.limit);
-    const segments = await this.segmentsOf(this.db, page.map((r) => r.id));
-    return {
-      items: page.map((r) => toExport(r, segments.get(r.id) ?? [])),
-      nextCursor: rows.length > options.limit ? encodeCursor([page[page.length - 1].id]) : null,
-    };
+    const page = keysetPage(rows, options.limit, (last) => [last.id]);
+    const segments = await this.segmentsOf(this.db, page.rows.map((r) => r.id));
+    return { items: page.rows.map((r) => toExport(r, segments.get(r.id) ?? [])), nextCursor: page.nextCursor };
   }
 
   /** Ids of the exports (not deleted) that use a connection: while there are any, it cannot be removed. */

@@ -1,4 +1,4 @@
-import { decodeCursor, encodeCursor } from '../common/paging';
+import { decodeCursor, keysetPage } from '../common/paging';
 import { jsonColumn } from './db';
 import { RunChunkRepository } from './run-chunks';
 import {
@@ -159,9 +159,8 @@ export class RunRepository extends RunChunkRepository {
     }
     params.push(options.limit + 1);
     const rows = await this.db.all<RunRow>(`${SELECT_RUN} WHERE ${where} ORDER BY r.started_at DESC, r.id DESC LIMIT ?`, params);
-    const items = rows.slice(0, options.limit).map(toRun);
-    const last = items.at(-1);
-    return { items, nextCursor: rows.length > options.limit && last ? encodeCursor([last.startedAt, last.id]) : null };
+    const page = keysetPage(rows, options.limit, (last) => [last.started_at, last.id]);
+    return { items: page.rows.map(toRun), nextCursor: page.nextCursor };
   }
 
   /** Sets the phase of a running run; a finished run is left alone. */
