@@ -1,4 +1,4 @@
-import { StringDecoder } from 'node:string_decoder';
+import { Utf8Chunks } from './utf8-chunks';
 
 /**
  * A streaming RFC 4180 CSV push parser: feed it chunks, get complete records back. It never holds
@@ -41,7 +41,7 @@ enum State {
 }
 
 export class CsvParser {
-  private readonly decoder = new StringDecoder('utf8');
+  private readonly utf8 = new Utf8Chunks();
   private state = State.FieldStart;
   private fields: string[] = [];
   private field = '';
@@ -55,7 +55,6 @@ export class CsvParser {
   private lineNo = 1;
   /** The previous chunk ended with a CR: a LF at the start of the next is part of that break. */
   private afterCr = false;
-  private started = false;
 
   constructor(
     private readonly maxRecordChars = DEFAULT_MAX_RECORD_CHARS,
@@ -64,11 +63,7 @@ export class CsvParser {
   ) {}
 
   push(chunk: Buffer | string): CsvRecord[] {
-    let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
-    if (!this.started && text.length > 0) {
-      this.started = true;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
+    const text = this.utf8.text(chunk);
     const out: CsvRecord[] = [];
     const n = text.length;
     let i = 0;
@@ -165,7 +160,7 @@ export class CsvParser {
 
   end(): CsvRecord[] {
     const out: CsvRecord[] = [];
-    const rest = this.decoder.end();
+    const rest = this.utf8.end();
     if (rest) out.push(...this.push(rest));
     if (this.state === State.Quoted) this.fail('a quoted field is not closed before the end of the input');
     if (this.state !== State.FieldStart || this.fields.length > 0) this.endRecord(out);

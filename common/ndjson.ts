@@ -1,4 +1,4 @@
-import { StringDecoder } from 'node:string_decoder';
+import { Utf8Chunks } from './utf8-chunks';
 
 /**
  * A push parser that splits a stream of UTF-8 chunks into NDJSON lines without ever holding more
@@ -16,22 +16,17 @@ export type NdjsonLine = { line: number; text: string; error?: undefined } | { l
 export const DEFAULT_MAX_LINE_CHARS = 1024 * 1024;
 
 export class NdjsonSplitter {
-  private readonly decoder = new StringDecoder('utf8');
+  private readonly utf8 = new Utf8Chunks();
   private pending = '';
   /** The current line is too long: everything up to the next LF is dropped. */
   private skipping = false;
   private lineNo = 0;
-  private started = false;
 
   constructor(private readonly maxLineChars = DEFAULT_MAX_LINE_CHARS) {}
 
   /** Feeds one chunk; returns the lines it completed. */
   push(chunk: Buffer | string): NdjsonLine[] {
-    let text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
-    if (!this.started && text.length > 0) {
-      this.started = true;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-    }
+    const text = this.utf8.text(chunk);
     const out: NdjsonLine[] = [];
     let start = 0;
     for (;;) {
@@ -68,7 +63,7 @@ export class NdjsonSplitter {
   /** Ends the input; returns the last line when it had no final LF. */
   end(): NdjsonLine[] {
     const out: NdjsonLine[] = [];
-    const rest = this.decoder.end();
+    const rest = this.utf8.end();
     if (rest) out.push(...this.push(rest));
     if (!this.skipping && this.pending.length > 0) {
       this.lineNo++;

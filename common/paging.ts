@@ -14,6 +14,16 @@ export function encodeCursor(position: unknown[]): string {
 }
 
 /**
+ * The page of a list read with `limit + 1` rows: the extra row only says that there is a next page,
+ * which starts after the page's last row (the cursor holds `positionOf(last)`).
+ */
+export function keysetPage<R>(rows: readonly R[], limit: number, positionOf: (last: R) => unknown[]): { rows: R[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { rows: page, nextCursor: rows.length > limit && last !== undefined ? encodeCursor(positionOf(last)) : null };
+}
+
+/**
  * The position a cursor stands for; undefined without a cursor. A cursor this API did not issue
  * (not base64url JSON, or a position without `strings` leading strings that `fits`) is invalid input.
  */

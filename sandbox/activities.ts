@@ -21,11 +21,7 @@ export function* applyActivity(state: SandboxState, a: Activity): Generator<void
 /** An import: contacts added or updated; unsubscribed ones are never put back on a list. */
 function* applyImport(state: SandboxState, a: Activity, p: ImportPayload): Generator<void, void> {
   const now = a.completesAt;
-  const lists: ContactList[] = [];
-  for (const id of p.listIds) {
-    const list = state.lists.get(id);
-    if (list) lists.push(list);
-  }
+  const lists = state.listsOf(p.listIds);
   let cannotAdd = 0;
   let batches = 0;
   for (const persons of unpackPersons(p.persons)) {
@@ -53,11 +49,7 @@ function importPerson(state: SandboxState, person: ImportPerson, now: number, li
 
 /** A removal of list memberships, by contact ids, by source lists or of all active contacts. */
 export function applyRemove(state: SandboxState, a: Activity, p: RemovePayload): void {
-  const targets: ContactList[] = [];
-  for (const id of p.targets) {
-    const list = state.lists.get(id);
-    if (list) targets.push(list);
-  }
+  const targets = state.listsOf(p.targets);
   let removed = 0;
   let persons = 0;
   let errors = 0;
@@ -86,8 +78,7 @@ export function applyRemove(state: SandboxState, a: Activity, p: RemovePayload):
       removeFrom(c);
     }
   } else {
-    const sources = p.source.listIds.map((id) => state.lists.get(id)).filter((l): l is ContactList => !!l);
-    const contacts = sources.length === 1 ? [...sources[0].members] : [...new Set(sources.flatMap((l) => [...l.members]))];
+    const contacts = state.membersOf(p.source.listIds);
     persons = contacts.length;
     for (const c of contacts) removeFrom(c);
   }
@@ -104,10 +95,8 @@ export function applyExport(state: SandboxState, a: Activity, p: ExportPayload):
   const { contactIds, listIds } = p.source;
   let contacts: Contact[];
   if (contactIds) contacts = [...new Set(contactIds.map((id) => state.contactById(id)).filter((c): c is Contact => !!c))];
-  else if (listIds) {
-    const lists = listIds.map((id) => state.lists.get(id)).filter((l): l is ContactList => !!l);
-    contacts = lists.length === 1 ? [...lists[0].members] : [...new Set(lists.flatMap((l) => [...l.members]))];
-  } else contacts = state.contacts;
+  else if (listIds) contacts = state.membersOf(listIds);
+  else contacts = state.contacts;
   const { status } = p;
   const unsubscribed = (c: Contact) => c.permission === 'unsubscribed';
   contacts = contacts.filter((c) => !status || (status !== 'removed' && unsubscribed(c) === (status === 'unsubscribed')));

@@ -87,6 +87,26 @@ export function stringParam(q: Query, name: string): string | undefined {
   return v;
 }
 
+/**
+ * Offset paging as the /v3 collections do it: the first page reads `limit` (1 to `maxLimit`,
+ * default 50) and its filters from the query; the next-page cursor carries the offset, the size and
+ * the same filters.
+ */
+export function offsetPage<F>(q: Query, maxLimit: number, filtersOf: (q: Query) => F) {
+  const cursor = stringParam(q, 'cursor');
+  const c = cursor ? decodeCursor<{ o: number; n: number; f: F }>(cursor) : undefined;
+  const offset = c ? c.o : 0;
+  const limit = c ? c.n : intParam(q, 'limit', 1, maxLimit, 50);
+  const filters = c ? c.f : filtersOf(q);
+  return {
+    filters,
+    slice: <T>(all: readonly T[]): T[] => all.slice(offset, offset + limit),
+    /** The `_links` of the page: a next link while `total` has more. */
+    links: (path: string, total: number) =>
+      offset + limit < total ? { _links: { next: { href: `${path}?cursor=${encodeCursor({ o: offset + limit, n: limit, f: filters })}` } } } : {},
+  };
+}
+
 export function intParam(q: Query, name: string, min: number, max: number, fallback: number): number {
   const v = stringParam(q, name);
   if (v === undefined || v === '') return fallback;

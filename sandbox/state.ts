@@ -87,6 +87,22 @@ export class SandboxState {
 
   // ---- lists and custom fields ----
 
+  /** The lists of `ids` that exist, in the order of `ids`. */
+  listsOf(ids: readonly string[]): ContactList[] {
+    return ids.map((id) => this.lists.get(id)).filter((l): l is ContactList => !!l);
+  }
+
+  /** The members of the lists of `ids`, each contact once. */
+  membersOf(ids: readonly string[]): Contact[] {
+    const lists = this.listsOf(ids);
+    return lists.length === 1 ? [...lists[0].members] : [...new Set(lists.flatMap((l) => [...l.members]))];
+  }
+
+  /** The memberships of the lists of `ids` (a contact on two of them counts twice). */
+  membershipCount(ids: readonly string[]): number {
+    return this.listsOf(ids).reduce((n, l) => n + l.members.size, 0);
+  }
+
   findListByName(name: string): ContactList | undefined {
     const wanted = name.trim().toLowerCase();
     for (const list of this.lists.values()) if (list.name.toLowerCase() === wanted) return list;

@@ -1,5 +1,5 @@
 import { newId } from '../common/ids';
-import { decodeCursor, encodeCursor } from '../common/paging';
+import { decodeCursor, keysetPage } from '../common/paging';
 import type { Db } from './db';
 import type { Page, Role } from './types';
 
@@ -62,9 +62,8 @@ export class AuditRepository {
       params.push(at, at, id);
     }
     const rows = await this.db.all<AuditRow>(`SELECT * FROM audit_log ${where} ORDER BY at DESC, id DESC LIMIT ?`, [...params, options.limit + 1]);
-    const items = rows.slice(0, options.limit).map(toEntry);
-    const last = items.at(-1);
-    return { items, nextCursor: rows.length > options.limit && last ? encodeCursor([last.at, last.id]) : null };
+    const page = keysetPage(rows, options.limit, (last) => [last.at, last.id]);
+    return { items: page.rows.map(toEntry), nextCursor: page.nextCursor };
   }
 }
 

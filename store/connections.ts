@@ -1,5 +1,5 @@
 import { newId } from '../common/ids';
-import { decodeCursor, encodeCursor } from '../common/paging';
+import { decodeCursor, keysetPage } from '../common/paging';
 import { randomToken, sha256, type SecretBox } from '../common/secrets';
 import type { AuditActor } from './audit';
 import type { Db } from './db';
@@ -68,11 +68,8 @@ export class ConnectionRepository {
       `SELECT ${COLUMNS} FROM connections ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ?`,
       [...params, options.limit + 1],
     );
-    const page = rows.slice(0, options.limit);
-    return {
-      items: page.map(toConnection),
-      nextCursor: rows.length > options.limit ? encodeCursor([page[page.length - 1].id]) : null,
-    };
+    const page = keysetPage(rows, options.limit, (last) => [last.id]);
+    return { items: page.rows.map(toConnection), nextCursor: page.nextCursor };
   }
 
   async update(id: string, patch: { displayName?: string; usableBy?: UsableBy }, now: string): Promise<Connection | undefined> {

@@ -14,6 +14,9 @@ import { from as copyFrom } from 'pg-copy-streams';
 export type Dialect = 'sqlite' | 'postgres';
 export type Row = Record<string, unknown>;
 
+/** A JSON column's value: PostgreSQL's JSONB arrives parsed, SQLite's TEXT as a string. */
+export const jsonColumn = <T>(v: unknown): T => (typeof v === 'string' ? JSON.parse(v) : v) as T;
+
 export interface Db {
   readonly dialect: Dialect;
   all<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;

@@ -1,6 +1,6 @@
-import { encodeCursor, decodeCursor } from '../common/paging';
+import { decodeCursor, keysetPage } from '../common/paging';
 import { newId } from '../common/ids';
-import type { Db } from './db';
+import { jsonColumn, type Db } from './db';
 import type { Export, Mapping, Page, Role, Schedule, SyncMode } from './types';
 
 /** What an export is made of (it always names a connection when saved); the API validates it (api/schemas/exports.ts) before it gets here. */
@@ -35,8 +35,6 @@ interface ExportRow {
   updated_at: string;
   deleted_at: string | null;
 }
-
-const json = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) : v);
 
 /**
  * Exports: the destination (connection, list), the data matching, the segments and how and when it
@@ -116,12 +114,9 @@ export class ExportRepository {
       `SELECT e.* FROM exports e ${join} WHERE ${where.join(' AND ')} ORDER BY e.id LIMIT ?`,
       [...params, options.limit + 1],
     );
-    const page = rows.slice(0, options.limit);
-    const segments = await this.segmentsOf(this.db, page.map((r) => r.id));
-    return {
-      items: page.map((r) => toExport(r, segments.get(r.id) ?? [])),
-      nextCursor: rows.length > options.limit ? encodeCursor([page[page.length - 1].id]) : null,
-    };
+    const page = keysetPage(rows, options.limit, (last) => [last.id]);
+    const segments = await this.segmentsOf(this.db, page.rows.map((r) => r.id));
+    return { items: page.rows.map((r) => toExport(r, segments.get(r.id) ?? [])), nextCursor: page.nextCursor };
   }
 
   /** Ids of the exports (not deleted) that use a connection: while there are any, it cannot be removed. */
@@ -235,11 +230,11 @@ function toExport(row: ExportRow, segmentIds: string[]): Export {
     name: row.name,
     connectionId: row.connection_id,
     listId: row.list_id,
-    mapping: json(row.mapping) as Mapping,
+    mapping: jsonColumn<Mapping>(row.mapping),
     segmentIds,
     syncMode: row.sync_mode,
     maxRemovalPercent: Number(row.max_removal_percent),
-    schedule: json(row.schedule) as Schedule,
+    schedule: jsonColumn<Schedule>(row.schedule),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
     deletedAt: row.deleted_at,

@@ -1,5 +1,5 @@
 import { readCatalog, CatalogDelta, applyCatalogDelta, type AttributeSummary } from './catalog';
-import type { Db } from './db';
+import { jsonColumn, type Db } from './db';
 import { forgetProfileRows } from './personal-data';
 import { ProfileBatch, writeProfileBatch } from './profile-batch';
 import { analyze } from './rules';
@@ -18,9 +18,7 @@ interface ProfileRow {
   updated_at: string;
 }
 
-const parseJson = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
-
-const toProfile = (r: ProfileRow): Profile => ({ id: r.id, attributes: parseJson<Attributes>(r.attributes), updatedAt: r.updated_at });
+const toProfile = (r: ProfileRow): Profile => ({ id: r.id, attributes: jsonColumn<Attributes>(r.attributes), updatedAt: r.updated_at });
 
 export class ProfileRepository {
   constructor(private readonly db: Db) {}

@@ -1,5 +1,5 @@
 import { newId } from '../common/ids';
-import { decodeCursor, encodeCursor } from '../common/paging';
+import { decodeCursor, keysetPage } from '../common/paging';
 import type { SecretBox } from '../common/secrets';
 import type { Db } from './db';
 import type { EventType } from './events';
@@ -142,8 +142,8 @@ export class WebhookRepository {
       `SELECT * FROM webhooks WHERE deleted_at IS NULL ${position ? 'AND id > ?' : ''} ORDER BY id LIMIT ?`,
       [...(position ? [position[0]] : []), options.limit + 1],
     );
-    const page = rows.slice(0, options.limit);
-    return { items: page.map(toWebhook), nextCursor: rows.length > options.limit ? encodeCursor([page[page.length - 1].id]) : null };
+    const page = keysetPage(rows, options.limit, (last) => [last.id]);
+    return { items: page.rows.map(toWebhook), nextCursor: page.nextCursor };
   }
 
   /** Every webhook that was not deleted (admins register a handful): the candidates for an event. */
@@ -229,9 +229,8 @@ export class WebhookRepository {
       params.push(position[0], position[0], position[1]);
     }
     const rows = await this.db.all<DeliveryRow>(`${DELIVERY_SELECT} WHERE ${where} ORDER BY d.created_at DESC, d.id DESC LIMIT ?`, [...params, options.limit + 1]);
-    const items = await this.withAttempts(rows.slice(0, options.limit));
-    const last = items.at(-1);
-    return { items, nextCursor: rows.length > options.limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+    const page = keysetPage(rows, options.limit, (last) => [last.created_at, last.id]);
+    return { items: await this.withAttempts(page.rows), nextCursor: page.nextCursor };
   }
 
   private async withAttempts(rows: DeliveryRow[]): Promise<WebhookDelivery[]> {

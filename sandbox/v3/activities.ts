@@ -1,8 +1,8 @@
 import express, { type Router } from 'express';
 import { z } from 'zod';
 import type { SandboxContext } from '../context';
-import { badRequest, decodeCursor, encodeCursor, intParam, notFound, stringParam } from '../http';
-import { activityJson, checkJson, listIdsOf, queueFull } from './shared';
+import { badRequest, notFound, offsetPage, stringParam } from '../http';
+import { activityJson, jsonBody, listIdsOf, parseBody, queueFull } from './shared';
 
 const removeBody = z.strictObject({
   source: z.record(z.string(), z.unknown()),
@@ -17,11 +17,9 @@ export function activitiesRouter(ctx: SandboxContext): Router {
   const { state } = ctx;
   const router = express.Router();
 
-  router.post('/activities/remove_list_memberships', checkJson, express.json({ type: () => true, limit: '1mb' }), (req, res) => {
+  router.post('/activities/remove_list_memberships', ...jsonBody, (req, res) => {
     if (queueFull(ctx, res)) return;
-    const parsed = removeBody.safeParse(req.body);
-    if (!parsed.success) throw badRequest(`Invalid request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
-    const { source, list_ids: targetsRaw } = parsed.data;
+    const { source, list_ids: targetsRaw } = parseBody(removeBody, req.body);
     const targets = listIdsOf(state, targetsRaw, 'list_ids');
     const keys = Object.keys(source);
     if (keys.length !== 1) throw badRequest("'source' must name exactly one of list_ids, contact_ids, all_active_contacts.");
@@ -30,7 +28,7 @@ export function activitiesRouter(ctx: SandboxContext): Router {
     let items = 0;
     if (kind === 'list_ids') {
       payloadSource = { listIds: listIdsOf(state, source.list_ids, 'source.list_ids') };
-      for (const id of payloadSource.listIds) items += state.lists.get(id)!.members.size;
+      items = state.membershipCount(payloadSource.listIds);
     } else if (kind === 'contact_ids') {
       const ids = source.contact_ids;
       if (!Array.isArray(ids) || ids.length === 0 || ids.length > 500 || ids.some((id) => typeof id !== 'string')) {
@@ -41,7 +39,7 @@ export function activitiesRouter(ctx: SandboxContext): Router {
     } else if (kind === 'all_active_contacts') {
       if (source.all_active_contacts !== true) throw badRequest("'source.all_active_contacts' must be true.");
       payloadSource = { allActiveContacts: true as const };
-      for (const id of targets) items += state.lists.get(id)!.members.size;
+      items = state.membershipCount(targets);
     } else {
       throw badRequest(`'source.${kind}' is not supported (the sandbox supports list_ids, contact_ids, all_active_contacts).`);
     }
@@ -57,22 +55,17 @@ export function activitiesRouter(ctx: SandboxContext): Router {
   });
 
   router.get('/activities', (req, res) => {
-    const q = req.query as Record<string, unknown>;
-    const cursor = stringParam(q, 'cursor');
-    const c = cursor ? decodeCursor<{ o: number; n: number; s?: string }>(cursor) : undefined;
-    const limit = c ? c.n : intParam(q, 'limit', 1, 500, 50);
-    const wanted = c ? c.s : stringParam(q, 'state');
+    const page = offsetPage(req.query as Record<string, unknown>, 500, (q) => ({ state: stringParam(q, 'state') }));
+    const wanted = page.filters.state;
     if (wanted !== undefined && !['initialized', 'processing', 'completed', 'cancelled', 'failed', 'timed_out'].includes(wanted)) {
       throw badRequest("'state' must be one of initialized, processing, completed, cancelled, failed, timed_out.");
     }
-    const offset = c ? c.o : 0;
     const all = state.recentActivities().map((a) => activityJson(state, a)).filter((a) => wanted === undefined || a.state === wanted);
     // List items carry the status counts (as Constant Contact's do): one read settles many imports.
-    const body: Record<string, unknown> = {
-      activities: all.slice(offset, offset + limit).map(({ activity_errors: _e, ...summary }) => summary),
-    };
-    if (offset + limit < all.length) body._links = { next: { href: `/v3/activities?cursor=${encodeCursor({ o: offset + limit, n: limit, s: wanted })}` } };
-    res.json(body);
+    res.json({
+      activities: page.slice(all).map(({ activity_errors: _e, ...summary }) => summary),
+      ...page.links('/v3/activities', all.length),
+    });
   });
 
   router.get('/activities/:activityId', (req, res) => {

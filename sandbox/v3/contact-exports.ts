@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { SandboxContext } from '../context';
 import { badRequest, CcError, iso, notFound } from '../http';
 import type { Contact, ExportSource, SandboxState } from '../state';
-import { activityJson, checkJson, listIdsOf, queueFull } from './shared';
+import { activityJson, jsonBody, listIdsOf, parseBody, queueFull } from './shared';
 
 const exportBody = z.strictObject({
   contact_ids: z.array(z.string()).optional(),
@@ -76,10 +76,7 @@ function exportSource(state: SandboxState, body: z.infer<typeof exportBody>): Ex
 
 function itemsOf(state: SandboxState, source: ExportSource): number {
   if (source.contactIds) return source.contactIds.length;
-  if (!source.listIds) return state.contacts.length;
-  let items = 0;
-  for (const id of source.listIds) items += state.lists.get(id)!.members.size;
-  return items;
+  return source.listIds ? state.membershipCount(source.listIds) : state.contacts.length;
 }
 
 /** POST /activities/contact_exports (queued like the other activities) and GET /contact_exports/{id}, the CSV file. */
@@ -87,14 +84,13 @@ export function contactExportsRouter(ctx: SandboxContext): Router {
   const { state } = ctx;
   const router = express.Router();
 
-  router.post('/activities/contact_exports', checkJson, express.json({ type: () => true, limit: '1mb' }), (req, res) => {
+  router.post('/activities/contact_exports', ...jsonBody, (req, res) => {
     if (queueFull(ctx, res)) return;
-    const parsed = exportBody.safeParse(req.body);
-    if (!parsed.success) throw badRequest(`Invalid request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
-    const fields = checkFields(parsed.data.fields);
-    const source = exportSource(state, parsed.data);
+    const body = parseBody(exportBody, req.body);
+    const fields = checkFields(body.fields);
+    const source = exportSource(state, body);
     const items = itemsOf(state, source);
-    const payload = { kind: 'export' as const, source, status: parsed.data.status, fields };
+    const payload = { kind: 'export' as const, source, status: body.status, fields };
     const activity = state.enqueue('export', items, payload, { items_total_count: items, items_completed_count: 0, person_count: 0 });
     state.stats.exportRequests++;
     res.status(201).json(activityJson(state, activity));

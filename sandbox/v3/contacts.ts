@@ -1,7 +1,7 @@
 import express, { type Router } from 'express';
 import type { SandboxContext } from '../context';
 import { badRequest, boolParam, decodeCursor, encodeCursor, intParam, iso, stringParam } from '../http';
-import type { Contact, ContactList, Permission, SandboxState } from '../state';
+import type { Contact, Permission, SandboxState } from '../state';
 
 const PERMISSION_STATUS: Record<Permission, string> = {
   implicit: 'active',
@@ -98,7 +98,7 @@ export function contactsRouter(ctx: SandboxContext): Router {
       cur = { a: 0, n: intParam(q, 'limit', 1, 500, 50), l: lists, s: statuses, i: include, e: stringParam(q, 'email')?.trim().toLowerCase(), c: boolParam(q, 'include_count') };
     }
     if (!Number.isInteger(cur.a) || !Number.isInteger(cur.n) || !Array.isArray(cur.i)) throw badRequest('The cursor is invalid.', 'invalid_cursor');
-    const lists = cur.l?.map((id) => state.lists.get(id)).filter((l): l is ContactList => !!l);
+    const lists = cur.l && state.listsOf(cur.l);
     const statuses = cur.s && !cur.s.includes('all') ? new Set(cur.s) : undefined;
     const matches = (c: Contact): boolean => {
       if (statuses && !statuses.has(PERMISSION_STATUS[c.permission])) return false;

@@ -1,6 +1,6 @@
 import express, { type Router } from 'express';
 import type { SandboxContext } from '../context';
-import { badRequest, boolParam, decodeCursor, encodeCursor, intParam, iso, notFound, stringParam } from '../http';
+import { badRequest, boolParam, iso, notFound, offsetPage, stringParam } from '../http';
 import type { ContactList } from '../state';
 
 function listJson(list: ContactList, membership: string | undefined) {
@@ -34,21 +34,14 @@ export function listsRouter(ctx: SandboxContext): Router {
   const router = express.Router();
 
   router.get('/contact_lists', (req, res) => {
-    const q = req.query as Record<string, unknown>;
-    const cursor = stringParam(q, 'cursor');
-    const c = cursor ? decodeCursor<{ o: number; n: number; m?: string; c?: boolean }>(cursor) : undefined;
-    const limit = c ? c.n : intParam(q, 'limit', 1, 1000, 50);
-    const membership = c ? c.m : membershipParam(q);
-    const includeCount = c ? !!c.c : boolParam(q, 'include_count');
-    const offset = c ? c.o : 0;
+    const page = offsetPage(req.query as Record<string, unknown>, 1000, (q) => ({ membership: membershipParam(q), includeCount: boolParam(q, 'include_count') }));
+    const { membership, includeCount } = page.filters;
     const all = [...state.lists.values()];
-    const page = all.slice(offset, offset + limit);
-    const body: Record<string, unknown> = { lists: page.map((l) => listJson(l, membership)) };
-    if (includeCount) body.lists_count = all.length;
-    if (offset + limit < all.length) {
-      body._links = { next: { href: `/v3/contact_lists?cursor=${encodeCursor({ o: offset + limit, n: limit, m: membership, c: includeCount })}` } };
-    }
-    res.json(body);
+    res.json({
+      lists: page.slice(all).map((l) => listJson(l, membership)),
+      ...(includeCount ? { lists_count: all.length } : {}),
+      ...page.links('/v3/contact_lists', all.length),
+    });
   });
 
   router.get('/contact_lists/:listId', (req, res) => {

@@ -1,4 +1,5 @@
-import type { NextFunction, Request, Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { z } from 'zod';
 import type { SandboxContext } from '../context';
 import { badRequest, CcError, iso, sendThrottled } from '../http';
 import type { Activity, SandboxState } from '../state';
@@ -57,4 +58,14 @@ export function queueFull(ctx: SandboxContext, res: Response): boolean {
   ctx.state.stats.throttledQueue++;
   sendThrottled(res, 'Too many queued activities.');
   return true;
+}
+
+/** The middleware of a JSON POST: the content type first, then the body (up to 1 MB). */
+export const jsonBody = [checkJson, express.json({ type: () => true, limit: '1mb' })];
+
+/** The body as `schema` reads it; a body it refuses is a 400 naming every problem. */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw badRequest(`Invalid request: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }

@@ -1,7 +1,4 @@
-import type { Dialect } from './db';
-import type { Migration } from './migrations';
-
-const json = (d: Dialect) => (d === 'postgres' ? 'JSONB' : 'TEXT');
+import { json, type Migration } from './migration';
 
 /**
  * The delivery ledger and what a run needs to send only what changed: what each export delivered
@@ -10,7 +7,7 @@ const json = (d: Dialect) => (d === 'postgres' ? 'JSONB' : 'TEXT');
  * contact ids). The per-run tables hold rows only while their run is going; nothing in a released
  * schema used them, so they are recreated.
  */
-export const ledgerMigration: Migration = {
+export const deliveryLedger: Migration = {
   version: 10,
   name: 'delivery ledger',
   sql: (d) => `
