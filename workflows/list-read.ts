@@ -1,4 +1,4 @@
-import { log, proxyActivities, sleep } from '@temporalio/workflow';
+import { log, patched, proxyActivities, sleep } from '@temporalio/workflow';
 import type { MirrorActivities } from '../activities/mirror';
 import { withRetry } from './retry-policies';
 
@@ -14,6 +14,9 @@ const calls = { startListRead: ccWrites.startListRead, checkListExport: ccReads.
 // Loading the export's file is a Constant Contact read (a 429 is retried after its delay), only long.
 const reads = proxyActivities<MirrorActivities>(withRetry('constantContactRead', { startToCloseTimeout: '60 minutes', heartbeatTimeout: '2 minutes' }));
 
+/** The patch that made the first export check immediate (see the README's versioning rule). */
+const LIST_READ_CHECKS_AT_ONCE = 'list-read-checks-at-once';
+
 export interface ListReadTarget {
   runId: string;
   connectionId: string;
@@ -27,10 +30,16 @@ export async function readListMembers(target: ListReadTarget, quota: QuotaWait):
   const { exportActivityId } = await quota(() => calls.startListRead.executeWithOptions({ summary: `read list ${target.listId}: start a contact export` }, [target]));
   if (exportActivityId) {
     let delay = 500;
-    for (;;) {
+    // Runs started before this patch slept 0.5 s before their first check; they replay that way.
+    // Newer ones check at once: a small export is often done by then.
+    if (!patched(LIST_READ_CHECKS_AT_ONCE)) {
       await sleep(delay);
+      delay *= 2;
+    }
+    for (;;) {
       const s = await quota(() => calls.checkListExport({ connectionId: target.connectionId, exportActivityId }));
       if (s.terminal) break;
+      await sleep(delay);
       delay = Math.min(delay * 2, 15_000);
     }
     const loaded = await quota(() => reads.loadListExport.executeWithOptions({ summary: 'load the list\'s members from the contact export' }, [{ ...target, exportActivityId }]));
