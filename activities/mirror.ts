@@ -35,6 +35,8 @@ export interface ListExportState {
   terminal: boolean;
   completed: boolean;
   percentDone: number;
+  /** The completed export's file (a link, no personal data), read next by loadListExport. */
+  resultsHref?: string | null;
 }
 
 export interface LoadListExportResult {
@@ -171,17 +173,21 @@ export function createMirrorActivities(deps: ActivityDeps) {
         terminal: terminalActivityStates.includes(s.state),
         completed: s.state === 'completed',
         percentDone: s.percentDone,
+        resultsHref: s.state === 'completed' ? s.resultsHref : null,
       };
     },
 
-    /** Reads the completed export's file into the store (two calls: the activity for its link, the file). */
-    async loadListExport(input: ListReadInput & { exportActivityId: string }): Promise<LoadListExportResult> {
+    /**
+     * Reads the completed export's file into the store: one call, the file, at the link the last
+     * check gave (a run that checked before checks gave links reads the export's state first).
+     */
+    async loadListExport(input: ListReadInput & { exportActivityId: string; resultsHref?: string | null }): Promise<LoadListExportResult> {
       await mirror.beginListRead(input.runId, input.listId, now());
       try {
-        const s = await cc.getContactExport(input.connectionId, input.exportActivityId);
-        if (s.state !== 'completed' || !s.resultsHref) return { loaded: false, listMembers: 0 };
+        const resultsHref = input.resultsHref !== undefined ? input.resultsHref : (await cc.getContactExport(input.connectionId, input.exportActivityId)).resultsHref;
+        if (!resultsHref) return { loaded: false, listMembers: 0 };
         let rows = 0;
-        await cc.readContactExport(input.connectionId, s.resultsHref, async (members) => {
+        await cc.readContactExport(input.connectionId, resultsHref, async (members) => {
           await storeMembers(input.runId, members);
           rows += members.length;
           heartbeat({ rows });

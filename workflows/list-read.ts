@@ -36,13 +36,17 @@ export async function readListMembers(target: ListReadTarget, quota: QuotaWait):
       await sleep(delay);
       delay *= 2;
     }
+    let resultsHref: string | null | undefined;
     for (;;) {
       const s = await quota(() => calls.checkListExport({ connectionId: target.connectionId, exportActivityId }));
+      resultsHref = s.resultsHref;
       if (s.terminal) break;
       await sleep(delay);
       delay = Math.min(delay * 2, 15_000);
     }
-    const loaded = await quota(() => reads.loadListExport.executeWithOptions({ summary: 'load the list\'s members from the contact export' }, [{ ...target, exportActivityId }]));
+    const loaded = await quota(() =>
+      reads.loadListExport.executeWithOptions({ summary: 'load the list\'s members from the contact export' }, [{ ...target, exportActivityId, resultsHref }]),
+    );
     if (loaded.loaded) return;
   }
   let next: string | null = null;
