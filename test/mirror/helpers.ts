@@ -4,7 +4,8 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode, t
 import { createActivities } from '../../activities';
 import type { Config } from '../../common/config';
 import type { ConstantContactApi } from '../../constant-contact/types';
-import type { TestApp } from '../helpers/app';
+import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
+import type { StoreKind } from '../helpers/stores';
 
 /**
  * Mirror-mode test helpers: a worker in this process on the app's own task queue (the real
@@ -122,3 +123,35 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 60_000,
 }
 
 export const emailOf = (i: number) => `person${String(i).padStart(5, '0')}@example.com`;
+
+/** What a describe block of end-to-end runs works with, set up in its beforeAll. */
+export interface RunStack {
+  app: TestApp;
+  connectionId: string;
+  /** Stops the worker and starts a new one (with other options, e.g. another configuration). */
+  restartWorker(options?: Parameters<typeof startWorker>[1]): Promise<void>;
+}
+
+/**
+ * The app on a store, a connection to the sandbox and a worker in this process on a task queue of
+ * the block's own, started before its tests and stopped after them.
+ */
+export function useRunStack(kind: StoreKind, queuePrefix: string, logLevel = 'warn'): RunStack {
+  let worker: TestWorker | undefined;
+  const stack = {
+    async restartWorker(options) {
+      await worker?.stop();
+      worker = await startWorker(stack.app, options);
+    },
+  } as RunStack;
+  beforeAll(async () => {
+    stack.app = await createTestApp({ kind, sandbox: { importMinMs: 50 }, env: { TEMPORAL_TASK_QUEUE: uniqueTaskQueue(queuePrefix), LOG_LEVEL: logLevel } });
+    stack.connectionId = await connectSandboxConnection(stack.app);
+    worker = await startWorker(stack.app);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await stack.app?.close();
+  });
+  return stack;
+}

@@ -1,8 +1,7 @@
-import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { storeKinds, type StoreKind } from '../helpers/stores';
 import { removalsWorkflowId } from '../../workflows/mirrorRemovals';
 import type { RunJson } from '../../api/run-view';
-import { createSandboxList, eventually, sandboxEmails, sandboxStats, startWorker, uniqueTaskQueue, type TestWorker } from './helpers';
+import { createSandboxList, eventually, sandboxEmails, sandboxStats, useRunStack } from './helpers';
 
 /**
  * Mirror mode end to end, as a user drives it through the HTTP API: profiles imported, a segment
@@ -13,27 +12,9 @@ import { createSandboxList, eventually, sandboxEmails, sandboxStats, startWorker
 jest.setTimeout(240_000);
 
 describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
+  const stack = useRunStack(kind, 'mirror-e2e', 'info');
 
-  let app: TestApp;
-  let worker: TestWorker;
-  let connectionId: string;
-
-  beforeAll(async () => {
-    app = await createTestApp({
-      kind,
-      sandbox: { importMinMs: 50 },
-      env: { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('mirror-e2e'), LOG_LEVEL: 'info' },
-    });
-    connectionId = await connectSandboxConnection(app);
-    worker = await startWorker(app);
-  });
-
-  afterAll(async () => {
-    await worker?.stop();
-    await app?.close();
-  });
-
-  const admin = () => app.as('admin');
+  const admin = () => stack.app.as('admin');
 
   /** Emails of a group of profiles (mixed case in the profile store: the list compares them normalized). */
   const email = (group: string, i: number) => `${group}.${String(i).padStart(3, '0')}@example.com`;
@@ -56,10 +37,10 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     });
     expect(segment.status).toBe(201);
     await refresh(segment.body.id, size);
-    const listId = await createSandboxList(app, `List ${group}`);
+    const listId = await createSandboxList(stack.app, `List ${group}`);
     const created = await admin().post('/v1/exports', {
       name: `Mirror ${group}`,
-      connectionId,
+      connectionId: stack.connectionId,
       listId,
       mapping: { email: 'Email' },
       segmentIds: [segment.body.id],
@@ -99,19 +80,19 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     const first = await waitForRun(await startRun(exportId));
     expect(first).toMatchObject({ status: 'succeeded', error: null });
     expect(first.counts).toMatchObject({ segmentProfiles: 40, imported: 40, removed: 0, plannedRemovals: 0 });
-    expect(await sandboxEmails(app, listId)).toEqual(emails('alpha', 0, 40));
+    expect(await sandboxEmails(stack.app, listId)).toEqual(emails('alpha', 0, 40));
 
     // Five profiles leave the segment (12.5% of the list: within the default 20%).
     await importProfiles('alpha', 0, 5, false);
     await refresh(segmentId, 35);
-    const before = await sandboxStats(app);
+    const before = await sandboxStats(stack.app);
     const second = await waitForRun(await startRun(exportId));
     expect(second).toMatchObject({ status: 'succeeded', error: null, progress: { phase: 'done' } });
     expect(second.counts).toMatchObject({ segmentProfiles: 35, removed: 5, plannedRemovals: 5 });
-    expect(await sandboxEmails(app, listId)).toEqual(emails('alpha', 5, 40));
+    expect(await sandboxEmails(stack.app, listId)).toEqual(emails('alpha', 5, 40));
     // Removed from the list, not deleted: the account still has them.
-    for (const e of emails('alpha', 0, 5)) expect(app.sandbox.state.contactByEmail(e)).toBeDefined();
-    const after = await sandboxStats(app);
+    for (const e of emails('alpha', 0, 5)) expect(stack.app.sandbox.state.contactByEmail(e)).toBeDefined();
+    const after = await sandboxStats(stack.app);
     expect(after.removeRequests - before.removeRequests).toBe(1);
     expect(after.removedMemberships - before.removedMemberships).toBe(5);
 
@@ -120,13 +101,13 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     expect(patched.status).toBe(200);
     await importProfiles('alpha', 5, 10, false);
     await refresh(segmentId, 30);
-    const beforeUpsert = await sandboxStats(app);
+    const beforeUpsert = await sandboxStats(stack.app);
     const third = await waitForRun(await startRun(exportId));
     expect(third).toMatchObject({ status: 'succeeded', error: null });
     expect(third.counts).toMatchObject({ segmentProfiles: 30, removed: 0 });
     expect(third.counts.plannedRemovals ?? 0).toBe(0);
-    expect(await sandboxEmails(app, listId)).toEqual(emails('alpha', 5, 40));
-    const afterUpsert = await sandboxStats(app);
+    expect(await sandboxEmails(stack.app, listId)).toEqual(emails('alpha', 5, 40));
+    const afterUpsert = await sandboxStats(stack.app);
     expect(afterUpsert.removeRequests).toBe(beforeUpsert.removeRequests);
     // Every run reads the list first (one contact export), whatever its mode.
     expect(afterUpsert.exportRequests - beforeUpsert.exportRequests).toBe(1);
@@ -138,7 +119,7 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
   test('a run that would remove 50% waits for approval, a worker restart changes nothing, and approving removes them', async () => {
     const { exportId, segmentId, listId } = await setup('beta', 20);
     expect((await waitForRun(await startRun(exportId))).status).toBe('succeeded');
-    expect(await sandboxEmails(app, listId)).toHaveLength(20);
+    expect(await sandboxEmails(stack.app, listId)).toHaveLength(20);
 
     await importProfiles('beta', 0, 10, false);
     await refresh(segmentId, 10);
@@ -148,8 +129,8 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     expect(waiting.counts).toMatchObject({ plannedRemovals: 10, removed: 0 });
 
     // Only admins decide, and only approve or reject.
-    expect((await app.as('contributor').post(`/v1/runs/${runId}/removals`, { decision: 'approve' })).status).toBe(403);
-    expect((await app.as('none').post(`/v1/runs/${runId}/removals`, { decision: 'approve' })).status).toBe(401);
+    expect((await stack.app.as('contributor').post(`/v1/runs/${runId}/removals`, { decision: 'approve' })).status).toBe(403);
+    expect((await stack.app.as('none').post(`/v1/runs/${runId}/removals`, { decision: 'approve' })).status).toBe(401);
     const bad = await admin().post(`/v1/runs/${runId}/removals`, { decision: 'yes' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.code).toBe('validation_failed');
@@ -157,12 +138,10 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     expect((await admin().post('/v1/runs/run_000000000000000000000000000/removals', { decision: 'approve' })).status).toBe(404);
 
     // The worker goes away and a new one starts while the run waits: nothing is lost, nobody removed.
-    await worker.stop();
-    await new Promise((r) => setTimeout(r, 1000));
-    worker = await startWorker(app);
+    await stack.restartWorker();
     const still = await waitForRun(runId, (r) => r.progress.phase === 'awaiting-approval');
     expect(still.status).toBe('running');
-    expect(await sandboxEmails(app, listId)).toHaveLength(20);
+    expect(await sandboxEmails(stack.app, listId)).toHaveLength(20);
 
     const approved = await admin().post(`/v1/runs/${runId}/removals`, { decision: 'approve' });
     expect(approved.status).toBe(200);
@@ -170,10 +149,10 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     const done = await waitForRun(runId);
     expect(done).toMatchObject({ status: 'succeeded', error: null });
     expect(done.counts).toMatchObject({ segmentProfiles: 10, plannedRemovals: 10, removed: 10 });
-    expect(await sandboxEmails(app, listId)).toEqual(emails('beta', 10, 20));
+    expect(await sandboxEmails(stack.app, listId)).toEqual(emails('beta', 10, 20));
 
     // The removals workflow's history carries ids and counts, never an email.
-    const history = JSON.stringify(await app.temporal.workflow.getHandle(removalsWorkflowId(done.workflowId)).fetchHistory()).toLowerCase();
+    const history = JSON.stringify(await stack.app.temporal.workflow.getHandle(removalsWorkflowId(done.workflowId)).fetchHistory()).toLowerCase();
     expect(history).toContain('decideremovals');
     for (const e of emails('beta', 0, 20)) expect(history).not.toContain(e);
     expect(history).not.toContain('@example.com');
@@ -183,7 +162,7 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('run_not_awaiting_approval');
 
-    const stats = await sandboxStats(app);
+    const stats = await sandboxStats(stack.app);
     expect(stats.throttled).toBe(0);
     expect(stats.maxRequestsInOneSecond).toBeLessThanOrEqual(4);
   });
@@ -196,15 +175,15 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
     await refresh(segmentId, 6);
     const runId = await startRun(exportId);
     await waitForRun(runId, (r) => r.progress.phase === 'awaiting-approval');
-    const before = await sandboxStats(app);
+    const before = await sandboxStats(stack.app);
     const rejected = await admin().post(`/v1/runs/${runId}/removals`, { decision: 'reject' });
     expect(rejected.status).toBe(200);
     expect(rejected.body.decision).toBe('rejected');
     const done = await waitForRun(runId);
     expect(done).toMatchObject({ status: 'succeeded', error: null });
     expect(done.counts).toMatchObject({ plannedRemovals: 6, removed: 0 });
-    expect(await sandboxEmails(app, listId)).toEqual(emails('gamma', 0, 12));
-    expect((await sandboxStats(app)).removeRequests).toBe(before.removeRequests);
+    expect(await sandboxEmails(stack.app, listId)).toEqual(emails('gamma', 0, 12));
+    expect((await sandboxStats(stack.app)).removeRequests).toBe(before.removeRequests);
 
     // A finished run takes no decision.
     expect((await admin().post(`/v1/runs/${runId}/removals`, { decision: 'approve' })).status).toBe(409);
@@ -212,8 +191,7 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
 
   test('nobody deciding within REMOVAL_APPROVAL_TIMEOUT_SECONDS ends the run without removals', async () => {
     // The worker's configuration sets the wait (here 2 s instead of the default 24 h).
-    await worker.stop();
-    worker = await startWorker(app, { config: { ...app.config, exports: { ...app.config.exports, removalApprovalTimeoutMs: 2000 } } });
+    await stack.restartWorker({ config: { ...stack.app.config, exports: { ...stack.app.config.exports, removalApprovalTimeoutMs: 2000 } } });
     try {
       const { exportId, segmentId, listId } = await setup('delta', 8);
       expect((await waitForRun(await startRun(exportId))).status).toBe('succeeded');
@@ -223,11 +201,10 @@ describe.each(storeKinds)('mirror mode end to end on %s', (kind: StoreKind) => {
       const done = await waitForRun(runId);
       expect(done).toMatchObject({ status: 'succeeded', error: null, progress: { phase: 'done' } });
       expect(done.counts).toMatchObject({ plannedRemovals: 4, removed: 0 });
-      expect(await sandboxEmails(app, listId)).toEqual(emails('delta', 0, 8));
+      expect(await sandboxEmails(stack.app, listId)).toEqual(emails('delta', 0, 8));
       expect((await admin().post(`/v1/runs/${runId}/removals`, { decision: 'approve' })).status).toBe(409);
     } finally {
-      await worker.stop();
-      worker = await startWorker(app);
+      await stack.restartWorker();
     }
   });
 });

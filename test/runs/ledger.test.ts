@@ -1,7 +1,6 @@
-import { connectSandboxConnection, createTestApp, type TestApp } from '../helpers/app';
 import { storeKinds, type StoreKind } from '../helpers/stores';
 import type { RunJson } from '../../api/run-view';
-import { createSandboxList, eventually, sandboxEmails, startWorker, uniqueTaskQueue, type TestWorker } from '../mirror/helpers';
+import { createSandboxList, eventually, sandboxEmails, useRunStack } from '../mirror/helpers';
 
 /**
  * Incremental, consent-safe delivery end to end through the HTTP API, on the real Temporal dev
@@ -18,24 +17,11 @@ interface Stats {
 }
 
 describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
-  let app: TestApp;
-  let worker: TestWorker;
-  let connectionId: string;
+  const stack = useRunStack(kind, 'ledger', 'warn');
 
-  beforeAll(async () => {
-    app = await createTestApp({ kind, sandbox: { importMinMs: 50 }, env: { TEMPORAL_TASK_QUEUE: uniqueTaskQueue('ledger'), LOG_LEVEL: 'warn' } });
-    connectionId = await connectSandboxConnection(app);
-    worker = await startWorker(app);
-  });
-
-  afterAll(async () => {
-    await worker?.stop();
-    await app?.close();
-  });
-
-  const admin = () => app.as('admin');
+  const admin = () => stack.app.as('admin');
   const email = (group: string, i: number) => `${group}.${String(i).padStart(3, '0')}@example.com`;
-  const stats = async () => (await app.sandboxControl<Stats>('GET', '/stats')).body;
+  const stats = async () => (await stack.app.sandboxControl<Stats>('GET', '/stats')).body;
 
   async function importProfiles(group: string, ids: number[], attrs: (i: number) => Record<string, unknown> = () => ({})): Promise<void> {
     const lines = ids.map((i) => JSON.stringify({ id: `${group}-${i}`, Email: email(group, i), First: `F${i}`, Group: group, ...attrs(i) }));
@@ -50,10 +36,10 @@ describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
     const segment = await admin().post('/v1/segments', { name: `Group ${group}`, rule: { attribute: 'Group', op: 'eq', value: group } });
     expect(segment.status).toBe(201);
     await refresh(segment.body.id);
-    const listId = await createSandboxList(app, `List ${group}`);
+    const listId = await createSandboxList(stack.app, `List ${group}`);
     const created = await admin().post('/v1/exports', {
       name: `Ledger ${group}`,
-      connectionId,
+      connectionId: stack.connectionId,
       listId,
       mapping: { email: 'Email', firstName: 'First' },
       segmentIds: [segment.body.id],
@@ -80,7 +66,7 @@ describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
   }
 
   async function leave(listId: string, emails: string[]): Promise<void> {
-    const res = await app.sandboxControl<{ left: number }>('POST', `/lists/${listId}/members/leave`, { emails });
+    const res = await stack.app.sandboxControl<{ left: number }>('POST', `/lists/${listId}/members/leave`, { emails });
     expect(res.status).toBe(200);
     expect(res.body.left).toBe(emails.length);
   }
@@ -117,7 +103,7 @@ describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
     expectReconciled(third);
     const afterChange = await stats();
     expect(afterChange.importedContacts - beforeChange.importedContacts).toBe(10);
-    expect(app.sandbox.state.contactByEmail(email('inc', 3))?.firstName).toBe('Changed3');
+    expect(stack.app.sandbox.state.contactByEmail(email('inc', 3))?.firstName).toBe('Changed3');
 
     expect((await admin().patch(`/v1/exports/${exportId}`, { mapping: { email: 'Email' } })).status).toBe(200);
     expect((await run(exportId)).counts).toMatchObject({ sent: 30, updated: 30, unchanged: 0 });
@@ -136,35 +122,35 @@ describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
     const upsert = await run(exportId);
     expect(upsert.counts).toMatchObject({ sent: 1, updated: 1, unchanged: 17, suppressed: 2, suppressedByReason: { left_list: 2 } });
     expectReconciled(upsert);
-    const members = await sandboxEmails(app, listId);
+    const members = await sandboxEmails(stack.app, listId);
     for (const e of leavers) expect(members).not.toContain(e);
     expect(members).toHaveLength(18);
     const rows = await suppressions(upsert.id);
     expect(rows.map((r) => r.email).sort()).toEqual(leavers);
     expect(rows.every((r) => r.reason === 'left_list')).toBe(true);
     // Contributors may not read suppressions (raw values).
-    expect((await app.as('contributor').get(`/v1/runs/${upsert.id}/suppressions`)).status).toBe(403);
+    expect((await stack.app.as('contributor').get(`/v1/runs/${upsert.id}/suppressions`)).status).toBe(403);
 
     // Mirror mode neither re-adds them nor counts them as removals.
     expect((await admin().patch(`/v1/exports/${exportId}`, { syncMode: 'mirror' })).status).toBe(200);
     const mirror = await run(exportId);
     expect(mirror).toMatchObject({ status: 'succeeded', counts: { sent: 0, suppressed: 2, removed: 0 } });
-    for (const e of leavers) expect(await sandboxEmails(app, listId)).not.toContain(e);
+    for (const e of leavers) expect(await sandboxEmails(stack.app, listId)).not.toContain(e);
 
     // One of them joins the list again (a Constant Contact user adds them): a change of theirs is delivered.
     const body = JSON.stringify({ import_data: [{ email: leavers[0], first_name: 'Joined' }], list_ids: [listId] });
-    await app.constantContact.importContacts(connectionId, body);
-    await eventually(async () => expect(await sandboxEmails(app, listId)).toContain(leavers[0]));
+    await stack.app.constantContact.importContacts(stack.connectionId, body);
+    await eventually(async () => expect(await sandboxEmails(stack.app, listId)).toContain(leavers[0]));
     await importProfiles('left', [2], () => ({ First: 'AfterJoin' }));
     const afterJoin = await run(exportId);
     expect(afterJoin.counts).toMatchObject({ sent: 1, suppressed: 1 });
-    expect(app.sandbox.state.contactByEmail(leavers[0])?.firstName).toBe('AfterJoin');
-    expect(await sandboxEmails(app, listId)).not.toContain(leavers[1]);
+    expect(stack.app.sandbox.state.contactByEmail(leavers[0])?.firstName).toBe('AfterJoin');
+    expect(await sandboxEmails(stack.app, listId)).not.toContain(leavers[1]);
 
     // A full resync sends everyone but still never the one who left.
     const resync = await run(exportId, { fullResync: true });
     expect(resync.counts).toMatchObject({ sent: 19, suppressed: 1 });
-    expect(await sandboxEmails(app, listId)).not.toContain(leavers[1]);
+    expect(await sandboxEmails(stack.app, listId)).not.toContain(leavers[1]);
   });
 
   test('a dry run posts nothing, changes no ledger row, and its plan is what the real run then does', async () => {
@@ -176,14 +162,14 @@ describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
     await importProfiles('dry', [19], () => ({ Group: 'elsewhere' }));
     await refresh(segmentId);
 
-    const ledgerBefore = await app.store.db.all('SELECT email_key, hash, state, run_id FROM delivery_ledger ORDER BY email_key');
+    const ledgerBefore = await stack.app.store.db.all('SELECT email_key, hash, state, run_id FROM delivery_ledger ORDER BY email_key');
     const before = await stats();
     const dry = await run(exportId, { dryRun: true });
     expect(dry).toMatchObject({ status: 'succeeded', dryRun: true, counts: { sent: 0 } });
     const after = await stats();
     expect(after.importRequests).toBe(before.importRequests);
     expect(after.removeRequests).toBe(before.removeRequests);
-    expect(await app.store.db.all('SELECT email_key, hash, state, run_id FROM delivery_ledger ORDER BY email_key')).toEqual(ledgerBefore);
+    expect(await stack.app.store.db.all('SELECT email_key, hash, state, run_id FROM delivery_ledger ORDER BY email_key')).toEqual(ledgerBefore);
     expect(dry.plan).toMatchObject({ toAdd: 3, toUpdate: 2, unchanged: 16, suppressed: 1, suppressedByReason: { left_list: 1 }, rejected: 0, toRemove: 1, needsApproval: false });
     expect(dry.plan!.requests.imports).toBe(1);
 
@@ -200,14 +186,14 @@ describe.each(storeKinds)('delivery ledger on %s', (kind: StoreKind) => {
 
   test('an import that ends failed leaves its contacts undelivered: the next run sends them again', async () => {
     const { exportId, listId } = await setup('fail', 12);
-    expect((await app.sandboxControl('PUT', '/faults', { failImports: 1 })).status).toBe(200);
+    expect((await stack.app.sandboxControl('PUT', '/faults', { failImports: 1 })).status).toBe(200);
     const failed = await run(exportId);
     expect(failed).toMatchObject({ status: 'failed', error: { code: 'import_failed' }, counts: { sent: 12, imported: 0 } });
-    expect(await sandboxEmails(app, listId)).toHaveLength(0);
-    expect(await app.store.db.get('SELECT COUNT(*) AS n FROM delivery_ledger WHERE list_id = ?', [listId])).toEqual({ n: 0 });
+    expect(await sandboxEmails(stack.app, listId)).toHaveLength(0);
+    expect(await stack.app.store.db.get('SELECT COUNT(*) AS n FROM delivery_ledger WHERE list_id = ?', [listId])).toEqual({ n: 0 });
     const again = await run(exportId);
     expect(again).toMatchObject({ status: 'succeeded', counts: { sent: 12, added: 12, imported: 12 } });
-    expect(await sandboxEmails(app, listId)).toHaveLength(12);
+    expect(await sandboxEmails(stack.app, listId)).toHaveLength(12);
   });
 
   test('a dry run does not hold the export: a real run starts while it goes', async () => {
