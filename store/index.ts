@@ -53,7 +53,7 @@ export class Store {
     this.jobs = db instanceof SqliteDb && db.file !== ':memory:' ? threadJobs(db.file) : inlineJobs(db);
     this.profiles = new ProfileRepository(db);
     this.segments = new SegmentRepository(db, this.jobs);
-    this.snapshots = new SnapshotRepository(db, this.jobs);
+    this.snapshots = new SnapshotRepository(db);
     this.connections = new ConnectionRepository(db, secrets);
     this.tokens = new TokenRepository(db, secrets);
     this.exports = new ExportRepository(db);

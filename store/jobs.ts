@@ -1,6 +1,5 @@
 import type { Db } from './db';
 import { deleteSegment, refreshSegment, updateSegment, type SegmentPatch } from './segments';
-import { takeSnapshot, type CreateSnapshotInput } from './snapshots';
 
 /**
  * The store's long operations: work that grows with the number of profiles. They are written
@@ -13,7 +12,6 @@ export const jobs = {
   refreshSegment: (db: Db, a: { id: string; refreshedAt: string }) => refreshSegment(db, a.id, a.refreshedAt),
   updateSegment: (db: Db, a: { id: string; patch: SegmentPatch; now: string }) => updateSegment(db, a.id, a.patch, a.now),
   deleteSegment: (db: Db, a: { id: string }) => deleteSegment(db, a.id),
-  takeSnapshot: (db: Db, a: { runId: string; input: CreateSnapshotInput }) => takeSnapshot(db, a.runId, a.input),
 };
 
 export type Jobs = typeof jobs;

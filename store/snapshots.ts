@@ -1,6 +1,5 @@
 import type { Db } from './db';
 import { analyze, ANALYZE_AFTER_ROWS, ensureSqliteFunctions, sqliteAttributePath } from './rules';
-import type { JobRunner } from './jobs';
 import type { Attributes, Mapping } from './types';
 
 /**
@@ -47,25 +46,85 @@ const TRIM_SQLITE = `' ' || char(9) || char(10) || char(13)`;
 const TRIM_PG = `E' \\t\\n\\r'`;
 
 export class SnapshotRepository {
-  constructor(
-    private readonly db: Db,
-    private readonly jobs: JobRunner,
-  ) {
+  constructor(private readonly db: Db) {
     ensureSqliteFunctions(db);
   }
 
   /**
    * Takes the run's snapshot and returns its size. Idempotent: when the run already has rows (a
-   * retried activity), nothing is inserted and the existing size is returned. On a SQLite file it
-   * runs in the store's worker thread (store/jobs.ts): the worker's event loop goes on meanwhile,
-   * so the run's list read proceeds beside it.
+   * retried activity), nothing is inserted and the existing size is returned.
    */
   async create(runId: string, input: CreateSnapshotInput): Promise<{ profiles: number }> {
-    const taken = await this.jobs.run('takeSnapshot', { runId, input: { segmentIds: [...input.segmentIds], mapping: input.mapping, maxProfiles: input.maxProfiles } });
-    if (taken.tooLarge) throw new SnapshotTooLargeError(input.maxProfiles!);
+    const segmentIds = [...new Set(input.segmentIds)];
+    const names = mappedAttributes(input.mapping);
+    if (names.length > 50) throw new Error('a mapping names at most 50 attributes');
+    const taken = await this.db.tx(async (tx) => {
+      if (tx.dialect === 'postgres') {
+        await tx.run('SELECT pg_advisory_xact_lock(hashtext(?))', [`run_snapshot:${runId}`]);
+        // One big sort: in memory rather than in temporary files (this transaction only); no JIT
+        // compilation for a plan that runs once.
+        await tx.run(`SET LOCAL work_mem = '64MB'`);
+        await tx.run('SET LOCAL jit = off');
+      }
+      const existing = await this.size(runId, tx);
+      if (existing > 0 || segmentIds.length === 0) return { profiles: existing };
+      const limit = input.maxProfiles !== undefined ? input.maxProfiles + 1 : undefined;
+      const statement = tx.dialect === 'postgres' ? this.postgresInsert(runId, segmentIds, input.mapping.email, names, limit) : this.sqliteInsert(runId, segmentIds, input.mapping.email, names, limit);
+      const { changes } = await tx.run(statement.sql, statement.params);
+      if (input.maxProfiles !== undefined && changes > input.maxProfiles) throw new SnapshotTooLargeError(input.maxProfiles);
+      return { profiles: changes };
+    });
     // The run pages its snapshot by key right away: planned for its real size, a page is an index range.
     if (taken.profiles >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'run_snapshot');
-    return { profiles: taken.profiles };
+    return taken;
+  }
+
+  private sqliteInsert(runId: string, segmentIds: string[], email: string, names: string[], limit?: number) {
+    const emailPath = sqliteAttributePath(email);
+    const params: unknown[] = [runId, emailPath, emailPath];
+    const pairs = names.map((n) => {
+      params.push(n, sqliteAttributePath(n));
+      return `?, p.attributes -> ?`;
+    });
+    params.push(...segmentIds);
+    if (limit !== undefined) params.push(limit);
+    return {
+      sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
+        SELECT ?, ROW_NUMBER() OVER (ORDER BY email_key NULLS LAST, profile_id), profile_id, email_key, data FROM (
+          SELECT p.id AS profile_id,
+            CASE WHEN json_type(p.attributes, ?) = 'text'
+              THEN NULLIF(seg_fold(trim(json_extract(p.attributes, ?), ${TRIM_SQLITE})), '') END AS email_key,
+            json_object(${pairs.join(', ')}) AS data
+          FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id IN (${segmentIds.map(() => '?').join(', ')})) m
+          JOIN profiles p ON p.id = m.profile_id
+        ) t
+        ${limit !== undefined ? 'LIMIT ?' : ''}`,
+      params,
+    };
+  }
+
+  private postgresInsert(runId: string, segmentIds: string[], email: string, names: string[], limit?: number) {
+    const params: unknown[] = [runId, email, email];
+    const pairs = names.map((n) => {
+      params.push(n, n);
+      return `?::text, p.attributes -> ?::text`;
+    });
+    params.push(segmentIds);
+    if (limit !== undefined) params.push(limit);
+    return {
+      sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
+        SELECT ?, ROW_NUMBER() OVER (ORDER BY email_key COLLATE "C" NULLS LAST, profile_id COLLATE "C"), profile_id, email_key, data FROM (
+          SELECT p.id AS profile_id,
+            CASE WHEN jsonb_typeof(p.attributes -> ?::text) = 'string'
+              THEN NULLIF(lower(btrim(p.attributes ->> ?::text, ${TRIM_PG})), '') END AS email_key,
+            jsonb_build_object(${pairs.join(', ')})::text AS data
+          FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id = ANY(?::text[])) m
+          JOIN profiles p ON p.id = m.profile_id
+          OFFSET 0 -- computes data before the sort, which then carries it instead of whole attributes
+        ) t
+        ${limit !== undefined ? 'LIMIT ?' : ''}`,
+      params,
+    };
   }
 
   /** The size of the union of the segments' members now (the validation step's count). */
@@ -81,8 +140,9 @@ export class SnapshotRepository {
   }
 
   /** How many rows the run's snapshot has (0 when it has none). */
-  size(runId: string): Promise<number> {
-    return snapshotSize(runId, this.db);
+  async size(runId: string, db: Db = this.db): Promise<number> {
+    const row = await db.get<{ n: number | null }>('SELECT MAX(seq) AS n FROM run_snapshot WHERE run_id = ?', [runId]);
+    return Number(row?.n ?? 0);
   }
 
   /** The rows with seq > afterSeq, in seq order, at most `limit`. */
@@ -99,89 +159,3 @@ export class SnapshotRepository {
     return (await this.db.run('DELETE FROM run_snapshot WHERE run_id = ?', [runId])).changes;
   }
 }
-
-/**
- * The snapshot's one INSERT … SELECT, in its own transaction (a store job: it may run in the
- * store's worker thread, so it answers plain data). Too many profiles: nothing kept, `tooLarge`.
- */
-export async function takeSnapshot(db: Db, runId: string, input: CreateSnapshotInput): Promise<{ profiles: number; tooLarge: boolean }> {
-  ensureSqliteFunctions(db);
-  const segmentIds = [...new Set(input.segmentIds)];
-  const names = mappedAttributes(input.mapping);
-  if (names.length > 50) throw new Error('a mapping names at most 50 attributes');
-  try {
-    return await db.tx(async (tx) => {
-      if (tx.dialect === 'postgres') {
-        await tx.run('SELECT pg_advisory_xact_lock(hashtext(?))', [`run_snapshot:${runId}`]);
-        // One big sort: in memory rather than in temporary files (this transaction only); no JIT
-        // compilation for a plan that runs once.
-        await tx.run(`SET LOCAL work_mem = '64MB'`);
-        await tx.run('SET LOCAL jit = off');
-      }
-      const existing = await snapshotSize(runId, tx);
-      if (existing > 0 || segmentIds.length === 0) return { profiles: existing, tooLarge: false };
-      const limit = input.maxProfiles !== undefined ? input.maxProfiles + 1 : undefined;
-      const statement = tx.dialect === 'postgres' ? postgresInsert(runId, segmentIds, input.mapping.email, names, limit) : sqliteInsert(runId, segmentIds, input.mapping.email, names, limit);
-      const { changes } = await tx.run(statement.sql, statement.params);
-      if (input.maxProfiles !== undefined && changes > input.maxProfiles) throw new SnapshotTooLargeError(input.maxProfiles);
-      return { profiles: changes, tooLarge: false };
-    });
-  } catch (err) {
-    if (err instanceof SnapshotTooLargeError) return { profiles: 0, tooLarge: true };
-    throw err;
-  }
-}
-
-async function snapshotSize(runId: string, db: Db): Promise<number> {
-  const row = await db.get<{ n: number | null }>('SELECT MAX(seq) AS n FROM run_snapshot WHERE run_id = ?', [runId]);
-  return Number(row?.n ?? 0);
-}
-
-function sqliteInsert(runId: string, segmentIds: string[], email: string, names: string[], limit?: number) {
-  const emailPath = sqliteAttributePath(email);
-  const params: unknown[] = [runId, emailPath, emailPath];
-  const pairs = names.map((n) => {
-    params.push(n, sqliteAttributePath(n));
-    return `?, p.attributes -> ?`;
-  });
-  params.push(...segmentIds);
-  if (limit !== undefined) params.push(limit);
-  return {
-    sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
-      SELECT ?, ROW_NUMBER() OVER (ORDER BY email_key NULLS LAST, profile_id), profile_id, email_key, data FROM (
-        SELECT p.id AS profile_id,
-          CASE WHEN json_type(p.attributes, ?) = 'text'
-            THEN NULLIF(seg_fold(trim(json_extract(p.attributes, ?), ${TRIM_SQLITE})), '') END AS email_key,
-          json_object(${pairs.join(', ')}) AS data
-        FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id IN (${segmentIds.map(() => '?').join(', ')})) m
-        JOIN profiles p ON p.id = m.profile_id
-      ) t
-      ${limit !== undefined ? 'LIMIT ?' : ''}`,
-    params,
-  };
-}
-
-function postgresInsert(runId: string, segmentIds: string[], email: string, names: string[], limit?: number) {
-  const params: unknown[] = [runId, email, email];
-  const pairs = names.map((n) => {
-    params.push(n, n);
-    return `?::text, p.attributes -> ?::text`;
-  });
-  params.push(segmentIds);
-  if (limit !== undefined) params.push(limit);
-  return {
-    sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
-      SELECT ?, ROW_NUMBER() OVER (ORDER BY email_key COLLATE "C" NULLS LAST, profile_id COLLATE "C"), profile_id, email_key, data FROM (
-        SELECT p.id AS profile_id,
-          CASE WHEN jsonb_typeof(p.attributes -> ?::text) = 'string'
-            THEN NULLIF(lower(btrim(p.attributes ->> ?::text, ${TRIM_PG})), '') END AS email_key,
-          jsonb_build_object(${pairs.join(', ')})::text AS data
-        FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id = ANY(?::text[])) m
-        JOIN profiles p ON p.id = m.profile_id
-        OFFSET 0 -- computes data before the sort, which then carries it instead of whole attributes
-      ) t
-      ${limit !== undefined ? 'LIMIT ?' : ''}`,
-    params,
-  };
-}
-
