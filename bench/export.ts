@@ -206,7 +206,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     if (options.changed !== undefined) {
       log('');
       log(`1b. the same export again after ${options.changed * 100}% of the profiles changed (incremental run)`);
-      incremental = await runIncremental({ store, api: callApi, sandboxBase, exportId, segmentId: segment.id, profiles: options.profiles, fraction: options.changed, log });
+      incremental = await runIncremental({ store, api: callApi, sandboxBase, exportId, segmentId: segment.id, profiles: options.profiles, fraction: options.changed, temporal, log });
     }
 
     // ---- 2. the plain script

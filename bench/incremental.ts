@@ -1,4 +1,6 @@
+import type { Client } from '@temporalio/client';
 import type { RunJson } from '../api/run-view';
+import { readHistory } from './history';
 import type { Store } from '../store';
 import type { ProfileInput } from '../store/profiles';
 import { bar, endProgress, fetchJson, fmt, progress, secs, sleep } from './harness';
@@ -66,6 +68,7 @@ export async function runIncremental(input: {
   segmentId: string;
   profiles: number;
   fraction: number;
+  temporal: Client;
   log: (line: string) => void;
 }): Promise<IncrementalResult> {
   const { store, api, log } = input;
@@ -77,5 +80,8 @@ export async function runIncremental(input: {
   const after = await fetchJson<{ requests: number }>(`${input.sandboxBase}/__sandbox/stats`);
   const c = run.counts;
   log(`   sent ${fmt(c.sent)} (updated ${fmt(c.updated)}, added ${fmt(c.added)}), unchanged ${fmt(c.unchanged)}, suppressed ${fmt(c.suppressed)}; ${after.requests - before.requests} Constant Contact requests`);
+  const history = await readHistory(input.temporal, run.workflowId);
+  log('   time per phase (from the workflow history):');
+  for (const [name, s] of Object.entries(history.phases)) log(`     ${name.padEnd(34)} ${secs(s)}`);
   return { incrementalSeconds: Math.round(seconds * 10) / 10, incrementalRequests: after.requests - before.requests, incrementalSent: c.sent, changedProfiles };
 }
