@@ -274,7 +274,23 @@ class PgDb implements Db {
   }
 }
 
-/** PostgreSQL only: COPY … FROM STDIN inside a transaction (store/profile-batch.ts). */
+/** COPY text format of rows of text fields: tab-separated lines, backslash, tab, LF and CR escaped, in chunks of about 64 KiB. */
+export function* copyText(rows: Iterable<readonly string[]>): Generator<string> {
+  const escape = (v: string) => (/[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]) : v);
+  let text = '';
+  for (const row of rows) {
+    text += `${row.map(escape).join('\t')}\n`;
+    if (text.length >= 64 * 1024) {
+      yield text;
+      text = '';
+    }
+  }
+  if (text) yield text;
+}
+
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+
+/** PostgreSQL only: COPY … FROM STDIN inside a transaction (profile imports, a chunk's deliveries). */
 export function copyIn(db: Db, sql: string, chunks: Iterable<string>): Promise<void> {
   if (!(db instanceof PgDb)) throw new Error('COPY is a PostgreSQL statement');
   return db.copyIn(sql, chunks);

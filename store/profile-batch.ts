@@ -1,6 +1,6 @@
 import { applyCatalogDelta, catalogType, CatalogDelta } from './catalog';
 import type { Db } from './db';
-import { copyIn } from './db';
+import { copyIn, copyText } from './db';
 import type { Attributes } from './types';
 
 /**
@@ -95,7 +95,7 @@ async function upsertSqlite(tx: Db, batch: ProfileBatch, now: string, delta: Cat
 async function upsertPostgres(tx: Db, batch: ProfileBatch, now: string, delta: CatalogDelta): Promise<void> {
   await tx.run('SELECT pg_advisory_xact_lock(?)', [PROFILE_WRITE_LOCK]);
   await tx.run('CREATE TEMPORARY TABLE IF NOT EXISTS profile_staging (id TEXT NOT NULL, attributes JSONB NOT NULL) ON COMMIT DELETE ROWS');
-  await copyIn(tx, 'COPY profile_staging (id, attributes) FROM STDIN', copyRows(batch));
+  await copyIn(tx, 'COPY profile_staging (id, attributes) FROM STDIN', copyText(copyRows(batch)));
   const replaced = await tx.all<{ name: string; type: string; n: number }>(
     `WITH old AS (SELECT p.attributes FROM profiles p WHERE p.id IN (SELECT id FROM profile_staging) ORDER BY p.id FOR UPDATE OF p)
      SELECT e.key AS name, ${catalogType('postgres', 'jsonb_typeof(e.value)')} AS type, COUNT(*) AS n FROM old, jsonb_each(old.attributes) e GROUP BY 1, 2`,
@@ -104,18 +104,7 @@ async function upsertPostgres(tx: Db, batch: ProfileBatch, now: string, delta: C
   await tx.run(`INSERT INTO profiles (id, attributes, updated_at) SELECT id, attributes, ? FROM profile_staging ${UPSERT_SET}`, [now]);
 }
 
-/** COPY text format: tab-separated, with backslash, tab, LF and CR escaped. */
-function* copyRows(batch: ProfileBatch): Generator<string> {
-  const escape = (v: string) => (/[\\\t\n\r]/.test(v) ? v.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]) : v);
-  let text = '';
-  for (let i = 0; i < batch.ids.length; i++) {
-    text += `${escape(batch.ids[i])}\t${escape(batch.jsons[i])}\n`;
-    if (text.length >= 64 * 1024) {
-      yield text;
-      text = '';
-    }
-  }
-  if (text) yield text;
+/** The batch's rows for COPY: id and attributes JSON. */
+function* copyRows(batch: ProfileBatch): Generator<readonly string[]> {
+  for (let i = 0; i < batch.ids.length; i++) yield [batch.ids[i], batch.jsons[i]];
 }
-
-const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
