@@ -2,7 +2,7 @@ import { CsvParser, type CsvRecord } from '../common/csv';
 import { ConstantContactError, type ListMember } from './types';
 
 /** Members handed to the caller at a time while a contact export's file streams in. */
-const EXPORT_BATCH = 1000;
+const EXPORT_BATCH = 10_000;
 
 /**
  * Reads a contact export's CSV (header row first) into batches of members. The email column is
