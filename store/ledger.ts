@@ -116,21 +116,6 @@ export class LedgerRepository {
     });
   }
 
-  /** Contact ids the ledger knows for these emails. */
-  async contactIds(key: LedgerKey, emailKeys: readonly string[]): Promise<Map<string, string>> {
-    const ids = new Map<string, string>();
-    for (let i = 0; i < emailKeys.length; i += ROWS_PER_INSERT) {
-      const part = emailKeys.slice(i, i + ROWS_PER_INSERT);
-      const rows = await this.db.all<{ email_key: string; contact_id: string }>(
-        `SELECT email_key, contact_id FROM delivery_ledger WHERE export_id = ? AND list_id = ? AND contact_id IS NOT NULL
-            AND email_key IN (${part.map(() => '?').join(', ')})`,
-        [key.exportId, key.listId, ...part],
-      );
-      for (const r of rows) ids.set(r.email_key, r.contact_id);
-    }
-    return ids;
-  }
-
   /** Keeps the contact ids a run found for its planned removals, for the ledger's contacts. */
   async rememberRemovalIds(runId: string, key: LedgerKey): Promise<void> {
     await this.db.run(
@@ -150,30 +135,6 @@ export class LedgerRepository {
   /** Forgets what an export delivered to lists other than its current one (its list was changed). */
   async forgetOtherLists(key: LedgerKey): Promise<number> {
     return (await this.db.run('DELETE FROM delivery_ledger WHERE export_id = ? AND list_id <> ?', [key.exportId, key.listId])).changes;
-  }
-
-  /** Forgets everything an export delivered (the export was deleted). */
-  async forgetExport(exportId: string): Promise<number> {
-    return (await this.db.run('DELETE FROM delivery_ledger WHERE export_id = ?', [exportId])).changes;
-  }
-
-  async get(key: LedgerKey, emailKey: string): Promise<{ hash: string; state: LedgerState; contactId: string | null; runId: string } | undefined> {
-    const row = await this.db.get<{ hash: string; state: LedgerState; contact_id: string | null; run_id: string }>(
-      'SELECT hash, state, contact_id, run_id FROM delivery_ledger WHERE export_id = ? AND list_id = ? AND email_key = ?',
-      [key.exportId, key.listId, emailKey],
-    );
-    return row ? { hash: row.hash, state: row.state, contactId: row.contact_id, runId: row.run_id } : undefined;
-  }
-
-  /** The ledger's rows by state (for operators and tests). */
-  async countByState(key: LedgerKey): Promise<Record<LedgerState, number>> {
-    const rows = await this.db.all<{ state: LedgerState; n: number }>(
-      'SELECT state, COUNT(*) AS n FROM delivery_ledger WHERE export_id = ? AND list_id = ? GROUP BY state',
-      [key.exportId, key.listId],
-    );
-    const counts: Record<LedgerState, number> = { 'on-list': 0, 'removed-by-us': 0, left: 0 };
-    for (const r of rows) counts[r.state] = Number(r.n);
-    return counts;
   }
 
   /** The run's suppressions in snapshot order, read in pages. */
