@@ -79,6 +79,8 @@ export class SqliteDb implements Db {
   private txChain: Promise<unknown> = Promise.resolve();
   private inTx = false;
   private readonly statements = new Map<string, Database.Statement>();
+  /** Told after each committed write (the store's WAL checkpointer, when checkpoints are not left to commits). */
+  afterCommit?: () => void;
 
   constructor(
     readonly raw: Database.Database,
@@ -97,12 +99,14 @@ export class SqliteDb implements Db {
   }
 
   async run(sql: string, params: readonly unknown[] = []): Promise<{ changes: number }> {
-    return this.outsideTx(() => {
+    const result = await this.outsideTx(() => {
       const stmt = this.statement(sql);
       if (!stmt.reader) return { changes: stmt.run(...params.map(sqliteValue)).changes };
       stmt.all(...params.map(sqliteValue));
       return { changes: 0 };
     });
+    if (!this.inTx) this.afterCommit?.();
+    return result;
   }
 
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
@@ -113,6 +117,7 @@ export class SqliteDb implements Db {
       try {
         const result = await fn(this);
         this.raw.exec('COMMIT');
+        this.afterCommit?.();
         return result;
       } catch (err) {
         if (this.raw.inTransaction) this.raw.exec('ROLLBACK');

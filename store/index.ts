@@ -7,6 +7,7 @@ import { inlineJobs, type JobRunner } from './jobs';
 import { LeaseRepository } from './leases';
 import { migrate } from './migrations';
 import { threadJobs } from './offload';
+import { WalCheckpointer } from './checkpoints';
 import { ProfileRepository } from './profiles';
 import { SegmentRepository } from './segments';
 import { SnapshotRepository } from './snapshots';
@@ -48,9 +49,12 @@ export class Store {
   readonly leases: LeaseRepository;
   /** Runs the long operations (store/jobs.ts): in a worker thread on a SQLite file, here otherwise. */
   readonly jobs: JobRunner;
+  private readonly checkpointer: WalCheckpointer | undefined;
 
   constructor(readonly db: Db, secrets: SecretBox) {
-    this.jobs = db instanceof SqliteDb && db.file !== ':memory:' ? threadJobs(db.file) : inlineJobs(db);
+    const sqliteFile = db instanceof SqliteDb && db.file !== ':memory:' ? db : undefined;
+    this.jobs = sqliteFile ? threadJobs(sqliteFile.file) : inlineJobs(db);
+    this.checkpointer = sqliteFile ? new WalCheckpointer(sqliteFile, this.jobs) : undefined;
     this.profiles = new ProfileRepository(db);
     this.segments = new SegmentRepository(db, this.jobs);
     this.snapshots = new SnapshotRepository(db);
@@ -86,6 +90,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.close();
     await this.jobs.close();
     await this.db.close();
   }

@@ -1,4 +1,4 @@
-import type { Db } from './db';
+import { SqliteDb, type Db } from './db';
 import { deleteSegment, refreshSegment, updateSegment, type SegmentPatch } from './segments';
 
 /**
@@ -12,6 +12,10 @@ export const jobs = {
   refreshSegment: (db: Db, a: { id: string; refreshedAt: string }) => refreshSegment(db, a.id, a.refreshedAt),
   updateSegment: (db: Db, a: { id: string; patch: SegmentPatch; now: string }) => updateSegment(db, a.id, a.patch, a.now),
   deleteSegment: (db: Db, a: { id: string }) => deleteSegment(db, a.id),
+  /** Copies the write-ahead log into the database file as far as readers allow (store/checkpoints.ts). */
+  checkpoint: async (db: Db, _a: Record<string, never>) => {
+    if (db instanceof SqliteDb) db.raw.pragma('wal_checkpoint(PASSIVE)');
+  },
 };
 
 export type Jobs = typeof jobs;
