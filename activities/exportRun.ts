@@ -20,6 +20,7 @@ import type {
 import { classified, runFailure } from './failures';
 import { heartbeating } from './heartbeat';
 import { cutChunk, type CutChunk, type SnapshotReader } from './chunks';
+import { waitingReader } from './snapshot-wait';
 import { mapProfile, toImportContact } from './contacts';
 import { SnapshotTooLargeError } from '../store/snapshots';
 import type { Mapping, RunPlan } from '../store/types';
@@ -90,9 +91,11 @@ export function createExportRunActivities(deps: ActivityDeps) {
   const aheadKey = (runId: string, chunkNo: number) => `${runId}:${chunkNo}`;
   const cursorKey = (input: UploadChunkInput) => JSON.stringify([input.cursor, input.exportId, input.listId, input.mapping, input.fullResync]);
   /** Snapshot rows with what the ledger and the list read say of each (classifies the contacts). */
-  const ledgerReader = (key: LedgerKey): SnapshotReader => ({ readPage: (runId, afterSeq, limit) => store.ledger.readPage(runId, key, afterSeq, limit) });
+  // The snapshot may still be being written: pages wait for their rows (activities/snapshot-wait.ts).
+  const ledgerReader = (key: LedgerKey, onWait?: () => void): SnapshotReader =>
+    waitingReader({ readPage: (runId, afterSeq, limit) => store.ledger.readPage(runId, key, afterSeq, limit) }, store.snapshots, onWait);
   const cutFrom = (input: UploadChunkInput, options?: Parameters<typeof cutChunk>[4]) =>
-    cutChunk(ledgerReader(input), input.runId, input.cursor, limits(input.listId, input.mapping, input.fullResync), options);
+    cutChunk(ledgerReader(input, options?.onPage), input.runId, input.cursor, limits(input.listId, input.mapping, input.fullResync), options);
   function cutAhead(input: UploadChunkInput): void {
     const now = Date.now();
     for (const [key, entry] of ahead) if (now - entry.at > 120_000 || ahead.size > 8) ahead.delete(key);
@@ -183,15 +186,23 @@ export function createExportRunActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Step 2: the frozen copy of the segments' members (a run exports them as they were at its start). A retry reuses a finished snapshot. */
+    /** Step 2: the frozen copy of the segments' members (a run exports them as they were at its start), written in batches the uploads read at once. A retry goes on where an earlier attempt stopped. */
     async snapshotRun({ runId, segmentIds, mapping }: SnapshotInput): Promise<SnapshotResult> {
-      return step(async () => {
+      return step(async (ctx) => {
         await loadRun(runId);
         await store.runs.setPhase(runId, 'snapshotting');
         let profiles: number;
         try {
           // Idempotent: a retry finds the rows an earlier attempt committed and keeps them.
-          ({ profiles } = await snapshots.create(runId, { segmentIds, mapping, maxProfiles: config.exports.maxProfiles }));
+          ({ profiles } = await snapshots.create(
+            runId,
+            { segmentIds, mapping, maxProfiles: config.exports.maxProfiles },
+            {
+              // The run shows its size while its uploads start on the first rows.
+              onCounted: (segmentProfiles) => store.runs.setCounts(runId, { segmentProfiles }),
+              onBatch: () => throwIfCancelled(ctx),
+            },
+          ));
         } catch (err) {
           if (err instanceof SnapshotTooLargeError) {
             throw runFailure('segment_too_large', `the export's segments hold more than ${config.exports.maxProfiles} profiles, the most an export takes`);
@@ -254,7 +265,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
           const again = await cutFrom(input, { untilSeq: chunk.lastSeq, onPage });
           body = again.packed?.body;
           nextCursor = { afterSeq: chunk.lastSeq, lastAcceptedSeq: again.nextCursor.lastAcceptedSeq };
-          done = (await snapshots.readPage(runId, chunk.lastSeq, 1)).length === 0;
+          done = (await waitingReader(snapshots, store.snapshots, onPage).readPage(runId, chunk.lastSeq, 1)).length === 0;
         }
 
         let posted = chunk.activityId !== null;

@@ -24,7 +24,20 @@ export interface Db {
   run(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
   /** Runs fn in one transaction; nested calls join the outer one. */
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
+  /**
+   * Runs fn over one consistent read-only view of the database, on a connection of its own, while
+   * writes go on through this one and commit as they go (a run's snapshot is read this way and
+   * written in batches that its uploads read at once).
+   */
+  readView<T>(fn: (view: ReadView) => Promise<T>): Promise<T>;
   close(): Promise<void>;
+}
+
+export interface ReadView {
+  /** Statements in the view. */
+  readonly db: Db;
+  /** The rows of one query in the view, `size` at a time, without holding them all. */
+  batches<T = Row>(sql: string, params: readonly unknown[], size: number): AsyncGenerator<T[]>;
 }
 
 export function toPgPlaceholders(sql: string): string {
@@ -128,6 +141,40 @@ export class SqliteDb implements Db {
     });
     this.txChain = next.catch(() => undefined);
     return next;
+  }
+
+  async readView<T>(fn: (view: ReadView) => Promise<T>): Promise<T> {
+    if (this.file === ':memory:') {
+      // One private connection: a query's rows are read whole (consistent), then handed out.
+      const batches = async function* <R>(db: SqliteDb, sql: string, params: readonly unknown[], size: number) {
+        const rows = await db.all<R>(sql, params);
+        for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
+      };
+      return fn({ db: this, batches: (sql, params, size) => batches(this, sql, params, size) });
+    }
+    // WAL: a read transaction on a second connection sees the file as it was at its first read,
+    // whatever this connection commits meanwhile.
+    const raw = new Database(this.file, { readonly: true });
+    const db = new SqliteDb(raw, this.file, 'block', this.lockWaitMs);
+    raw.exec('BEGIN');
+    try {
+      return await fn({
+        db,
+        async *batches<R>(sql: string, params: readonly unknown[], size: number) {
+          let batch: R[] = [];
+          for (const row of raw.prepare(sql).iterate(...params.map(sqliteValue))) {
+            batch.push(row as R);
+            if (batch.length >= size) {
+              yield batch;
+              batch = [];
+            }
+          }
+          if (batch.length > 0) yield batch;
+        },
+      });
+    } finally {
+      raw.close();
+    }
   }
 
   async close(): Promise<void> {
@@ -255,6 +302,42 @@ class PgDb implements Db {
     } finally {
       client.off('error', onError);
       // A lost client is destroyed, not given back to the pool.
+      client.release(lost);
+    }
+  }
+
+  async readView<T>(fn: (view: ReadView) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let lost: Error | undefined;
+    const onError = (err: Error) => (lost = err);
+    client.on('error', onError);
+    let cursors = 0;
+    try {
+      // One snapshot for every statement of the transaction.
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      // One big sort: in memory rather than in temporary files; no JIT for a plan that runs once.
+      await client.query(`SET LOCAL work_mem = '64MB'`);
+      await client.query('SET LOCAL jit = off');
+      const result = await fn({
+        db: new PgDb(this.pool, client),
+        async *batches<R>(sql: string, params: readonly unknown[], size: number) {
+          const cursor = `read_view_${++cursors}`;
+          await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${toPgPlaceholders(sql)}`, params as unknown[]);
+          for (;;) {
+            const { rows } = await client.query(`FETCH FORWARD ${Math.max(1, Math.floor(size))} FROM ${cursor}`);
+            if (rows.length > 0) yield rows as R[];
+            if (rows.length < size) break;
+          }
+          await client.query(`CLOSE ${cursor}`);
+        },
+      });
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.off('error', onError);
       client.release(lost);
     }
   }

@@ -1,12 +1,13 @@
-import type { Db } from './db';
+import { copyIn, copyText, type Db, type ReadView } from './db';
 import { analyze, ANALYZE_AFTER_ROWS, ensureSqliteFunctions, sqliteAttributePath } from './rules';
 import type { Attributes, Mapping } from './types';
 
 /**
- * Run snapshots (docs/architecture.md, "Frozen snapshot"): at the start of a run, one INSERT … SELECT copies
- * the union of the export's segments' members (each profile once) with only the attributes the
- * mapping names into run_snapshot. The run pages that copy by keyset; re-imports and refreshes
- * after it was taken do not change what it reads. It is dropped when the run ends.
+ * Run snapshots (docs/architecture.md, "Frozen snapshot"): at the start of a run, the union of the
+ * export's segments' members (each profile once) with only the attributes the mapping names is
+ * read in one consistent view and copied into run_snapshot in batches, which the run's uploads
+ * page by keyset as they are committed; re-imports and refreshes after it began do not change what
+ * it reads. It is dropped when the run ends.
  *
  * Rows are numbered seq = 1..N in the order of email_key (lower(trim(email attribute)), null when
  * the attribute is missing, not a string or blank) then profile_id, so profiles that share an
@@ -26,6 +27,63 @@ export interface CreateSnapshotInput {
   mapping: Mapping;
   /** Refuse (SnapshotTooLargeError, nothing kept) when the union has more profiles than this. */
   maxProfiles?: number;
+}
+
+export interface SnapshotHooks {
+  /** The snapshot's size, known before its first row. */
+  onCounted?(profiles: number): Promise<void> | void;
+  /** After each committed batch (heartbeats; a throw stops the snapshot where it is, to be resumed). */
+  onBatch?(taken: number): Promise<void> | void;
+}
+
+export interface SnapshotProgress {
+  /** The snapshot's size. */
+  profiles: number;
+  /** Rows committed so far: seq 1..taken. Complete when taken = profiles. */
+  taken: number;
+}
+
+/** Rows committed per transaction while the snapshot is taken. */
+const BATCH_ROWS = 5000;
+const ROWS_PER_INSERT = 500;
+
+interface SelectedRow {
+  profile_id: string;
+  email_key: string | null;
+  data: string;
+}
+
+/** Where a resumed snapshot goes on: after this row in (email_key NULLS LAST, profile_id) order. */
+interface SnapshotKey {
+  emailKey: string | null;
+  profileId: string;
+}
+
+/** The WHERE clause that keeps the rows after `after` (pushes its parameters). */
+function afterKey(after: SnapshotKey | undefined, collate: string, params: unknown[]): string {
+  if (!after) return '';
+  if (after.emailKey === null) {
+    params.push(after.profileId);
+    return `WHERE email_key IS NULL AND profile_id${collate} > ?`;
+  }
+  params.push(after.emailKey, after.emailKey, after.profileId);
+  return `WHERE (email_key${collate} > ? OR (email_key = ? AND profile_id${collate} > ?) OR email_key IS NULL)`;
+}
+
+/** Inserts rows numbered from `from + 1` (PostgreSQL: COPY; SQLite: multi-row INSERTs). */
+async function insertSnapshotRows(tx: Db, runId: string, from: number, rows: readonly SelectedRow[]): Promise<void> {
+  if (tx.dialect === 'postgres') {
+    // An empty field is NULL: only email_key can be (a key is never empty; ids and data never are).
+    const text = copyText(rows.map((r, i) => [runId, String(from + i + 1), r.profile_id, r.email_key ?? '', r.data]));
+    await copyIn(tx, `COPY run_snapshot (run_id, seq, profile_id, email_key, data) FROM STDIN WITH (FORMAT text, NULL '')`, text);
+    return;
+  }
+  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+    const part = rows.slice(i, i + ROWS_PER_INSERT);
+    const params: unknown[] = [];
+    part.forEach((r, j) => params.push(runId, from + i + j + 1, r.profile_id, r.email_key, r.data));
+    await tx.run(`INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data) VALUES ${part.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, params);
+  }
 }
 
 export class SnapshotTooLargeError extends Error {
@@ -51,69 +109,101 @@ export class SnapshotRepository {
   }
 
   /**
-   * Takes the run's snapshot and returns its size. Idempotent: when the run already has rows (a
-   * retried activity), nothing is inserted and the existing size is returned.
+   * Takes the run's snapshot and returns its size. The rows are read in one consistent view (the
+   * segments as they were when the snapshot began) and committed in batches of BATCH_ROWS, so the
+   * run's uploads read the first rows while the rest are written; `run_snapshot_progress` says how
+   * far it got. The size is counted in the same view before the first row, and a union over
+   * `maxProfiles` is refused before anything is written. A retried call finds what an earlier
+   * attempt committed and goes on after its last row, in a view of its own (a worker that died
+   * mid-snapshot leaves a snapshot whose rest is as the store was at the retry).
    */
-  async create(runId: string, input: CreateSnapshotInput): Promise<{ profiles: number }> {
+  async create(runId: string, input: CreateSnapshotInput, hooks: SnapshotHooks = {}): Promise<{ profiles: number }> {
     const segmentIds = [...new Set(input.segmentIds)];
     const names = mappedAttributes(input.mapping);
     if (names.length > 50) throw new Error('a mapping names at most 50 attributes');
-    const taken = await this.db.tx(async (tx) => {
-      if (tx.dialect === 'postgres') {
-        await tx.run('SELECT pg_advisory_xact_lock(hashtext(?))', [`run_snapshot:${runId}`]);
-        // One big sort: in memory rather than in temporary files (this transaction only); no JIT
-        // compilation for a plan that runs once.
-        await tx.run(`SET LOCAL work_mem = '64MB'`);
-        await tx.run('SET LOCAL jit = off');
+    const known = await this.progress(runId);
+    if (known && known.taken >= known.profiles) return { profiles: known.profiles };
+    if (!known) {
+      // Rows without progress: taken whole by an earlier release, in one statement.
+      const whole = await this.size(runId);
+      if (whole > 0) return { profiles: whole };
+    }
+    const taken = await this.db.readView(async (view) => {
+      ensureSqliteFunctions(view.db);
+      let progress = known;
+      if (!progress) {
+        const total = await this.count(segmentIds, view.db);
+        if (input.maxProfiles !== undefined && total > input.maxProfiles) throw new SnapshotTooLargeError(input.maxProfiles);
+        await this.db.run('INSERT INTO run_snapshot_progress (run_id, profiles, taken) VALUES (?, ?, 0) ON CONFLICT (run_id) DO NOTHING', [runId, total]);
+        progress = (await this.progress(runId))!;
       }
-      const existing = await this.size(runId, tx);
-      if (existing > 0 || segmentIds.length === 0) return { profiles: existing };
-      const limit = input.maxProfiles !== undefined ? input.maxProfiles + 1 : undefined;
-      const statement = tx.dialect === 'postgres' ? this.postgresInsert(runId, segmentIds, input.mapping.email, names, limit) : this.sqliteInsert(runId, segmentIds, input.mapping.email, names, limit);
-      const { changes } = await tx.run(statement.sql, statement.params);
-      if (input.maxProfiles !== undefined && changes > input.maxProfiles) throw new SnapshotTooLargeError(input.maxProfiles);
-      return { profiles: changes };
+      await hooks.onCounted?.(progress.profiles);
+      return this.copyRows(runId, view, segmentIds, input.mapping.email, names, progress, hooks);
     });
-    // The run pages its snapshot by key right away: planned for its real size, a page is an index range.
-    if (taken.profiles >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'run_snapshot');
+    // The run's later reads (mirror planning) are planned for the snapshot's real size.
+    if (taken >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'run_snapshot');
+    return { profiles: taken };
+  }
+
+  /** Copies the view's rows after those already taken, a batch per transaction; returns the snapshot's final size. */
+  private async copyRows(runId: string, view: ReadView, segmentIds: string[], email: string, names: string[], progress: SnapshotProgress, hooks: SnapshotHooks): Promise<number> {
+    const { profiles } = progress;
+    let taken = progress.taken;
+    if (taken >= profiles) return taken;
+    const last = taken > 0 ? await this.db.get<{ email_key: string | null; profile_id: string }>('SELECT email_key, profile_id FROM run_snapshot WHERE run_id = ? AND seq = ?', [runId, taken]) : undefined;
+    const after = last ? { emailKey: last.email_key, profileId: last.profile_id } : undefined;
+    const statement = view.db.dialect === 'postgres' ? this.postgresSelect(segmentIds, email, names, after) : this.sqliteSelect(segmentIds, email, names, after);
+    for await (const rows of view.batches<SelectedRow>(statement.sql, statement.params, BATCH_ROWS)) {
+      const part = rows.slice(0, profiles - taken);
+      const from = taken;
+      await this.db.tx(async (tx) => {
+        // Compare and set: two attempts of one snapshot never both write (the second one fails and is retried).
+        const { changes } = await tx.run('UPDATE run_snapshot_progress SET taken = ? WHERE run_id = ? AND taken = ?', [from + part.length, runId, from]);
+        if (changes !== 1) throw new Error(`run ${runId}'s snapshot is being written by another attempt`);
+        await insertSnapshotRows(tx, runId, from, part);
+      });
+      taken += part.length;
+      await hooks.onBatch?.(taken);
+      if (taken >= profiles) break;
+    }
+    // A resumed view with fewer rows than counted at the start: the snapshot ends where its rows do.
+    if (taken < profiles) await this.db.run('UPDATE run_snapshot_progress SET profiles = ? WHERE run_id = ?', [taken, runId]);
     return taken;
   }
 
-  private sqliteInsert(runId: string, segmentIds: string[], email: string, names: string[], limit?: number) {
+  private sqliteSelect(segmentIds: string[], email: string, names: string[], after?: SnapshotKey) {
     const emailPath = sqliteAttributePath(email);
-    const params: unknown[] = [runId, emailPath, emailPath];
+    const params: unknown[] = [emailPath, emailPath];
     const pairs = names.map((n) => {
       params.push(n, sqliteAttributePath(n));
       return `?, p.attributes -> ?`;
     });
     params.push(...segmentIds);
-    if (limit !== undefined) params.push(limit);
+    const where = afterKey(after, '', params);
     return {
-      sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
-        SELECT ?, ROW_NUMBER() OVER (ORDER BY email_key NULLS LAST, profile_id), profile_id, email_key, data FROM (
+      sql: `SELECT profile_id, email_key, data FROM (
           SELECT p.id AS profile_id,
             CASE WHEN json_type(p.attributes, ?) = 'text'
               THEN NULLIF(seg_fold(trim(json_extract(p.attributes, ?), ${TRIM_SQLITE})), '') END AS email_key,
             json_object(${pairs.join(', ')}) AS data
           FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id IN (${segmentIds.map(() => '?').join(', ')})) m
           JOIN profiles p ON p.id = m.profile_id
-        ) t
-        ${limit !== undefined ? 'LIMIT ?' : ''}`,
+        ) t ${where}
+        ORDER BY email_key NULLS LAST, profile_id`,
       params,
     };
   }
 
-  private postgresInsert(runId: string, segmentIds: string[], email: string, names: string[], limit?: number) {
-    const params: unknown[] = [runId, email, email];
+  private postgresSelect(segmentIds: string[], email: string, names: string[], after?: SnapshotKey) {
+    const params: unknown[] = [email, email];
     const pairs = names.map((n) => {
       params.push(n, n);
       return `?::text, p.attributes -> ?::text`;
     });
     params.push(segmentIds);
-    if (limit !== undefined) params.push(limit);
+    const where = afterKey(after, ' COLLATE "C"', params);
     return {
-      sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
-        SELECT ?, ROW_NUMBER() OVER (ORDER BY email_key COLLATE "C" NULLS LAST, profile_id COLLATE "C"), profile_id, email_key, data FROM (
+      sql: `SELECT profile_id, email_key, data FROM (
           SELECT p.id AS profile_id,
             CASE WHEN jsonb_typeof(p.attributes -> ?::text) = 'string'
               THEN NULLIF(lower(btrim(p.attributes ->> ?::text, ${TRIM_PG})), '') END AS email_key,
@@ -121,17 +211,23 @@ export class SnapshotRepository {
           FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id = ANY(?::text[])) m
           JOIN profiles p ON p.id = m.profile_id
           OFFSET 0 -- computes data before the sort, which then carries it instead of whole attributes
-        ) t
-        ${limit !== undefined ? 'LIMIT ?' : ''}`,
+        ) t ${where}
+        ORDER BY email_key COLLATE "C" NULLS LAST, profile_id COLLATE "C"`,
       params,
     };
   }
 
+  /** How far the run's snapshot is written (undefined: not begun, or taken whole by an earlier release). */
+  async progress(runId: string): Promise<SnapshotProgress | undefined> {
+    const row = await this.db.get<{ profiles: number; taken: number }>('SELECT profiles, taken FROM run_snapshot_progress WHERE run_id = ?', [runId]);
+    return row ? { profiles: Number(row.profiles), taken: Number(row.taken) } : undefined;
+  }
+
   /** The size of the union of the segments' members now (the validation step's count). */
-  async count(segmentIds: readonly string[]): Promise<number> {
+  async count(segmentIds: readonly string[], db: Db = this.db): Promise<number> {
     const ids = [...new Set(segmentIds)];
     if (ids.length === 0) return 0;
-    const row = await this.db.get<{ n: number }>(
+    const row = await db.get<{ n: number }>(
       // Memberships only name existing profiles (refresh inserts from profiles; a profile's delete drops them).
       `SELECT COUNT(DISTINCT profile_id) AS n FROM segment_members WHERE segment_id IN (${ids.map(() => '?').join(', ')})`,
       ids,
@@ -156,6 +252,9 @@ export class SnapshotRepository {
 
   /** Removes the run's snapshot; returns how many rows it had. */
   async drop(runId: string): Promise<number> {
-    return (await this.db.run('DELETE FROM run_snapshot WHERE run_id = ?', [runId])).changes;
+    return this.db.tx(async (tx) => {
+      await tx.run('DELETE FROM run_snapshot_progress WHERE run_id = ?', [runId]);
+      return (await tx.run('DELETE FROM run_snapshot WHERE run_id = ?', [runId])).changes;
+    });
   }
 }

@@ -9,6 +9,7 @@ import { alerts } from './031-alerts';
 import { consoleSessions } from './040-console-sessions';
 import { attributeCatalog } from './050-attribute-catalog';
 import { storeLeases } from './051-store-leases';
+import { snapshotProgress } from './060-snapshot-progress';
 import type { Migration } from './migration';
 
 export type { Migration } from './migration';
@@ -25,6 +26,7 @@ export const migrations: Migration[] = [
   consoleSessions,
   attributeCatalog,
   storeLeases,
+  snapshotProgress,
 ];
 
 /** PostgreSQL advisory lock key that serializes migrations of every process on one database. */

@@ -155,4 +155,68 @@ describe.each(storeKinds)('run snapshots on %s', (kind) => {
     ]);
     await t.store.snapshots.drop('run_odd');
   });
+
+  describe('taken in batches', () => {
+    const BULK = 12_000;
+    let bulk: string;
+    const bulkId = (i: number) => `b${String(i).padStart(5, '0')}`;
+    beforeAll(async () => {
+      await t.store.profiles.upsertMany(Array.from({ length: BULK }, (_, i) => ({ id: bulkId(i), attributes: { Country: 'NO', Email: `${bulkId(i)}@example.test` } })));
+      bulk = (await t.store.segments.create({ name: 'Norway', rule: { attribute: 'Country', op: 'eq', value: 'NO' } })).id;
+      await t.store.segments.refresh(bulk);
+    });
+
+    it('commits its first rows for readers before the rest, and every row is from the view at its start', async () => {
+      const seen: { progress: unknown; readable: number }[] = [];
+      const counted: number[] = [];
+      const created = await t.store.snapshots.create(
+        'run_batches',
+        { segmentIds: [bulk], mapping },
+        {
+          onCounted: (n) => void counted.push(n),
+          onBatch: async () => {
+            if (seen.length > 0) return;
+            seen.push({ progress: await t.store.snapshots.progress('run_batches'), readable: (await t.store.snapshots.readPage('run_batches', 0, BULK)).length });
+            // While the snapshot is being taken: a later member deleted, one renamed, one added.
+            await t.store.profiles.delete(bulkId(BULK - 1));
+            await t.store.profiles.upsertMany([
+              { id: bulkId(BULK - 2), attributes: { Country: 'NO', Email: 'a-renamed@example.test' } },
+              { id: 'b-late', attributes: { Country: 'NO', Email: 'zz-late@example.test' } },
+            ]);
+            await t.store.segments.refresh(bulk);
+          },
+        },
+      );
+      expect(counted).toEqual([BULK]);
+      expect(seen).toEqual([{ progress: { profiles: BULK, taken: 5000 }, readable: 5000 }]);
+      expect(created).toEqual({ profiles: BULK });
+      expect(await t.store.snapshots.progress('run_batches')).toEqual({ profiles: BULK, taken: BULK });
+      const rows = await readAll(t, 'run_batches', 5000);
+      expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: BULK }, (_, i) => i + 1));
+      expect(rows.map((r) => r.profileId)).toEqual(Array.from({ length: BULK }, (_, i) => bulkId(i)));
+      expect(rows[BULK - 2].data.Email).toBe(`${bulkId(BULK - 2)}@example.test`);
+      expect(await t.store.snapshots.drop('run_batches')).toBe(BULK);
+      expect(await t.store.snapshots.progress('run_batches')).toBeUndefined();
+    });
+
+    it('goes on after the last committed row when an attempt stopped mid-way: each member once, no gap in seq', async () => {
+      const stop = new Error('worker lost');
+      await expect(
+        t.store.snapshots.create('run_resumed', { segmentIds: [bulk], mapping }, {
+          onBatch: () => {
+            throw stop;
+          },
+        }),
+      ).rejects.toBe(stop);
+      const profiles = await t.store.snapshots.count([bulk]);
+      expect(await t.store.snapshots.progress('run_resumed')).toEqual({ profiles, taken: 5000 });
+      expect(await t.store.snapshots.create('run_resumed', { segmentIds: [bulk], mapping })).toEqual({ profiles });
+      const rows = await readAll(t, 'run_resumed', 5000);
+      expect(rows.map((r) => r.seq)).toEqual(Array.from({ length: profiles }, (_, i) => i + 1));
+      expect(new Set(rows.map((r) => r.profileId)).size).toBe(profiles);
+      const keys = rows.map((r) => r.emailKey!);
+      expect(keys).toEqual([...keys].sort());
+      await t.store.snapshots.drop('run_resumed');
+    });
+  });
 });
