@@ -28,6 +28,12 @@ export interface RunTarget {
   /** How the run was asked to run (kept on the run's record). */
   dryRun: boolean;
   fullResync: boolean;
+  /**
+   * The export's ledger holds contacts of this list. When it holds none, every contact is new
+   * (none can be unchanged or have left), so the uploads need not wait for the list read.
+   * Absent in runs validated by an earlier release: taken as true.
+   */
+  ledgerKnowsList?: boolean;
 }
 
 export interface SnapshotInput {

@@ -152,7 +152,9 @@ export function createExportRunActivities(deps: ActivityDeps) {
           throw err;
         }
         // A changed list starts a fresh ledger: what was delivered to another list says nothing of this one.
-        await store.ledger.forgetOtherLists({ exportId: exp.id, listId: exp.listId });
+        const key = { exportId: exp.id, listId: exp.listId };
+        await store.ledger.forgetOtherLists(key);
+        const ledgerKnowsList = await store.ledger.knowsList(key);
         logger.info({ runId, exportId: exp.id }, 'run validated');
         return {
           exportId: exp.id,
@@ -166,6 +168,7 @@ export function createExportRunActivities(deps: ActivityDeps) {
           customFields: Object.keys(exp.mapping.customFields ?? {}).length,
           dryRun: run.dryRun,
           fullResync: run.fullResync,
+          ledgerKnowsList,
         };
       });
     },

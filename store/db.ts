@@ -5,6 +5,7 @@ import pg from 'pg';
 import type { DatabaseTimeouts } from '../common/config';
 import { DomainError } from '../common/errors';
 import { from as copyFrom } from 'pg-copy-streams';
+import { ReadViewThread } from './read-view';
 
 /**
  * The one SQL seam both stores share. SQL is written with `?` placeholders; the PostgreSQL side
@@ -34,8 +35,8 @@ export interface Db {
 }
 
 export interface ReadView {
-  /** Statements in the view. */
-  readonly db: Db;
+  /** One row of a query in the view. */
+  get<T = Row>(sql: string, params: readonly unknown[]): Promise<T | undefined>;
   /** The rows of one query in the view, `size` at a time, without holding them all. */
   batches<T = Row>(sql: string, params: readonly unknown[], size: number): AsyncGenerator<T[]>;
 }
@@ -82,7 +83,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Db {
   return new SqliteDb(raw, file, options.lockWait ?? 'event-loop', lockWaitMs);
 }
 
-const sqliteValue = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
+export const sqliteValue = (v: unknown) => (typeof v === 'boolean' ? (v ? 1 : 0) : v === undefined ? null : v);
 const isBusy = (err: unknown) => String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_BUSY');
 const STATEMENT_CACHE = 256;
 
@@ -150,30 +151,15 @@ export class SqliteDb implements Db {
         const rows = await db.all<R>(sql, params);
         for (let i = 0; i < rows.length; i += size) yield rows.slice(i, i + size);
       };
-      return fn({ db: this, batches: (sql, params, size) => batches(this, sql, params, size) });
+      return fn({ get: (sql, params) => this.get(sql, params), batches: (sql, params, size) => batches(this, sql, params, size) });
     }
-    // WAL: a read transaction on a second connection sees the file as it was at its first read,
-    // whatever this connection commits meanwhile.
-    const raw = new Database(this.file, { readonly: true });
-    const db = new SqliteDb(raw, this.file, 'block', this.lockWaitMs);
-    raw.exec('BEGIN');
+    // WAL: a read transaction on another connection sees the file as it was at its first read,
+    // whatever this connection commits meanwhile; in a thread, its long reads block nothing here.
+    const thread = new ReadViewThread(this.file);
     try {
-      return await fn({
-        db,
-        async *batches<R>(sql: string, params: readonly unknown[], size: number) {
-          let batch: R[] = [];
-          for (const row of raw.prepare(sql).iterate(...params.map(sqliteValue))) {
-            batch.push(row as R);
-            if (batch.length >= size) {
-              yield batch;
-              batch = [];
-            }
-          }
-          if (batch.length > 0) yield batch;
-        },
-      });
+      return await fn({ get: (sql, params) => thread.get(sql, params), batches: (sql, params, size) => thread.batches(sql, params, size) });
     } finally {
-      raw.close();
+      await thread.close();
     }
   }
 
@@ -318,8 +304,9 @@ class PgDb implements Db {
       // One big sort: in memory rather than in temporary files; no JIT for a plan that runs once.
       await client.query(`SET LOCAL work_mem = '64MB'`);
       await client.query('SET LOCAL jit = off');
+      const view = new PgDb(this.pool, client);
       const result = await fn({
-        db: new PgDb(this.pool, client),
+        get: (sql, params) => view.get(sql, params),
         async *batches<R>(sql: string, params: readonly unknown[], size: number) {
           const cursor = `read_view_${++cursors}`;
           await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${toPgPlaceholders(sql)}`, params as unknown[]);

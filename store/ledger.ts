@@ -132,6 +132,11 @@ export class LedgerRepository {
     await this.db.run('DELETE FROM run_list_members WHERE run_id = ?', [runId]);
   }
 
+  /** Whether the export's ledger holds any contact of the list (none: every contact of a run is new). */
+  async knowsList(key: LedgerKey): Promise<boolean> {
+    return (await this.db.get('SELECT 1 AS known FROM delivery_ledger WHERE export_id = ? AND list_id = ? LIMIT 1', [key.exportId, key.listId])) !== undefined;
+  }
+
   /** Forgets what an export delivered to lists other than its current one (its list was changed). */
   async forgetOtherLists(key: LedgerKey): Promise<number> {
     return (await this.db.run('DELETE FROM delivery_ledger WHERE export_id = ? AND list_id <> ?', [key.exportId, key.listId])).changes;

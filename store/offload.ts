@@ -1,7 +1,7 @@
 import { once } from 'node:events';
-import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DomainError, type DomainErrorKind } from '../common/errors';
+import { threadScript } from './thread-script';
 import type { JobArgs, JobName, JobResult, JobRunner } from './jobs';
 
 /**
@@ -39,10 +39,6 @@ function fromJobError(e: JobError): Error {
   return Object.assign(new Error(e.message), { name: e.name, code: e.code });
 }
 
-/** The compiled entry. The tests run the TypeScript sources; the thread then runs the build of the same file (npm test builds first). */
-function threadEntry(): string {
-  return __filename.endsWith('.ts') ? path.resolve(__dirname, '..', 'dist', 'store', 'offload-thread.js') : path.join(__dirname, 'offload-thread.js');
-}
 
 export function threadJobs(file: string): JobRunner {
   let thread: JobThread | undefined;
@@ -65,7 +61,7 @@ class JobThread {
   private nextId = 0;
 
   constructor(file: string) {
-    this.worker = new Worker(threadEntry(), { workerData: { file } });
+    this.worker = new Worker(threadScript('offload-thread'), { workerData: { file } });
     this.worker.unref();
     this.worker.on('message', (reply: JobReply) => this.settle(reply));
     this.worker.on('error', (err) => this.fail(err));

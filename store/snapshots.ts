@@ -129,10 +129,9 @@ export class SnapshotRepository {
       if (whole > 0) return { profiles: whole };
     }
     const taken = await this.db.readView(async (view) => {
-      ensureSqliteFunctions(view.db);
       let progress = known;
       if (!progress) {
-        const total = await this.count(segmentIds, view.db);
+        const total = await this.count(segmentIds, view);
         if (input.maxProfiles !== undefined && total > input.maxProfiles) throw new SnapshotTooLargeError(input.maxProfiles);
         await this.db.run('INSERT INTO run_snapshot_progress (run_id, profiles, taken) VALUES (?, ?, 0) ON CONFLICT (run_id) DO NOTHING', [runId, total]);
         progress = (await this.progress(runId))!;
@@ -152,7 +151,7 @@ export class SnapshotRepository {
     if (taken >= profiles) return taken;
     const last = taken > 0 ? await this.db.get<{ email_key: string | null; profile_id: string }>('SELECT email_key, profile_id FROM run_snapshot WHERE run_id = ? AND seq = ?', [runId, taken]) : undefined;
     const after = last ? { emailKey: last.email_key, profileId: last.profile_id } : undefined;
-    const statement = view.db.dialect === 'postgres' ? this.postgresSelect(segmentIds, email, names, after) : this.sqliteSelect(segmentIds, email, names, after);
+    const statement = this.db.dialect === 'postgres' ? this.postgresSelect(segmentIds, email, names, after) : this.sqliteSelect(segmentIds, email, names, after);
     for await (const rows of view.batches<SelectedRow>(statement.sql, statement.params, BATCH_ROWS)) {
       const part = rows.slice(0, profiles - taken);
       const from = taken;
@@ -223,8 +222,19 @@ export class SnapshotRepository {
     return row ? { profiles: Number(row.profiles), taken: Number(row.taken) } : undefined;
   }
 
+  /**
+   * How far readers may read the run's snapshot: its progress; a snapshot taken whole by an
+   * earlier release counts as complete; undefined while it has not begun.
+   */
+  async readable(runId: string): Promise<SnapshotProgress | undefined> {
+    const progress = await this.progress(runId);
+    if (progress) return progress;
+    const whole = await this.size(runId);
+    return whole > 0 ? { profiles: whole, taken: whole } : undefined;
+  }
+
   /** The size of the union of the segments' members now (the validation step's count). */
-  async count(segmentIds: readonly string[], db: Db = this.db): Promise<number> {
+  async count(segmentIds: readonly string[], db: Pick<Db, 'get'> = this.db): Promise<number> {
     const ids = [...new Set(segmentIds)];
     if (ids.length === 0) return 0;
     const row = await db.get<{ n: number }>(

@@ -13,6 +13,7 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setCurrentDetails,
   sleep,
@@ -20,7 +21,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { FinalizeResult, RunTarget, UploadCursor } from '../activities/contracts';
+import type { FinalizeResult, RunTarget, SnapshotResult, UploadCursor } from '../activities/contracts';
 import { runSearchAttributes, type ExportRunStart } from '../services/contracts';
 import type { RunError, RunPhase } from '../store/types';
 import { mirrorRemovals as removeMembersWhoLeft, removalsWorkflowId } from './mirrorRemovals';
@@ -80,6 +81,8 @@ const transfer = proxyActivities<Activities>(
 );
 
 const DEFAULT_CHUNKS_PER_EXECUTION = 50;
+/** Uploads start on the snapshot's first rows (runs before it: once the snapshot was taken). */
+const PIPELINED_SNAPSHOT = 'pipelined-snapshot';
 const POLL_FIRST_DELAY_MS = 1000;
 const POLL_MAX_DELAY_MS = 10_000;
 /** Continue as new before the history grows past this, whatever the server suggests. */
@@ -158,6 +161,8 @@ async function run(
 ): Promise<{ progress: ExportRunProgress; continueAsNew: boolean }> {
   const { runId } = input;
   let progress: ExportRunProgress;
+  /** A fresh run's list read and snapshot, started with its uploads (absent: both done before them). */
+  let first: (() => { uploadsMayStart: Promise<unknown>; done: Promise<unknown> }) | undefined;
 
   if (input.resume) {
     progress = { ...input.resume, cursor: { ...input.resume.cursor } };
@@ -174,24 +179,41 @@ async function run(
     // now (the run exports exactly these), side by side: one waits on Constant Contact, the other on the store.
     setPhase('snapshotting');
     setCurrentDetails(`Reading list ${target.listId} and snapshotting ${target.segmentIds.length} segment(s)`);
-    const [, snapshot] = await Promise.all([
-      readListMembers({ runId, connectionId: target.connectionId, listId: target.listId }, withQuota),
-      snapshotting.snapshotRun.executeWithOptions({ summary: `snapshot ${target.segmentIds.length} segment(s)` }, [
-        { runId, segmentIds: target.segmentIds, mapping: target.mapping },
-      ]),
-    ]);
+    const readList = () => readListMembers({ runId, connectionId: target.connectionId, listId: target.listId }, withQuota);
+    const takeSnapshot = () =>
+      snapshotting.snapshotRun.executeWithOptions({ summary: `snapshot ${target.segmentIds.length} segment(s)` }, [{ runId, segmentIds: target.segmentIds, mapping: target.mapping }]);
     progress = {
       target,
-      segmentProfiles: snapshot.segmentProfiles,
-      chunksEstimate: snapshot.chunksEstimate,
+      segmentProfiles: 0,
+      chunksEstimate: 0,
       nextChunkNo: 1,
       cursor: { afterSeq: -1, lastAcceptedSeq: null },
-      uploadsDone: snapshot.segmentProfiles === 0,
+      uploadsDone: false,
       importsPosted: 0,
       importsFinished: 0,
       stage: 'transfer',
       failedImports: 0,
     };
+    const took = (snapshot: SnapshotResult) => {
+      progress.segmentProfiles = snapshot.segmentProfiles;
+      progress.chunksEstimate = snapshot.chunksEstimate;
+    };
+    if (!target.dryRun && patched(PIPELINED_SNAPSHOT)) {
+      // 3 starts on the snapshot's first rows, inside the transfer's scope (below). The list read
+      // classifies contacts the ledger knows and plans mirror removals: when the ledger knows no
+      // contact of the list, every contact is new, the uploads do not wait for it, and an upsert
+      // run does not read the list at all.
+      const ledgerEmpty = target.ledgerKnowsList === false;
+      first = () => {
+        const listRead = ledgerEmpty && target.syncMode === 'upsert' ? Promise.resolve() : readList();
+        const snapshot = takeSnapshot().then(took);
+        return { uploadsMayStart: ledgerEmpty ? Promise.resolve() : listRead, done: Promise.all([listRead, snapshot]) };
+      };
+    } else {
+      const [, snapshot] = await Promise.all([readList(), takeSnapshot()]);
+      took(snapshot);
+      progress.uploadsDone = snapshot.segmentProfiles === 0;
+    }
     if (target.dryRun) {
       // A dry run stops at the plan: it posts nothing and changes no ledger row.
       setCurrentDetails('Dry run: classifying every contact against the ledger and the list');
@@ -223,7 +245,8 @@ async function run(
     let stopping = false;
     const chunksLabel = () => `${Math.max(progress.chunksEstimate, progress.nextChunkNo - 1)}`;
 
-    const uploads = async () => {
+    const uploads = async (mayStart?: Promise<unknown>) => {
+      await mayStart;
       while (!progress.uploadsDone) {
         if (stopping || uploadedThisExecution >= budget || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > MAX_HISTORY_EVENTS) {
           stopping = true;
@@ -294,7 +317,11 @@ async function run(
         scope.cancel();
         throw err;
       };
-      const settled = await Promise.allSettled([uploads().catch(stopOther), polls().catch(stopOther)]);
+      // The list read and the snapshot of a fresh run go on beside the uploads; the scope ends (and
+      // the run may continue as new) only once both are done.
+      const started = first?.();
+      const steps = [uploads(started?.uploadsMayStart), polls(), ...(started ? [started.done] : [])];
+      const settled = await Promise.allSettled(steps.map((step) => step.catch(stopOther)));
       const errors = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
       // A real failure says more than the cancellation it caused in the other loop.
       const error = errors.find((e) => !isCancellation(e)) ?? errors[0];
