@@ -5,9 +5,10 @@ import type { JobRunner } from './jobs';
  * WAL checkpoints off the calling thread. SQLite copies the write-ahead log into the database
  * file on the connection whose commit pushes the log past 1,000 pages; after a long write of
  * another connection (a run's snapshot, a refresh) that copy can be hundreds of megabytes, and on
- * the API's connection it stopped every request for as long. So a process's own connection never
+ * the API's connection it stopped every request for as long. So the API's own connection never
  * checkpoints: a commit asks for a passive checkpoint soon after, run by the store's worker thread
- * (store/offload.ts), which has its own connection and nothing else to keep waiting.
+ * (store/offload.ts), which has its own connection and nothing else to keep waiting. (The Temporal
+ * worker keeps SQLite's way: nothing waits on its event loop but its own activities.)
  */
 export class WalCheckpointer {
   private timer: NodeJS.Timeout | undefined;

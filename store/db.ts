@@ -34,11 +34,14 @@ export interface Db {
   close(): Promise<void>;
 }
 
+/** Each store offers the one way to copy out of its view that it does best. */
 export interface ReadView {
   /** One row of a query in the view. */
   get<T = Row>(sql: string, params: readonly unknown[]): Promise<T | undefined>;
-  /** The rows of one query in the view, `size` at a time, without holding them all. */
-  batches<T = Row>(sql: string, params: readonly unknown[], size: number): AsyncGenerator<T[]>;
+  /** SQLite: the rows of one query in the view, `size` at a time, without holding them all. */
+  batches?<T = Row>(sql: string, params: readonly unknown[], size: number): AsyncGenerator<T[]>;
+  /** PostgreSQL: `fn` in a transaction of its own whose reads see the view; it commits on its own. */
+  writeInView?<T>(fn: (tx: Db) => Promise<T>): Promise<T>;
 }
 
 export function toPgPlaceholders(sql: string): string {
@@ -271,6 +274,11 @@ class PgDb implements Db {
 
   async tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     if (this.client) return fn(this);
+    return this.transaction(['BEGIN'], fn);
+  }
+
+  /** fn in a transaction of a pooled connection of its own, begun by the `setup` statements. */
+  private async transaction<T>(setup: readonly string[], fn: (db: PgDb) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     // A checked-out client that the server ends (idle-in-transaction timeout, restart) emits
     // 'error'; without a listener that would crash the process. The query in flight fails anyway.
@@ -278,7 +286,7 @@ class PgDb implements Db {
     const onError = (err: Error) => (lost = err);
     client.on('error', onError);
     try {
-      await client.query('BEGIN');
+      for (const statement of setup) await client.query(statement);
       const result = await fn(new PgDb(this.pool, client));
       await client.query('COMMIT');
       return result;
@@ -292,41 +300,32 @@ class PgDb implements Db {
     }
   }
 
+
+  /**
+   * The view is a read-only REPEATABLE READ transaction whose snapshot is exported: statements
+   * run in it (`get`), and writers that import the same snapshot (`writeInView`) each read exactly
+   * that view and commit on their own, so their rows are seen while the others still work.
+   */
   async readView<T>(fn: (view: ReadView) => Promise<T>): Promise<T> {
-    const client = await this.pool.connect();
-    let lost: Error | undefined;
-    const onError = (err: Error) => (lost = err);
-    client.on('error', onError);
-    let cursors = 0;
-    try {
-      // One snapshot for every statement of the transaction.
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      // One big sort: in memory rather than in temporary files; no JIT for a plan that runs once.
-      await client.query(`SET LOCAL work_mem = '64MB'`);
-      await client.query('SET LOCAL jit = off');
-      const view = new PgDb(this.pool, client);
-      const result = await fn({
+    return this.transaction(['BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY'], async (view) => {
+      const exported = await view.get<{ id: string }>('SELECT pg_export_snapshot() AS id');
+      const id = String(exported?.id);
+      if (!/^[0-9A-F-]+$/i.test(id)) throw new Error(`unexpected snapshot id ${id}`);
+      return fn({
         get: (sql, params) => view.get(sql, params),
-        async *batches<R>(sql: string, params: readonly unknown[], size: number) {
-          const cursor = `read_view_${++cursors}`;
-          await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${toPgPlaceholders(sql)}`, params as unknown[]);
-          for (;;) {
-            const { rows } = await client.query(`FETCH FORWARD ${Math.max(1, Math.floor(size))} FROM ${cursor}`);
-            if (rows.length > 0) yield rows as R[];
-            if (rows.length < size) break;
-          }
-          await client.query(`CLOSE ${cursor}`);
-        },
+        writeInView: (write) =>
+          this.transaction(
+            [
+              'BEGIN ISOLATION LEVEL REPEATABLE READ',
+              `SET TRANSACTION SNAPSHOT '${id}'`,
+              // One big sort: in memory rather than in temporary files; no JIT for a plan that runs once.
+              `SET LOCAL work_mem = '64MB'`,
+              'SET LOCAL jit = off',
+            ],
+            write,
+          ),
       });
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.off('error', onError);
-      client.release(lost);
-    }
+    });
   }
 
   /** COPY … FROM STDIN of the given text chunks, on this transaction's connection, honouring the socket's backpressure. */

@@ -51,10 +51,10 @@ export class Store {
   readonly jobs: JobRunner;
   private readonly checkpointer: WalCheckpointer | undefined;
 
-  constructor(readonly db: Db, secrets: SecretBox) {
+  constructor(readonly db: Db, secrets: SecretBox, options: { walCheckpoints?: WalCheckpoints } = {}) {
     const sqliteFile = db instanceof SqliteDb && db.file !== ':memory:' ? db : undefined;
     this.jobs = sqliteFile ? threadJobs(sqliteFile.file) : inlineJobs(db);
-    this.checkpointer = sqliteFile ? new WalCheckpointer(sqliteFile, this.jobs) : undefined;
+    this.checkpointer = sqliteFile && options.walCheckpoints === 'worker-thread' ? new WalCheckpointer(sqliteFile, this.jobs) : undefined;
     this.profiles = new ProfileRepository(db);
     this.segments = new SegmentRepository(db, this.jobs);
     this.snapshots = new SnapshotRepository(db);
@@ -96,7 +96,16 @@ export class Store {
   }
 }
 
+/**
+ * Where a SQLite file's write-ahead log is copied into the database: `in-commits` (SQLite's own
+ * way: by the commit that finds the log past 1,000 pages) or `worker-thread` (store/checkpoints.ts:
+ * never on this process's event loop, for the API; it costs a thread).
+ */
+export type WalCheckpoints = 'in-commits' | 'worker-thread';
+
 export interface OpenStoreOptions {
+  /** SQLite file only (default `in-commits`). */
+  walCheckpoints?: WalCheckpoints;
   /** postgres://… ; absent means SQLite at `sqliteFile`. */
   databaseUrl?: string;
   sqliteFile?: string;
@@ -117,7 +126,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       })
     : openSqlite(options.sqliteFile ?? ':memory:');
   await migrate(db);
-  return new Store(db, new SecretBox(options.secretsKey));
+  return new Store(db, new SecretBox(options.secretsKey), { walCheckpoints: options.walCheckpoints });
 }
 
 export function storeOptionsFromConfig(config: Config, secretsKey: string): OpenStoreOptions {
@@ -130,8 +139,8 @@ export function storeOptionsFromConfig(config: Config, secretsKey: string): Open
 }
 
 /** The store of a process: the configured database, with SECRETS_KEY (generated once in development). */
-export function openConfiguredStore(config: Config, logger?: Logger): Promise<Store> {
-  return openStore({ ...storeOptionsFromConfig(config, resolveSecretsKey(config)), logger });
+export function openConfiguredStore(config: Config, logger?: Logger, options: Pick<OpenStoreOptions, 'walCheckpoints'> = {}): Promise<Store> {
+  return openStore({ ...storeOptionsFromConfig(config, resolveSecretsKey(config)), logger, ...options });
 }
 
 export type { Db } from './db';

@@ -18,7 +18,8 @@ export class ReadViewThread {
   private failure: Error | undefined;
 
   constructor(file: string) {
-    this.worker = new Worker(threadScript('read-view-thread'), { workerData: { file } });
+    // A small heap: the thread holds one batch of rows at a time (and the one it reads ahead).
+    this.worker = new Worker(threadScript('read-view-thread'), { workerData: { file }, resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 256 } });
     this.worker.on('message', (reply: ReadViewReply) => this.waiting.shift()?.resolve(reply));
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => this.fail(new Error(`the read view's thread exited with code ${code}`)));

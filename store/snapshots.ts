@@ -1,4 +1,4 @@
-import { copyIn, copyText, type Db, type ReadView } from './db';
+import type { Db, ReadView } from './db';
 import { analyze, ANALYZE_AFTER_ROWS, ensureSqliteFunctions, sqliteAttributePath } from './rules';
 import type { Attributes, Mapping } from './types';
 
@@ -43,8 +43,20 @@ export interface SnapshotProgress {
   taken: number;
 }
 
-/** Rows committed per transaction while the snapshot is taken. */
+/** SQLite: rows committed per transaction while the snapshot is taken. */
 const BATCH_ROWS = 5000;
+/** PostgreSQL: the first slice, written beside the rest: more than one import holds. */
+const FIRST_SLICE_ROWS = 50_000;
+
+interface SnapshotCopy {
+  runId: string;
+  view: ReadView;
+  progress: SnapshotProgress;
+  hooks: SnapshotHooks;
+  select: { sql: string; params: unknown[] };
+  /** PostgreSQL, a snapshot begun afresh and larger than the first slice: that slice's own statement. */
+  firstSlice?: { sql: string; params: unknown[] };
+}
 const ROWS_PER_INSERT = 500;
 
 interface SelectedRow {
@@ -70,14 +82,8 @@ function afterKey(after: SnapshotKey | undefined, collate: string, params: unkno
   return `WHERE (email_key${collate} > ? OR (email_key = ? AND profile_id${collate} > ?) OR email_key IS NULL)`;
 }
 
-/** Inserts rows numbered from `from + 1` (PostgreSQL: COPY; SQLite: multi-row INSERTs). */
+/** SQLite: inserts rows numbered from `from + 1`, in multi-row INSERTs. */
 async function insertSnapshotRows(tx: Db, runId: string, from: number, rows: readonly SelectedRow[]): Promise<void> {
-  if (tx.dialect === 'postgres') {
-    // An empty field is NULL: only email_key can be (a key is never empty; ids and data never are).
-    const text = copyText(rows.map((r, i) => [runId, String(from + i + 1), r.profile_id, r.email_key ?? '', r.data]));
-    await copyIn(tx, `COPY run_snapshot (run_id, seq, profile_id, email_key, data) FROM STDIN WITH (FORMAT text, NULL '')`, text);
-    return;
-  }
   for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
     const part = rows.slice(i, i + ROWS_PER_INSERT);
     const params: unknown[] = [];
@@ -137,37 +143,110 @@ export class SnapshotRepository {
         progress = (await this.progress(runId))!;
       }
       await hooks.onCounted?.(progress.profiles);
-      return this.copyRows(runId, view, segmentIds, input.mapping.email, names, progress, hooks);
+      if (progress.taken >= progress.profiles) return progress.taken;
+      // Rows a stopped attempt wrote past its recorded progress go; the copy goes on after the last recorded row.
+      await this.db.run('DELETE FROM run_snapshot WHERE run_id = ? AND seq > ?', [runId, progress.taken]);
+      const last = progress.taken > 0 ? await this.db.get<{ email_key: string | null; profile_id: string }>('SELECT email_key, profile_id FROM run_snapshot WHERE run_id = ? AND seq = ?', [runId, progress.taken]) : undefined;
+      const after = last ? { emailKey: last.email_key, profileId: last.profile_id } : undefined;
+      const email = input.mapping.email;
+      const postgres = this.db.dialect === 'postgres';
+      const copy: SnapshotCopy = {
+        runId,
+        view,
+        progress,
+        hooks,
+        select: postgres ? this.postgresSelect(segmentIds, email, names, after) : this.sqliteSelect(segmentIds, email, names, after),
+        firstSlice: postgres && progress.taken === 0 && progress.profiles > FIRST_SLICE_ROWS ? this.postgresFirstSlice(runId, segmentIds, email, names) : undefined,
+      };
+      const taken = view.writeInView ? await this.copyInServer(copy) : await this.copyBatches(copy);
+      // A resumed view with fewer rows than counted at the start: the snapshot ends where its rows do.
+      if (taken < progress.profiles) await this.db.run('UPDATE run_snapshot_progress SET profiles = ? WHERE run_id = ?', [taken, runId]);
+      return taken;
     });
     // The run's later reads (mirror planning) are planned for the snapshot's real size.
     if (taken >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'run_snapshot');
     return { profiles: taken };
   }
 
-  /** Copies the view's rows after those already taken, a batch per transaction; returns the snapshot's final size. */
-  private async copyRows(runId: string, view: ReadView, segmentIds: string[], email: string, names: string[], progress: SnapshotProgress, hooks: SnapshotHooks): Promise<number> {
+  /** SQLite: the view's rows come here a batch at a time, each committed with the progress in one transaction. */
+  private async copyBatches({ runId, view, progress, hooks, select }: SnapshotCopy): Promise<number> {
     const { profiles } = progress;
     let taken = progress.taken;
-    if (taken >= profiles) return taken;
-    const last = taken > 0 ? await this.db.get<{ email_key: string | null; profile_id: string }>('SELECT email_key, profile_id FROM run_snapshot WHERE run_id = ? AND seq = ?', [runId, taken]) : undefined;
-    const after = last ? { emailKey: last.email_key, profileId: last.profile_id } : undefined;
-    const statement = this.db.dialect === 'postgres' ? this.postgresSelect(segmentIds, email, names, after) : this.sqliteSelect(segmentIds, email, names, after);
-    for await (const rows of view.batches<SelectedRow>(statement.sql, statement.params, BATCH_ROWS)) {
+    for await (const rows of view.batches!<SelectedRow>(select.sql, select.params, BATCH_ROWS)) {
       const part = rows.slice(0, profiles - taken);
       const from = taken;
       await this.db.tx(async (tx) => {
-        // Compare and set: two attempts of one snapshot never both write (the second one fails and is retried).
-        const { changes } = await tx.run('UPDATE run_snapshot_progress SET taken = ? WHERE run_id = ? AND taken = ?', [from + part.length, runId, from]);
-        if (changes !== 1) throw new Error(`run ${runId}'s snapshot is being written by another attempt`);
+        await this.advance(tx, runId, from, from + part.length);
         await insertSnapshotRows(tx, runId, from, part);
       });
       taken += part.length;
       await hooks.onBatch?.(taken);
       if (taken >= profiles) break;
     }
-    // A resumed view with fewer rows than counted at the start: the snapshot ends where its rows do.
-    if (taken < profiles) await this.db.run('UPDATE run_snapshot_progress SET profiles = ? WHERE run_id = ?', [taken, runId]);
     return taken;
+  }
+
+  /**
+   * PostgreSQL: the rows never leave the server. Two statements read the view, each in a
+   * transaction of its own: the first FIRST_SLICE_ROWS rows (a partial sort of the keys alone, done
+   * in a fraction of the time of the whole one), then the rest; each slice is readable once its
+   * progress is recorded.
+   */
+  private async copyInServer({ runId, view, progress, hooks, select, firstSlice }: SnapshotCopy): Promise<number> {
+    let taken = progress.taken;
+    const insert = (slice: string, base: number) => ({
+      sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
+            SELECT ?, ?::bigint + ROW_NUMBER() OVER (ORDER BY email_key COLLATE "C" NULLS LAST, profile_id COLLATE "C"), profile_id, email_key, data
+              FROM (${select.sql} ${slice}) s`,
+      params: [runId, base, ...select.params],
+    });
+    const statements = firstSlice ? [firstSlice, insert(`OFFSET ${FIRST_SLICE_ROWS}`, FIRST_SLICE_ROWS)] : [insert('', taken)];
+    // One after the other: the machine's other cores stay with the uploads that start on the first slice.
+    for (const statement of statements) {
+      const { changes } = await view.writeInView!((tx) => tx.run(statement.sql, statement.params));
+      // The uploads page the snapshot as soon as its first slice is readable: planned for a table
+      // of its size, a page is an index range (on statistics of an empty table, a scan of it all).
+      if (taken === progress.taken && changes >= ANALYZE_AFTER_ROWS) await analyze(this.db, 'run_snapshot');
+      await this.advance(this.db, runId, taken, taken + changes);
+      taken += changes;
+      await hooks.onBatch?.(taken);
+    }
+    return taken;
+  }
+
+  /**
+   * PostgreSQL: the first FIRST_SLICE_ROWS rows of a snapshot. Only the keys are sorted (a partial
+   * sort, keeping the first rows); the mapped attributes are built for those rows alone.
+   */
+  private postgresFirstSlice(runId: string, segmentIds: string[], email: string, names: string[]) {
+    const params: unknown[] = [runId];
+    const pairs = names.map((n) => {
+      params.push(n, n);
+      return `?::text, p.attributes -> ?::text`;
+    });
+    params.push(email, email, segmentIds, FIRST_SLICE_ROWS);
+    return {
+      sql: `INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data)
+            SELECT ?, ROW_NUMBER() OVER (ORDER BY k.email_key COLLATE "C" NULLS LAST, k.profile_id COLLATE "C"), k.profile_id, k.email_key,
+                   jsonb_build_object(${pairs.join(', ')})::text
+              FROM (SELECT * FROM (
+                      SELECT p.id AS profile_id,
+                        CASE WHEN jsonb_typeof(p.attributes -> ?::text) = 'string'
+                          THEN NULLIF(lower(btrim(p.attributes ->> ?::text, ${TRIM_PG})), '') END AS email_key
+                        FROM profiles p
+                       WHERE EXISTS (SELECT 1 FROM segment_members m WHERE m.segment_id = ANY(?::text[]) AND m.profile_id = p.id)
+                    ) keys
+                    ORDER BY email_key COLLATE "C" NULLS LAST, profile_id COLLATE "C"
+                    LIMIT ?) k
+              JOIN profiles p ON p.id = k.profile_id`,
+      params,
+    };
+  }
+
+  /** Records rows from..to as taken. Compare and set: two attempts of one snapshot never both write (the second fails and is retried). */
+  private async advance(db: Db, runId: string, from: number, to: number): Promise<void> {
+    const { changes } = await db.run('UPDATE run_snapshot_progress SET taken = ? WHERE run_id = ? AND taken = ?', [to, runId, from]);
+    if (changes !== 1) throw new Error(`run ${runId}'s snapshot is being written by another attempt`);
   }
 
   private sqliteSelect(segmentIds: string[], email: string, names: string[], after?: SnapshotKey) {
@@ -207,8 +286,9 @@ export class SnapshotRepository {
             CASE WHEN jsonb_typeof(p.attributes -> ?::text) = 'string'
               THEN NULLIF(lower(btrim(p.attributes ->> ?::text, ${TRIM_PG})), '') END AS email_key,
             jsonb_build_object(${pairs.join(', ')})::text AS data
-          FROM (SELECT DISTINCT profile_id FROM segment_members WHERE segment_id = ANY(?::text[])) m
-          JOIN profiles p ON p.id = m.profile_id
+          FROM profiles p
+          -- A semi-join: each member once, without first collecting the distinct ids of the segments.
+          WHERE EXISTS (SELECT 1 FROM segment_members m WHERE m.segment_id = ANY(?::text[]) AND m.profile_id = p.id)
           OFFSET 0 -- computes data before the sort, which then carries it instead of whole attributes
         ) t ${where}
         ORDER BY email_key COLLATE "C" NULLS LAST, profile_id COLLATE "C"`,

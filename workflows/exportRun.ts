@@ -84,6 +84,9 @@ const DEFAULT_CHUNKS_PER_EXECUTION = 50;
 /** Uploads start on the snapshot's first rows (runs before it: once the snapshot was taken). */
 const PIPELINED_SNAPSHOT = 'pipelined-snapshot';
 const POLL_FIRST_DELAY_MS = 1000;
+/** While uploads go on, polls are this far apart (runs before 'paced-polls': as after the uploads). */
+const POLL_WHILE_UPLOADING_MS = 5000;
+const PACED_POLLS = 'paced-polls';
 const POLL_MAX_DELAY_MS = 10_000;
 /** Continue as new before the history grows past this, whatever the server suggests. */
 const MAX_HISTORY_EVENTS = 5000;
@@ -277,12 +280,19 @@ async function run(
     };
 
     const polls = async () => {
+      const paced = patched(PACED_POLLS);
       let delay = POLL_FIRST_DELAY_MS;
       for (;;) {
         if (progress.importsFinished >= progress.importsPosted) {
           if (progress.uploadsDone || stopping) return;
           await condition(() => progress.importsPosted > progress.importsFinished || progress.uploadsDone || stopping);
           continue;
+        }
+        if (paced && !progress.uploadsDone && !stopping) {
+          // While chunks are still uploaded, a poll only shows progress (a run's imports are settled
+          // by the polls after its last upload): one every POLL_WHILE_UPLOADING_MS leaves Constant
+          // Contact's request budget to the uploads. The last upload ends the wait.
+          await condition(() => progress.uploadsDone || stopping, POLL_WHILE_UPLOADING_MS);
         }
         const pending = progress.importsPosted - progress.importsFinished;
         // One status read for every pending import of the run.
@@ -300,6 +310,7 @@ async function run(
           stopping = true;
           return;
         }
+        if (paced && !progress.uploadsDone) continue;
         if (progress.uploadsDone) {
           setPhase('waiting-for-import');
           setCurrentDetails(`Waiting for Constant Contact to finish ${progress.importsPosted - progress.importsFinished} of ${progress.importsPosted} import(s)`);

@@ -10,14 +10,14 @@ import { openStore, type Store } from '../../store';
  * commit (that copy can take hundreds of milliseconds after another connection's long write, on
  * the API's event loop); the store's worker thread does it shortly after.
  */
-describe('WAL checkpoints of a SQLite file store', () => {
+describe('WAL checkpoints of a SQLite file store opened for the API (walCheckpoints: worker-thread)', () => {
   let dir: string;
   let file: string;
   let store: Store;
   beforeEach(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-wal-'));
     file = path.join(dir, 'store.db');
-    store = await openStore({ sqliteFile: file, secretsKey: randomBytes(32).toString('hex') });
+    store = await openStore({ sqliteFile: file, secretsKey: randomBytes(32).toString('hex'), walCheckpoints: 'worker-thread' });
   });
   afterEach(async () => {
     await store.close();
