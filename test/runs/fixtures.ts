@@ -151,6 +151,10 @@ export interface SandboxStats {
   importRequests: number;
   importedContacts: number;
   byRoute: Record<string, number>;
+  /** Faults the sandbox injected (PUT /__sandbox/faults). */
+  injectedErrors: number;
+  injectedThrottles: number;
+  injectedResets: number;
 }
 
 /** The members of a sandbox list, as the sandbox's control API reports them. */

@@ -17,6 +17,7 @@ const released: Array<[version: number, sqlite: string, postgres: string]> = [
   [40, 'bbccda655b982bcc', 'bbccda655b982bcc'],
   [50, 'b9954f1ed1bd537e', '6cd3ef97b6076fee'],
   [51, '6880f6893e3f6502', '421d42a59d2d5bec'],
+  [60, '602026ad3130c4b0', '602026ad3130c4b0'],
 ];
 
 const digest = (sql: string) => createHash('sha256').update(sql).digest('hex').slice(0, 16);
