@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { runInBackground } from './thread-script';
 import { openSqlite } from './db';
 import { inlineJobs } from './jobs';
 import { toJobError, type JobReply, type JobRequest } from './offload';
@@ -7,6 +8,7 @@ import { ensureSqliteFunctions } from './rules';
 // The worker thread of store/offload.ts: its own connection to the SQLite file, which may wait for
 // the write lock by blocking (this thread does nothing else), running the jobs it is sent.
 
+runInBackground();
 const port = parentPort!;
 const db = openSqlite((workerData as { file: string }).file, { lockWait: 'block' });
 ensureSqliteFunctions(db);

@@ -1,4 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
+import { runInBackground } from './thread-script';
 import Database from 'better-sqlite3';
 import { SqliteDb, sqliteValue } from './db';
 import type { ReadViewReply, ReadViewRequest } from './read-view';
@@ -7,6 +8,7 @@ import { ensureSqliteFunctions } from './rules';
 // The thread of store/read-view.ts: one read-only connection, one read transaction (begun with the
 // first statement: WAL keeps that view whatever other connections commit), requests in order.
 
+runInBackground();
 const port = parentPort!;
 const raw = new Database((workerData as { file: string }).file, { readonly: true });
 ensureSqliteFunctions(new SqliteDb(raw, raw.name, 'block', 0));

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 
 /**
@@ -6,4 +7,20 @@ import path from 'node:path';
  */
 export function threadScript(name: string): string {
   return __filename.endsWith('.ts') ? path.resolve(__dirname, '..', 'dist', 'store', `${name}.js`) : path.join(__dirname, `${name}.js`);
+}
+
+/** How much lower than its process a store thread runs (a nice value; Linux keeps one per thread). */
+const BACKGROUND_NICE = 10;
+
+/**
+ * Called first in a store thread: its long work (a refresh, a snapshot's sort) gets a core only
+ * when the process's event loop and the rest of the machine leave one, so the API keeps answering
+ * on a busy machine. Lowering one's own priority needs no privilege.
+ */
+export function runInBackground(): void {
+  try {
+    os.setPriority(Math.min(os.constants.priority.PRIORITY_LOW, os.getPriority() + BACKGROUND_NICE));
+  } catch {
+    // Where a thread cannot have its own priority, it keeps the process's.
+  }
 }
