@@ -21,7 +21,8 @@ import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stack
  *   heavy: meanwhile N more profiles are imported, the segment is refreshed over and over (each
  *          refresh over at least N profiles) and the export runs over the N profiles.
  *
- * It prints requests per second, p50, p99 and max latency and errors per route and phase, and as
+ * It prints requests per second, p50, p99 and max latency and errors per route and phase, the API's
+ * own event loop delay per phase (from its /metrics), and as
  * its last line one JSON object with those figures, the time of GET /v1/profile-attributes at N
  * profiles, and whether the targets hold in the heavy phase: max ≤ 250 ms, p99 ≤ 50 ms, no
  * errors, reads at least half as many per second as quiet.
@@ -115,13 +116,20 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     await worker.waitFor('worker started');
     const smallRun = await runToEnd(call, small.id);
     const routes = ['/healthz', '/v1/segments', `/v1/runs/${smallRun}`];
-    const load = (): Promise<Record<string, RouteFigures>> => loadRoutes(api.baseUrl, api.adminKey, routes, options);
+    const eventLoops: Record<string, EventLoopFigures> = {};
+    /** A phase's load, and the API's own event loop over it (the load generator measures its own delays too). */
+    const load = async (phase: string): Promise<Record<string, RouteFigures>> => {
+      await apiEventLoop(api.baseUrl, api.adminKey);
+      const figures = await loadRoutes(api.baseUrl, api.adminKey, routes, options);
+      eventLoops[phase] = await apiEventLoop(api.baseUrl, api.adminKey);
+      return figures;
+    };
 
     // ---- quiet
     log('');
     log('quiet: the three routes alone');
-    const quiet = await load();
-    printPhase(log, quiet);
+    const quiet = await load('quiet');
+    printPhase(log, quiet, eventLoops.quiet);
 
     // ---- heavy
     log('');
@@ -144,14 +152,14 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
         );
       }
     })();
-    const heavy = await load();
+    const heavy = await load('heavy');
     phaseOver = true;
     const runNow = await call<{ status: string; progress: { phase: string; percent: number } }>('GET', `/v1/runs/${run.id}`);
     work.push(`export run ${runNow.status} (${runNow.progress.phase}, ${runNow.progress.percent}%) when the phase ended`);
     await Promise.all([importing, refreshing]);
     work.push(`${refreshes} refreshes of ${fmt(options.profiles)}+ profiles`);
     if (runNow.status === 'running') await call('POST', `/v1/runs/${run.id}/cancel`).catch(() => undefined);
-    printPhase(log, heavy);
+    printPhase(log, heavy, eventLoops.heavy);
     log(`   during it: ${work.join('; ')}`);
     for (const f of failures) log(`   FAILED ${f}`);
 
@@ -162,6 +170,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
       connections: options.connections,
       profileAttributesMs: attributesMs,
       phases: { quiet, heavy },
+      apiEventLoopMs: eventLoops,
       heavyWorkFailures: failures.length,
       targetsHeld: failures.length === 0 && targetsHeld(quiet, heavy),
     };
@@ -219,10 +228,27 @@ async function loadRoutes(baseUrl: string, adminKey: string, routes: string[], o
   );
 }
 
-function printPhase(log: (line: string) => void, figures: Record<string, RouteFigures>): void {
+function printPhase(log: (line: string) => void, figures: Record<string, RouteFigures>, eventLoop: EventLoopFigures): void {
   for (const [route, f] of Object.entries(figures)) {
     log(`   ${route.padEnd(18)} ${fmt(f.requestsPerSecond).padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  max ${f.max} ms  errors ${f.errors}`);
   }
+  log(`   the API's event loop delay (its own /metrics): p99 ${eventLoop.p99} ms, max ${eventLoop.max} ms`);
+}
+
+export interface EventLoopFigures {
+  p99: number;
+  max: number;
+}
+
+/**
+ * The API's event loop delay since the previous call: prom-client's monitor behind /metrics
+ * (`nodejs_eventloop_lag_*`), which each read resets. Tells a pause of the API from one of the
+ * load generator, which runs in this process.
+ */
+async function apiEventLoop(baseUrl: string, adminKey: string): Promise<EventLoopFigures> {
+  const text = await (await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${adminKey}` } })).text();
+  const ms = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000);
+  return { p99: ms('nodejs_eventloop_lag_p99_seconds'), max: ms('nodejs_eventloop_lag_max_seconds') };
 }
 
 export function targetsHeld(quiet: Record<string, RouteFigures>, heavy: Record<string, RouteFigures>): boolean {
