@@ -23,6 +23,10 @@ const toProfile = (r: ProfileRow): Profile => ({ id: r.id, attributes: jsonColum
 export class ProfileRepository {
   constructor(private readonly db: Db) {}
 
+  get dialect(): Db['dialect'] {
+    return this.db.dialect;
+  }
+
   /**
    * Upserts profiles in one transaction: each profile's attributes replace the stored ones; the
    * last record of an id wins. Returns the number of distinct ids.
