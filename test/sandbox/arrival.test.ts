@@ -14,8 +14,12 @@ import { api, authorize, control, DEFAULT_LIST, type HttpResult } from './helper
  */
 
 const ROOT = path.resolve(__dirname, '../..');
-/** The pacing of the service's client: 4 a second with a margin, 5 requests never within 1.2 s. */
-const WINDOW_MS = 1200;
+/**
+ * A client paced under 4 a second: 5 requests never within 1.5 s. The service's client keeps 1.2 s;
+ * the wider margin here absorbs the few hundred milliseconds by which a fully loaded 2-core machine
+ * (the rest of the suite runs beside this test) can delay a whole group of requests.
+ */
+const WINDOW_MS = 1500;
 /** A request sent this long before an import was queued must be stamped before it. */
 const TOLERANCE_MS = 25;
 
@@ -54,7 +58,7 @@ function fourMegabyteImport(tag: string): Buffer {
   return Buffer.from(JSON.stringify({ import_data: items, list_ids: [DEFAULT_LIST] }));
 }
 
-/** Sends no request earlier than 1.2 s after the one 4 requests before it (any 5 span 1.2 s). */
+/** Sends no request earlier than WINDOW_MS after the one 4 requests before it (any 5 span WINDOW_MS). */
 class Pacer {
   private sent: number[] = [];
 
@@ -90,7 +94,7 @@ describe('sandbox: requests are stamped when they arrive', () => {
     for (const body of bodies) expect(body.length).toBeGreaterThan(3.9 * 1024 * 1024);
     for (const body of bodies) expect(body.length).toBeLessThanOrEqual(4 * 1024 * 1024);
 
-    // Each 1.2 s: an import, then three small reads right behind it, while its body is read and parsed.
+    // Each 1.5 s: an import, then three small reads right behind it, while its body is read and parsed.
     // The first import is small: it opens the connections and starts the import thread, as a client
     // that has been sending for a while would find them.
     const small = Buffer.from(JSON.stringify({ import_data: [{ email: 'first@example.com' }], list_ids: [DEFAULT_LIST] }));
