@@ -364,6 +364,24 @@ export function* copyText(rows: Iterable<readonly string[]>): Generator<string> 
 
 const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
 
+/** Rows per multi-row INSERT: well within SQLite's and PostgreSQL's limits on parameters. */
+export const MAX_ROWS_PER_INSERT = 500;
+
+/** Multi-row INSERTs of at most MAX_ROWS_PER_INSERT rows each; `values` gives a row's values in column order. */
+export async function insertRows<T>(tx: Db, into: string, onConflict: string, items: readonly T[], values: (item: T, index: number) => unknown[]): Promise<void> {
+  for (let i = 0; i < items.length; i += MAX_ROWS_PER_INSERT) {
+    const part = items.slice(i, i + MAX_ROWS_PER_INSERT);
+    const params: unknown[] = [];
+    let row = '';
+    part.forEach((item, j) => {
+      const v = values(item, i + j);
+      params.push(...v);
+      if (!row) row = `(${v.map(() => '?').join(', ')})`;
+    });
+    await tx.run(`INSERT INTO ${into} VALUES ${part.map(() => row).join(', ')} ${onConflict}`, params);
+  }
+}
+
 /** PostgreSQL only: COPY … FROM STDIN inside a transaction (profile imports, a chunk's deliveries). */
 export function copyIn(db: Db, sql: string, chunks: Iterable<string>): Promise<void> {
   if (!(db instanceof PgDb)) throw new Error('COPY is a PostgreSQL statement');

@@ -1,4 +1,4 @@
-import { copyIn, copyText, type Db } from './db';
+import { copyIn, copyText, insertRows, MAX_ROWS_PER_INSERT, type Db } from './db';
 import type { Attributes, Reject } from './types';
 
 /**
@@ -49,7 +49,6 @@ export interface LedgerMarks {
   rejoined: string[];
 }
 
-const ROWS_PER_INSERT = 500;
 
 export class LedgerRepository {
   constructor(private readonly db: Db) {}
@@ -170,8 +169,8 @@ export class LedgerRepository {
   }
 
   private async setStates(tx: Db, key: LedgerKey, emailKeys: readonly string[], state: LedgerState, runId: string, now: string): Promise<void> {
-    for (let i = 0; i < emailKeys.length; i += ROWS_PER_INSERT) {
-      const part = emailKeys.slice(i, i + ROWS_PER_INSERT);
+    for (let i = 0; i < emailKeys.length; i += MAX_ROWS_PER_INSERT) {
+      const part = emailKeys.slice(i, i + MAX_ROWS_PER_INSERT);
       await tx.run(
         `UPDATE delivery_ledger SET state = ?, run_id = ?, updated_at = ? WHERE export_id = ? AND list_id = ? AND email_key IN (${part.map(() => '?').join(', ')})`,
         [state, runId, now, key.exportId, key.listId, ...part],
@@ -184,19 +183,4 @@ export class LedgerRepository {
 function deliveredOf(value: string): { hash: string; state: LedgerState } {
   const blank = value.indexOf(' ');
   return { state: value.slice(0, blank) as LedgerState, hash: value.slice(blank + 1) };
-}
-
-/** Multi-row INSERTs of at most ROWS_PER_INSERT rows each. */
-async function insertRows<T>(tx: Db, into: string, onConflict: string, items: readonly T[], values: (item: T) => unknown[]): Promise<void> {
-  for (let i = 0; i < items.length; i += ROWS_PER_INSERT) {
-    const part = items.slice(i, i + ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    let row = '';
-    for (const item of part) {
-      const v = values(item);
-      params.push(...v);
-      if (!row) row = `(${v.map(() => '?').join(', ')})`;
-    }
-    await tx.run(`INSERT INTO ${into} VALUES ${part.map(() => row).join(', ')} ${onConflict}`, params);
-  }
 }

@@ -29,7 +29,7 @@ function batch(): ReadViewReply {
   }
 }
 
-function answer(request: ReadViewRequest): ReadViewReply {
+function answer(request: Exclude<ReadViewRequest, { op: 'close' }>): ReadViewReply {
   switch (request.op) {
     case 'get':
       return { row: raw.prepare(request.sql).get(...request.params.map(sqliteValue)) };
@@ -39,8 +39,6 @@ function answer(request: ReadViewRequest): ReadViewReply {
       return batch();
     case 'next':
       return rows ? batch() : { rows: [], done: true };
-    case 'close':
-      return { closed: true };
   }
 }
 

@@ -10,7 +10,7 @@ import { threadScript } from './thread-script';
  */
 
 export type ReadViewRequest = { op: 'get'; sql: string; params: readonly unknown[] } | { op: 'open'; sql: string; params: readonly unknown[]; size: number } | { op: 'next' } | { op: 'close' };
-export type ReadViewReply = { row: unknown } | { rows: unknown[]; done: boolean } | { error: { message: string; code?: string } } | { closed: true };
+export type ReadViewReply = { row: unknown } | { rows: unknown[]; done: boolean } | { error: { message: string; code?: string } };
 
 export class ReadViewThread {
   private readonly worker: Worker;

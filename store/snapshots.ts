@@ -1,4 +1,4 @@
-import type { Db, ReadView } from './db';
+import { insertRows, type Db, type ReadView } from './db';
 import { analyze, ANALYZE_AFTER_ROWS, ensureSqliteFunctions, sqliteAttributePath } from './rules';
 import type { Attributes, Mapping } from './types';
 
@@ -57,7 +57,6 @@ interface SnapshotCopy {
   /** PostgreSQL, a snapshot begun afresh and larger than the first slice: that slice's own statement. */
   firstSlice?: { sql: string; params: unknown[] };
 }
-const ROWS_PER_INSERT = 500;
 
 interface SelectedRow {
   profile_id: string;
@@ -82,15 +81,6 @@ function afterKey(after: SnapshotKey | undefined, collate: string, params: unkno
   return `WHERE (email_key${collate} > ? OR (email_key = ? AND profile_id${collate} > ?) OR email_key IS NULL)`;
 }
 
-/** SQLite: inserts rows numbered from `from + 1`, in multi-row INSERTs. */
-async function insertSnapshotRows(tx: Db, runId: string, from: number, rows: readonly SelectedRow[]): Promise<void> {
-  for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-    const part = rows.slice(i, i + ROWS_PER_INSERT);
-    const params: unknown[] = [];
-    part.forEach((r, j) => params.push(runId, from + i + j + 1, r.profile_id, r.email_key, r.data));
-    await tx.run(`INSERT INTO run_snapshot (run_id, seq, profile_id, email_key, data) VALUES ${part.map(() => '(?, ?, ?, ?, ?)').join(', ')}`, params);
-  }
-}
 
 export class SnapshotTooLargeError extends Error {
   readonly code = 'snapshot_too_large';
@@ -177,7 +167,7 @@ export class SnapshotRepository {
       const from = taken;
       await this.db.tx(async (tx) => {
         await this.advance(tx, runId, from, from + part.length);
-        await insertSnapshotRows(tx, runId, from, part);
+        await insertRows(tx, 'run_snapshot (run_id, seq, profile_id, email_key, data)', '', part, (r, i) => [runId, from + i + 1, r.profile_id, r.email_key, r.data]);
       });
       taken += part.length;
       await hooks.onBatch?.(taken);
