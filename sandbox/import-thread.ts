@@ -46,6 +46,9 @@ export class ImportThread {
   private running: Running | undefined;
   private nextId = 1;
 
+  /** @param minParseMs the least time each body takes on the thread (see SandboxOptions.importParseMinMs). */
+  constructor(private readonly minParseMs = 0) {}
+
   parse(body: Buffer, rules: ImportRules): Promise<ParsedImport> {
     const { worker, pending } = this.running ?? this.start();
     const id = this.nextId++;
@@ -56,7 +59,7 @@ export class ImportThread {
     // A body that owns its memory moves to the thread; a slice of shared memory is copied.
     const owned = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
     const bytes = owned ? body : new Uint8Array(body);
-    const task: ImportTask = { id, body: bytes, rules };
+    const task: ImportTask = { id, body: bytes, rules, minParseMs: this.minParseMs };
     worker.postMessage(task, owned ? [bytes.buffer as ArrayBuffer] : []);
     return p.verdict.promise;
   }

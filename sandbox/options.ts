@@ -32,6 +32,12 @@ export interface SandboxOptions {
    */
   importMsPerContact: number;
   importMinMs: number;
+  /**
+   * The least time the import thread spends on each contacts_json_import body (ms), holding the
+   * thread as a slower parse would. 0 (the default): as long as the parse takes. Tests raise it to
+   * make the time a body is being parsed long enough to observe.
+   */
+  importParseMinMs: number;
   /** Non-terminal activities allowed at once; beyond, every bulk POST answers 429. */
   maxQueuedActivities: number;
   maxImportContacts: number;
@@ -65,6 +71,7 @@ export const defaultOptions: SandboxOptions = {
   authCodeTtlSeconds: 300,
   importMsPerContact: 0.01,
   importMinMs: 100,
+  importParseMinMs: 0,
   maxQueuedActivities: 1000,
   maxImportContacts: 40_000,
   maxImportBytes: 4 * 1024 * 1024,

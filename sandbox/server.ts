@@ -47,7 +47,7 @@ export function createSandbox(overrides: Partial<SandboxOptions> = {}): Sandbox 
     limiters: new Map(),
     arrivals: new RollingSecond(),
     faults: noFaults(),
-    importThread: new ImportThread(),
+    importThread: new ImportThread(options.importParseMinMs),
     limits: {
       ratePerSecond: options.ratePerSecond,
       ratePerDay: options.ratePerDay,
