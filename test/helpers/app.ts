@@ -80,6 +80,8 @@ export interface Requester {
 
 export interface TestApp {
   baseUrl: string;
+  /** The API's HTTP server (to watch its side of a connection). */
+  server: http.Server;
   adminKey: string;
   contributorKey: string;
   config: Config;
@@ -209,6 +211,7 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
 
     return {
       baseUrl,
+      server,
       adminKey,
       contributorKey,
       config,
