@@ -6,6 +6,7 @@ import { RunStartError, startRun } from '../../services/run-start';
 import { runJson, withAlerts, type RunWithAlerts } from '../run-view';
 import { ALERT_REASONS } from '../../store/alerts';
 import type { AppDeps } from '../deps';
+import type { Role } from '../../store/types';
 import type { RouteRegistry } from '../http';
 import { exportIdSchema, runIdSchema } from '../schemas/exports';
 import { visibleExport, visibleRun } from '../access';
@@ -180,7 +181,7 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
       response: { status: 200, schema: runSchema },
       errors: { 404: 'no such run, or not visible to the caller' },
     },
-    async ({ params, role }) => view((await withAlerts(store, [await visibleRun(deps, params.id, role)]))[0]),
+    async ({ params, role }) => view(await visibleRunWithAlerts(deps, params.id, role)),
   );
 
   routes.add(
@@ -235,6 +236,15 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
 }
 
 /** GET /v1/runs/{id}/suppressions: the profiles a run deliberately did not send (admins only). */
+/**
+ * A run the caller may see, with its alerts: both read at once, since a run's page is polled often
+ * and on PostgreSQL each read in turn costs a round trip.
+ */
+async function visibleRunWithAlerts(deps: AppDeps, id: string, role: Role | undefined): Promise<RunWithAlerts> {
+  const [run, alerts] = await Promise.all([visibleRun(deps, id, role), deps.store.alerts.ofRuns([id])]);
+  return { ...run, alerts: alerts.get(id) ?? [] };
+}
+
 export function registerSuppressionsRoute(routes: RouteRegistry, deps: AppDeps): void {
   routes.add(
     {
