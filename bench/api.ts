@@ -85,7 +85,9 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     const temporalAddress = await startTemporal(dir, cleanups, log);
     const sandbox = await startSandbox(cleanups);
     const storeEnv = await benchStoreEnv(options.store, dir, options.databaseUrl, cleanups);
-    const env = { ...stackEnv({ storeEnv, temporalAddress, sandboxPort: sandbox.port, maxProfiles: options.profiles }), SECRETS_KEY: randomBytes(32).toString('hex') };
+    // The heavy phase imports N more profiles and refreshes the segment over them: an export run
+    // that starts after such a refresh sees up to 2N members, which must not be refused.
+    const env = { ...stackEnv({ storeEnv, temporalAddress, sandboxPort: sandbox.port, maxProfiles: 2 * options.profiles }), SECRETS_KEY: randomBytes(32).toString('hex') };
     const api = await startApiProcess(path.join(DIST, 'api', 'main.js'), env);
     cleanups.push(() => api.stop());
     const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...env, LOG_LEVEL: 'info' }, path.join(dir, 'worker.log'));
@@ -154,8 +156,9 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     })();
     const heavy = await load('heavy');
     phaseOver = true;
-    const runNow = await call<{ status: string; progress: { phase: string; percent: number } }>('GET', `/v1/runs/${run.id}`);
+    const runNow = await call<{ status: string; progress: { phase: string; percent: number }; error: { code: string } | null }>('GET', `/v1/runs/${run.id}`);
     work.push(`export run ${runNow.status} (${runNow.progress.phase}, ${runNow.progress.percent}%) when the phase ended`);
+    if (runNow.status === 'failed') failures.push(`export run: ${runNow.error?.code ?? 'no error code'}`);
     await Promise.all([importing, refreshing]);
     work.push(`${refreshes} refreshes of ${fmt(options.profiles)}+ profiles`);
     if (runNow.status === 'running') await call('POST', `/v1/runs/${run.id}/cancel`).catch(() => undefined);
