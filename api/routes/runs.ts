@@ -235,7 +235,6 @@ export function registerRunsRoutes(routes: RouteRegistry, deps: AppDeps): void {
   );
 }
 
-/** GET /v1/runs/{id}/suppressions: the profiles a run deliberately did not send (admins only). */
 /**
  * A run the caller may see, with its alerts: both read at once, since a run's page is polled often
  * and on PostgreSQL each read in turn costs a round trip.
@@ -245,6 +244,7 @@ async function visibleRunWithAlerts(deps: AppDeps, id: string, role: Role | unde
   return { ...run, alerts: alerts.get(id) ?? [] };
 }
 
+/** GET /v1/runs/{id}/suppressions: the profiles a run deliberately did not send (admins only). */
 export function registerSuppressionsRoute(routes: RouteRegistry, deps: AppDeps): void {
   routes.add(
     {
