@@ -3,8 +3,8 @@ import { createSandbox, type SandboxOptions } from './server';
 /**
  * `npm run sandbox`: the Constant Contact sandbox as a process. Port from CC_SANDBOX_PORT (default
  * 4010), host from CC_SANDBOX_HOST (default 127.0.0.1), rates from CC_SANDBOX_RATE_PER_SECOND and
- * CC_SANDBOX_RATE_PER_DAY, activity speed from CC_SANDBOX_IMPORT_MS_PER_CONTACT, the least time an import body takes
- * to parse from CC_SANDBOX_IMPORT_PARSE_MIN_MS. State is in memory.
+ * CC_SANDBOX_RATE_PER_DAY, activity speed from CC_SANDBOX_IMPORT_MS_PER_CONTACT, the least time an
+ * import body takes to parse from CC_SANDBOX_IMPORT_PARSE_MIN_MS. State is in memory.
  */
 
 function envNumber(name: string, integer: boolean, min: number): number | undefined {
