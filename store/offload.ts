@@ -1,7 +1,6 @@
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { DomainError, type DomainErrorKind } from '../common/errors';
-import { threadScript } from './thread-script';
+import { closeThread, threadScript } from './thread-script';
 import type { JobArgs, JobName, JobResult, JobRunner } from './jobs';
 
 /**
@@ -34,7 +33,7 @@ export function toJobError(err: unknown): JobError {
     : { name: e.name, message: e.message, code: (e as { code?: string }).code };
 }
 
-function fromJobError(e: JobError): Error {
+export function fromJobError(e: JobError): Error {
   if (e.kind && e.code) return new DomainError(e.kind, e.code, e.message, e.details);
   return Object.assign(new Error(e.message), { name: e.name, code: e.code });
 }
@@ -78,10 +77,7 @@ class JobThread {
   }
 
   async close(): Promise<void> {
-    if (this.dead) return;
-    const exited = once(this.worker, 'exit');
-    this.worker.postMessage('close');
-    await exited;
+    if (!this.dead) await closeThread(this.worker);
   }
 
   private settle(reply: JobReply): void {

@@ -1,5 +1,7 @@
+import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
+import type { Worker } from 'node:worker_threads';
 
 /**
  * The compiled file a worker thread of the store runs. The tests run the TypeScript sources; a
@@ -7,6 +9,13 @@ import path from 'node:path';
  */
 export function threadScript(name: string): string {
   return __filename.endsWith('.ts') ? path.resolve(__dirname, '..', 'dist', 'store', `${name}.js`) : path.join(__dirname, `${name}.js`);
+}
+
+/** Asks a store thread to finish what it is doing and close its connection; resolves when it has exited. */
+export async function closeThread(worker: Worker): Promise<void> {
+  const exited = once(worker, 'exit');
+  worker.postMessage('close');
+  await exited;
 }
 
 /** How much lower than its process a store thread runs (a nice value; Linux keeps one per thread). */
