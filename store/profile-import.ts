@@ -69,10 +69,8 @@ export const IMPORT_LEASE = 'profile-import';
 
 export interface ImportOptions {
   /**
-   * A batch is written once it holds this many characters of ids and JSON. The default on
-   * PostgreSQL, a quarter MiB (about 1,400 profiles), was measured against 1 MiB no slower and
-   * lower in memory. On SQLite the write runs on the caller's thread (the API's event loop), so it
-   * is 64 KiB (about 350 profiles): each write holds the event loop a quarter as long.
+   * A batch is written once it holds this many characters of ids and JSON (default a quarter MiB,
+   * about 1,400 profiles: measured against 1 MiB no slower and lower in memory).
    */
   batchChars?: number;
   /** …or this many records (default 10,000: many tiny records). */
@@ -80,6 +78,23 @@ export interface ImportOptions {
   /** How many errors the result lists (all are counted). */
   maxErrors?: number;
   clock?: () => Date;
+}
+
+/**
+ * Where an import's parsing and writes run: in a worker thread of the store with its own connection
+ * (store/import-offload.ts), or in the caller's thread.
+ */
+export interface ImportRunner {
+  run(source: AsyncIterable<Buffer | string>, format: ImportFormat, options: ImportOptions): Promise<ImportResult>;
+  close(): Promise<void>;
+}
+
+/** Runs each import in the caller's thread (an in-memory SQLite database has no file a thread could open). */
+export function inlineImports(repo: ProfileRepository): ImportRunner {
+  return {
+    run: (source, format, options) => streamInto(source, format, repo, options),
+    close: async () => undefined,
+  };
 }
 
 /**
@@ -96,20 +111,21 @@ export interface ImportOptions {
 export async function importProfiles(
   source: AsyncIterable<Buffer | string>,
   format: ImportFormat,
-  store: { profiles: ProfileRepository; leases: LeaseRepository },
+  store: { imports: ImportRunner; leases: LeaseRepository },
   options: ImportOptions = {},
 ): Promise<ImportResult> {
   const lease = await store.leases.acquire(IMPORT_LEASE);
   if (!lease) throw new DomainError('conflict', 'import_in_progress', 'another profile import is running on this store; send this one when it has finished');
   try {
-    return await streamInto(source, format, store.profiles, options);
+    return await store.imports.run(source, format, options);
   } finally {
     await lease.release();
   }
 }
 
-async function streamInto(source: AsyncIterable<Buffer | string>, format: ImportFormat, repo: ProfileRepository, options: ImportOptions): Promise<ImportResult> {
-  const batchChars = options.batchChars ?? (repo.dialect === 'sqlite' ? 64 * 1024 : 256 * 1024);
+/** The import itself, in the thread that runs it. */
+export async function streamInto(source: AsyncIterable<Buffer | string>, format: ImportFormat, repo: ProfileRepository, options: ImportOptions): Promise<ImportResult> {
+  const batchChars = options.batchChars ?? 256 * 1024;
   const batchRecords = options.batchRecords ?? 10_000;
   const maxErrors = options.maxErrors ?? 100;
   const clock = options.clock ?? (() => new Date());
@@ -149,19 +165,24 @@ async function streamInto(source: AsyncIterable<Buffer | string>, format: Import
   };
 
   const consume = format === 'ndjson' ? ndjsonConsumer(accept, bad) : csvConsumer(accept, bad);
-  for await (const chunk of source) {
-    consume.push(chunk);
-    if (batch.length >= batchChars || batch.records >= batchRecords) {
-      await flush();
-      // Chunks already buffered (and a SQLite write, which is synchronous) resolve as microtasks:
-      // without a turn of the event loop here the import would parse and write batch after batch
-      // while no other request is answered (hundreds of ms measured under load).
-      await nextTurn();
+  try {
+    for await (const chunk of source) {
+      consume.push(chunk);
+      if (batch.length >= batchChars || batch.records >= batchRecords) {
+        await flush();
+        // Chunks already buffered (and a SQLite write, which is synchronous) resolve as microtasks:
+        // without a turn of the event loop here the import would parse and write batch after batch
+        // while no other request is answered (hundreds of ms measured under load).
+        await nextTurn();
+      }
     }
+    consume.end();
+    await flush();
+  } finally {
+    // A failed body or a bad CSV header ends the import only once the batch in flight is written
+    // (or has failed): nothing of it may land after the caller is told, or after the lease is freed.
+    if (writing) await writing;
   }
-  consume.end();
-  await flush();
-  if (writing) await writing;
   if (writeError) throw writeError;
   if (result.upserted >= ANALYZE_AFTER_ROWS) await repo.analyze();
   return result;
