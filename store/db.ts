@@ -212,6 +212,13 @@ export class SqliteDb implements Db {
 pg.types.setTypeParser(20, (v) => Number(v));
 pg.types.setTypeParser(1700, (v) => Number(v));
 
+/** Where a PostgreSQL store is: what another thread needs to open a pool of its own onto it. */
+export interface PostgresAddress {
+  url: string;
+  schema?: string;
+  timeouts?: Partial<DatabaseTimeouts>;
+}
+
 export interface PostgresOptions {
   schema?: string;
   max?: number;

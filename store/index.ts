@@ -2,11 +2,13 @@ import path from 'node:path';
 import type { Config, DatabaseTimeouts } from '../common/config';
 import type { Logger } from '../common/logger';
 import { resolveSecretsKey, SecretBox } from '../common/secrets';
-import { type Db, openPostgres, openSqlite, SqliteDb } from './db';
+import { type Db, openPostgres, openSqlite, type PostgresAddress, SqliteDb } from './db';
 import { inlineJobs, type JobRunner } from './jobs';
 import { LeaseRepository } from './leases';
 import { migrate } from './migrations';
 import { threadJobs } from './offload';
+import { threadImports } from './import-offload';
+import { inlineImports, type ImportRunner } from './profile-import';
 import { WalCheckpointer } from './checkpoints';
 import { ProfileRepository } from './profiles';
 import { SegmentRepository } from './segments';
@@ -49,13 +51,18 @@ export class Store {
   readonly leases: LeaseRepository;
   /** Runs the long operations (store/jobs.ts): in a worker thread on a SQLite file, here otherwise. */
   readonly jobs: JobRunner;
+  /** Runs profile imports: in a worker thread (SQLite file, PostgreSQL), here on an in-memory database. */
+  readonly imports: ImportRunner;
   private readonly checkpointer: WalCheckpointer | undefined;
 
-  constructor(readonly db: Db, secrets: SecretBox, options: { walCheckpoints?: WalCheckpoints } = {}) {
+  /** `postgres`: where the database is, for the store's threads (without it, imports run here). */
+  constructor(readonly db: Db, secrets: SecretBox, options: { walCheckpoints?: WalCheckpoints; postgres?: PostgresAddress } = {}) {
     const sqliteFile = db instanceof SqliteDb && db.file !== ':memory:' ? db : undefined;
     this.jobs = sqliteFile ? threadJobs(sqliteFile.file) : inlineJobs(db);
     this.checkpointer = sqliteFile && options.walCheckpoints === 'worker-thread' ? new WalCheckpointer(sqliteFile, this.jobs) : undefined;
     this.profiles = new ProfileRepository(db);
+    const importThread = sqliteFile ? { sqliteFile: sqliteFile.file } : options.postgres && { postgres: options.postgres };
+    this.imports = importThread ? threadImports(importThread) : inlineImports(this.profiles);
     this.segments = new SegmentRepository(db, this.jobs);
     this.snapshots = new SnapshotRepository(db);
     this.connections = new ConnectionRepository(db, secrets);
@@ -91,6 +98,7 @@ export class Store {
 
   async close(): Promise<void> {
     await this.checkpointer?.close();
+    await this.imports.close();
     await this.jobs.close();
     await this.db.close();
   }
@@ -118,15 +126,15 @@ export interface OpenStoreOptions {
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const db = options.databaseUrl
-    ? openPostgres(options.databaseUrl, {
-        schema: options.schema,
-        timeouts: options.timeouts,
+  const postgres = options.databaseUrl ? { url: options.databaseUrl, schema: options.schema, timeouts: options.timeouts } : undefined;
+  const db = postgres
+    ? openPostgres(postgres.url, {
+        ...postgres,
         onPoolError: (error) => options.logger?.warn({ err: error }, 'PostgreSQL: a pooled connection failed; the next query reconnects'),
       })
     : openSqlite(options.sqliteFile ?? ':memory:');
   await migrate(db);
-  return new Store(db, new SecretBox(options.secretsKey), { walCheckpoints: options.walCheckpoints });
+  return new Store(db, new SecretBox(options.secretsKey), { walCheckpoints: options.walCheckpoints, postgres });
 }
 
 export function storeOptionsFromConfig(config: Config, secretsKey: string): OpenStoreOptions {

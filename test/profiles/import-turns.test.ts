@@ -1,12 +1,12 @@
-import { importProfiles } from '../../store/profile-import';
+import { importProfiles, inlineImports } from '../../store/profile-import';
 import { createTestStore, type TestStore } from '../helpers/stores';
 
 /**
- * An import whose body is already buffered must not hold the event loop from its first batch to
- * its last: on SQLite each write is synchronous, so without a turn between batches nothing else in
- * the process (the API's other requests) would run until the import ends.
+ * An import run in the caller's thread (as the store runs it on an in-memory database) must not
+ * hold the event loop from its first batch to its last, even with a synchronous store: here SQLite,
+ * whose writes would otherwise let nothing else in the process run until the import ends.
  */
-describe('a profile import and the event loop (SQLite)', () => {
+describe('a profile import in the caller\'s thread and the event loop', () => {
   let ts: TestStore;
   beforeAll(async () => {
     ts = await createTestStore('sqlite');
@@ -30,7 +30,8 @@ describe('a profile import and the event loop (SQLite)', () => {
       setImmediate(count);
     };
     setImmediate(count);
-    const result = await importProfiles(buffered(), 'ndjson', ts.store, { batchRecords });
+    const inline = { imports: inlineImports(ts.store.profiles), leases: ts.store.leases };
+    const result = await importProfiles(buffered(), 'ndjson', inline, { batchRecords });
     importing = false;
 
     expect(result).toMatchObject({ received: 3_000, upserted: 3_000, rejected: 0 });

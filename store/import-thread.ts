@@ -1,0 +1,91 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { openPostgres, openSqlite } from './db';
+import type { ImportThreadStore } from './import-offload';
+import type { ImportReply, ImportRequest } from './import-offload';
+import { toJobError } from './offload';
+import { streamInto } from './profile-import';
+import { ProfileRepository } from './profiles';
+import { runInBackground } from './thread-script';
+
+// The thread of store/import-offload.ts: its own connection to the caller's store, one import at a
+// time. On SQLite it may wait for the write lock by blocking (this thread does nothing else); on
+// PostgreSQL a failed idle connection is replaced by the next query, and a failed query fails the
+// import, which the caller is told.
+
+runInBackground();
+const port = parentPort!;
+const where = workerData as ImportThreadStore;
+const db = 'sqliteFile' in where ? openSqlite(where.sqliteFile, { lockWait: 'block' }) : openPostgres(where.postgres.url, { ...where.postgres, max: 2 });
+const profiles = new ProfileRepository(db);
+const reply = (r: ImportReply) => port.postMessage(r);
+
+/** The chunks of the import under way, as the caller sends them; each one taken is acknowledged. */
+class ChunkFeed implements AsyncIterable<Buffer | string> {
+  now = new Date().toISOString();
+  private readonly chunks: (Buffer | string)[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  push(chunk: Uint8Array | string, now: string): void {
+    // A Buffer arrives as a plain Uint8Array: the parsers want a Buffer (a view, not a copy).
+    this.chunks.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.now = now;
+    this.wake?.();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.wake?.();
+  }
+
+  abort(message: string): void {
+    this.failure = new Error(`the import was aborted: ${message}`);
+    this.wake?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer | string> {
+    for (;;) {
+      if (this.failure) throw this.failure;
+      const chunk = this.chunks.shift();
+      if (chunk !== undefined) {
+        reply({ taken: true });
+        yield chunk;
+      } else if (this.ended) return;
+      else await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+}
+
+let feed: ChunkFeed | undefined;
+let running: Promise<void> = Promise.resolve();
+
+port.on('message', (message: ImportRequest | 'close') => {
+  if (message === 'close') {
+    void running.then(async () => {
+      await db.close();
+      port.close();
+    });
+    return;
+  }
+  switch (message.op) {
+    case 'start': {
+      const current = new ChunkFeed();
+      feed = current;
+      running = streamInto(current, message.format, profiles, { ...message.options, clock: () => new Date(current.now) }).then(
+        (result) => reply({ result }),
+        (err: unknown) => reply({ error: toJobError(err) }),
+      );
+      break;
+    }
+    case 'chunk':
+      feed?.push(message.chunk, message.now);
+      break;
+    case 'end':
+      feed?.end();
+      break;
+    case 'abort':
+      feed?.abort(message.message);
+      break;
+  }
+});
