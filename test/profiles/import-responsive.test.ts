@@ -18,12 +18,15 @@ describe('a profile import of 200,000 profiles on SQLite', () => {
   afterAll(() => app.close());
 
   it('leaves /healthz and the reads answering within 250 ms while it runs', async () => {
+    // Generated beforehand: the client shares this process, and only the import is measured.
+    const chunks: Buffer[] = [];
+    for (let from = 0; from < PROFILES; from += LINES_PER_CHUNK) {
+      let chunk = '';
+      for (let i = from; i < from + LINES_PER_CHUNK; i++) chunk += `${JSON.stringify(benchProfile(i))}\n`;
+      chunks.push(Buffer.from(chunk));
+    }
     async function* body() {
-      for (let from = 0; from < PROFILES; from += LINES_PER_CHUNK) {
-        let chunk = '';
-        for (let i = from; i < from + LINES_PER_CHUNK; i++) chunk += `${JSON.stringify(benchProfile(i))}\n`;
-        yield chunk;
-      }
+      yield* chunks;
     }
     let done = false;
     const started = Date.now();
