@@ -1,7 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { openPostgres, openSqlite } from './db';
-import type { ImportThreadStore } from './import-offload';
-import type { ImportReply, ImportRequest } from './import-offload';
+import type { ImportReply, ImportRequest, ImportThreadStore } from './import-offload';
 import { toJobError } from './offload';
 import { streamInto } from './profile-import';
 import { ProfileRepository } from './profiles';
