@@ -17,11 +17,11 @@ import { closeThread, threadScript } from './thread-script';
  */
 
 /**
- * The thread's heap: its own young generation is most of what the thread costs beyond the isolate
- * (about 20 MB). Importing 1,000,000 profiles from a file in one process (107 MB before) peaked at
- * 212–214 MB with V8's default and 192–193 MB with 8 MB, in about the same time (4 MB was slower);
- * the same import in the caller's thread peaks at 153–154 MB. The old generation's bound only
- * stops a runaway thread: an import holds a batch and a few chunks.
+ * The thread's heap, bounded: its isolate (about 20 MB) and its heap are what the thread costs the
+ * process. `npm run bench -- import` on SQLite put the API's peak at 225 MB with these bounds,
+ * against 237–249 MB with V8's defaults and with a young-generation bound alone; a young generation
+ * of 4 MB or less measured slower. An import holds a batch and a few chunks: the old generation's
+ * bound is far above what it needs.
  */
 const THREAD_HEAP = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 };
 
