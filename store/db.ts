@@ -71,6 +71,8 @@ export interface SqliteOptions {
   lockWait?: 'event-loop' | 'block';
   /** How long a write waits for the lock before it fails with `store_busy` (default 60 s). */
   lockWaitMs?: number;
+  /** The connection's page cache in KiB (default 16,000, better-sqlite3's): each connection has its own. */
+  cacheKib?: number;
 }
 
 export function openSqlite(file: string, options: SqliteOptions = {}): Db {
@@ -83,6 +85,7 @@ export function openSqlite(file: string, options: SqliteOptions = {}): Db {
   const lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
   raw.pragma(`busy_timeout = ${options.lockWait === 'block' ? lockWaitMs : 0}`);
   raw.pragma('foreign_keys = ON');
+  if (options.cacheKib !== undefined) raw.pragma(`cache_size = -${Math.max(1, Math.floor(options.cacheKib))}`);
   return new SqliteDb(raw, file, options.lockWait ?? 'event-loop', lockWaitMs);
 }
 

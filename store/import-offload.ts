@@ -1,3 +1,4 @@
+import { StringDecoder } from 'node:string_decoder';
 import { Worker } from 'node:worker_threads';
 import { fromJobError, type JobError } from './offload';
 import { CsvHeaderError, type ImportFormat, type ImportOptions, type ImportResult, type ImportRunner } from './profile-import';
@@ -6,8 +7,8 @@ import { closeThread, threadScript } from './thread-script';
 
 /**
  * Profile imports parsed and written in a worker thread of the store (store/import-thread.ts) with
- * its own connection, at a lower priority: the event loop that receives the body only passes its
- * chunks on. A million records are seconds of parsing, and on SQLite of synchronous writes, that
+ * its own connection, at a lower priority: the event loop that receives the body only decodes its
+ * chunks and passes the text on. A million records are seconds of parsing, and on SQLite of synchronous writes, that
  * would otherwise share the event loop with every other request (on PostgreSQL the parsing and
  * the encoding of each COPY).
  *
@@ -17,11 +18,9 @@ import { closeThread, threadScript } from './thread-script';
  */
 
 /**
- * The thread's heap, bounded: its isolate (about 20 MB) and its heap are what the thread costs the
- * process. `npm run bench -- import` on SQLite put the API's peak at 225 MB with these bounds,
- * against 237–249 MB with V8's defaults and with a young-generation bound alone; a young generation
- * of 4 MB or less measured slower. An import holds a batch and a few chunks: the old generation's
- * bound is far above what it needs.
+ * The thread's heap, bounded: with V8's defaults `npm run bench -- import` measured the API's peak
+ * 12–24 MB higher, at no gain in time; a young generation of 4 MB or less measured slower. An
+ * import holds a batch and a few chunks: the old generation's bound is far above what it needs.
  */
 const THREAD_HEAP = { maxYoungGenerationSizeMb: 8, maxOldGenerationSizeMb: 256 };
 
@@ -34,7 +33,7 @@ const CHUNKS_AHEAD = 4;
 export type ImportRequest =
   | { op: 'start'; format: ImportFormat; options: Omit<ImportOptions, 'clock'> }
   /** `now`: the caller's clock when the chunk came; the rows written from it carry that time. */
-  | { op: 'chunk'; chunk: Uint8Array | string; now: string }
+  | { op: 'chunk'; text: string; now: string }
   | { op: 'end' }
   | { op: 'abort'; message: string };
 
@@ -104,16 +103,23 @@ class ImportThread {
     outcome.catch(() => undefined); // awaited below; a failure while the body is still read ends the loop first
     this.worker.ref();
     const { clock: _clock, ...plain } = options;
+    // The thread gets text: bytes would reach it as buffers that only its full collections free
+    // (up to 33 MB of a 1M-profile body measured waiting); a string is copied into the message,
+    // whose memory goes as soon as the thread has read it, and the body's buffers stay here, where
+    // the young generation collects them.
+    const utf8 = new StringDecoder('utf8');
     this.post({ op: 'start', format, options: plain });
     try {
       for await (const chunk of source) {
         while (ahead >= CHUNKS_AHEAD && !over) await new Promise<void>((resolve) => (wake = resolve));
         if (over) break; // the thread failed (a bad CSV header, the store): the rest of the body is not read
         ahead++;
-        // A body's Buffer is often a view into a larger one, which cloning would copy whole: its
-        // bytes are copied once and handed over.
-        const bytes = typeof chunk === 'string' ? chunk : new Uint8Array(chunk);
-        this.post({ op: 'chunk', chunk: bytes, now: clock().toISOString() }, typeof bytes === 'string' ? [] : [bytes.buffer]);
+        this.post({ op: 'chunk', text: typeof chunk === 'string' ? chunk : utf8.write(chunk), now: clock().toISOString() });
+      }
+      const rest = utf8.end(); // an incomplete last character, decoded as U+FFFD
+      if (rest && !over) {
+        ahead++;
+        this.post({ op: 'chunk', text: rest, now: clock().toISOString() });
       }
       this.post({ op: 'end' });
     } catch (err) {
@@ -129,8 +135,8 @@ class ImportThread {
     if (!this.dead) await closeThread(this.worker);
   }
 
-  private post(request: ImportRequest, transfer: ArrayBuffer[] = []): void {
-    if (!this.dead) this.worker.postMessage(request, transfer);
+  private post(request: ImportRequest): void {
+    if (!this.dead) this.worker.postMessage(request);
   }
 
   private fail(err: Error): void {

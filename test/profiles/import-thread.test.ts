@@ -86,6 +86,26 @@ describe.each(storeKinds)('a profile import in the store thread (%s)', (kind) =>
     expect(await ts.store.profiles.count()).toBe(before);
   });
 
+  it('decodes UTF-8 split between chunks: a character cut in two arrives whole, a BOM is dropped, a cut last character is U+FFFD', async () => {
+    const bytes = Buffer.from(`\uFEFF${line('utf8', 1).replace('utf8-1@', 'zoë-€-😀@')}{"id":"utf8-2","city":"Zürich"}\n{"id":"utf8-3","x":"a`, 'utf8');
+    const cuts = [1, 2, bytes.indexOf('€') + 1, bytes.indexOf('😀') + 2, bytes.indexOf('ü') + 1, bytes.length];
+    const ending = Buffer.concat([Buffer.from('"}\n'), Buffer.from('€').subarray(0, 2)]);
+    async function* body() {
+      let from = 0;
+      for (const to of cuts) {
+        yield bytes.subarray(from, to);
+        from = to;
+      }
+      yield ending;
+    }
+    const result = await importProfiles(body(), 'ndjson', ts.store);
+    expect(result).toMatchObject({ received: 4, upserted: 3, rejected: 1 });
+    expect(result.errors[0]).toMatchObject({ line: 4 });
+    expect(await ts.store.profiles.get('utf8-1')).toMatchObject({ attributes: { email: 'zoë-€-😀@example.com' } });
+    expect(await ts.store.profiles.get('utf8-2')).toMatchObject({ attributes: { city: 'Zürich' } });
+    expect(await ts.store.profiles.get('utf8-3')).toMatchObject({ attributes: { x: 'a' } });
+  });
+
   it('stamps the rows with the caller\'s clock', async () => {
     async function* body() {
       yield line('clocked', 1);

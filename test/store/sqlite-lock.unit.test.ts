@@ -57,3 +57,20 @@ describe('a SQLite write while another connection holds the write lock', () => {
     expect(await db.all('SELECT v FROM t')).toEqual([]);
   });
 });
+
+describe('a SQLite connection page cache', () => {
+  it('is better-sqlite3 default unless a size is asked for, in KiB', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-cache-'));
+    const file = path.join(dir, 'store.db');
+    const plain = openSqlite(file);
+    const small = openSqlite(file, { cacheKib: 2000 });
+    try {
+      expect(await plain.get('PRAGMA cache_size')).toEqual({ cache_size: -16000 });
+      expect(await small.get('PRAGMA cache_size')).toEqual({ cache_size: -2000 });
+    } finally {
+      await plain.close();
+      await small.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
