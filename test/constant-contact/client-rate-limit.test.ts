@@ -15,24 +15,47 @@ interface HammerResult {
   ms: number;
 }
 
+interface Hammer {
+  /** Settles once the child has compiled, opened the store and built its client. */
+  ready: Promise<void>;
+  start(startAtMs: number): void;
+  result: Promise<HammerResult>;
+  /** Ends the child if it is still running (a test that failed before it was started). */
+  stop(): void;
+}
+
 /** Runs the hammer fixture in its own node process (another worker of the same deployment). */
-function hammerInChild(input: Record<string, unknown>): Promise<HammerResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['scripts/run-ts.js', 'test/constant-contact/fixtures/hammer.ts'], {
-      cwd: ROOT,
-      env: { ...process.env, HAMMER_INPUT: JSON.stringify(input) },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
+function hammerInChild(input: Record<string, unknown>): Hammer {
+  const child = spawn(process.execPath, ['scripts/run-ts.js', 'test/constant-contact/fixtures/hammer.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, HAMMER_INPUT: JSON.stringify(input) },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  let readyNow: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (readyNow = resolve));
+  child.stdout.on('data', (d) => {
+    out += d;
+    if (out.includes('{"ready":true}')) readyNow();
+  });
+  child.stderr.on('data', (d) => (err += d));
+  const result = new Promise<HammerResult>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
       if (code !== 0) return reject(new Error(`hammer child exited ${code}: ${err}`));
       resolve(JSON.parse(out.trim().split('\n').pop()!) as HammerResult);
     });
   });
+  result.catch(() => undefined); // awaited by the test; a child stopped after a failure rejects it
+  return {
+    ready: Promise.race([ready, result.then(() => undefined)]),
+    start: (startAtMs) => child.stdin.end(`${JSON.stringify({ startAtMs })}\n`),
+    result,
+    stop: () => {
+      if (child.exitCode === null) child.kill();
+    },
+  };
 }
 
 describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (kind) => {
@@ -69,19 +92,21 @@ describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (ki
       kind === 'sqlite'
         ? { sqliteFile: ts.location, secretsKey: TEST_SECRETS_KEY }
         : { databaseUrl: testDatabaseUrl(), schema: ts.location, secretsKey: TEST_SECRETS_KEY };
-    const startAtMs = Date.now() + 2_500; // both children ready (compiled, connected) by then
-    const input = { config: ccConfig(sb.address), store: storeOptions, connectionId, listId: DEFAULT_LIST_ID, calls: 10, concurrency: 3, startAtMs };
-
+    const input = { config: ccConfig(sb.address), store: storeOptions, connectionId, listId: DEFAULT_LIST_ID, calls: 10, concurrency: 3 };
     // And, in this process, a client over another repository instance of the same database.
     const otherStore = await openSameStore(ts);
+    const hammers = [hammerInChild(input), hammerInChild(input)];
     try {
       const local = client(otherStore);
+      await Promise.all(hammers.map((h) => h.ready));
+      const startAtMs = Date.now() + 200;
+      for (const h of hammers) h.start(startAtMs);
       const localCalls = (async () => {
         await new Promise((r) => setTimeout(r, startAtMs - Date.now()));
         const results = await Promise.allSettled(Array.from({ length: 6 }, () => local.getList(connectionId, DEFAULT_LIST_ID)));
         return results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason?.code));
       })();
-      const [a, b, localErrors] = await Promise.all([hammerInChild(input), hammerInChild(input), localCalls]);
+      const [a, b, localErrors] = await Promise.all([hammers[0].result, hammers[1].result, localCalls]);
 
       expect(a).toMatchObject({ ok: 10, errors: [] });
       expect(b).toMatchObject({ ok: 10, errors: [] });
@@ -93,6 +118,7 @@ describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (ki
       // Paced, not serialized into oblivion: 26 requests at ~3.3/s take about 8 s.
       expect(Math.max(a.ms, b.ms)).toBeLessThan(20_000);
     } finally {
+      for (const h of hammers) h.stop();
       await otherStore.close();
     }
   });
