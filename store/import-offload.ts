@@ -8,9 +8,9 @@ import { closeThread, threadScript } from './thread-script';
 /**
  * Profile imports parsed and written in a worker thread of the store (store/import-thread.ts) with
  * its own connection, at a lower priority: the event loop that receives the body only decodes its
- * chunks and passes the text on. A million records are seconds of parsing, and on SQLite of synchronous writes, that
- * would otherwise share the event loop with every other request (on PostgreSQL the parsing and
- * the encoding of each COPY).
+ * chunks and passes the text on. A million records are seconds of parsing, and on SQLite of
+ * synchronous writes, that would otherwise share the event loop with every other request (on
+ * PostgreSQL the parsing and the encoding of each COPY).
  *
  * Backpressure: at most CHUNKS_AHEAD chunks wait in the thread; the body is read no faster than the
  * thread takes them. The thread starts with the first import and stays (idle, not keeping the
