@@ -18,6 +18,8 @@ interface HammerResult {
 interface Hammer {
   /** Settles once the child has compiled, opened the store and built its client. */
   ready: Promise<void>;
+  /** One call of the child's, the only one in flight: its first request is slow (see the fixture). */
+  warm(): Promise<void>;
   start(startAtMs: number): void;
   result: Promise<HammerResult>;
   /** Ends the child if it is still running (a test that failed before it was started). */
@@ -33,11 +35,10 @@ function hammerInChild(input: Record<string, unknown>): Hammer {
   });
   let out = '';
   let err = '';
-  let readyNow: () => void = () => undefined;
-  const ready = new Promise<void>((resolve) => (readyNow = resolve));
+  const listeners = new Set<() => void>();
   child.stdout.on('data', (d) => {
     out += d;
-    if (out.includes('{"ready":true}')) readyNow();
+    for (const listener of listeners) listener();
   });
   child.stderr.on('data', (d) => (err += d));
   const result = new Promise<HammerResult>((resolve, reject) => {
@@ -48,8 +49,27 @@ function hammerInChild(input: Record<string, unknown>): Hammer {
     });
   });
   result.catch(() => undefined); // awaited by the test; a child stopped after a failure rejects it
+  /** Settles once the child has printed `{"<key>":true}` `times` times; fails if it ends first. */
+  const printed = (key: string, times: number) =>
+    Promise.race([
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (out.split(`{"${key}":true}`).length - 1 < times) return;
+          listeners.delete(check);
+          resolve();
+        };
+        listeners.add(check);
+        check();
+      }),
+      result.then(() => Promise.reject(new Error(`the hammer child ended before it printed ${key}`))),
+    ]);
+  let warmed = 0;
   return {
-    ready: Promise.race([ready, result.then(() => undefined)]),
+    ready: printed('ready', 1),
+    warm: () => {
+      child.stdin.write(`${JSON.stringify({ warm: true })}\n`);
+      return printed('warmed', ++warmed);
+    },
     start: (startAtMs) => child.stdin.end(`${JSON.stringify({ startAtMs })}\n`),
     result,
     stop: () => {
@@ -99,6 +119,9 @@ describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (ki
     try {
       const local = client(otherStore);
       await Promise.all(hammers.map((h) => h.ready));
+      // Each process's first request alone in flight, one after the other.
+      for (const h of hammers) await h.warm();
+      await local.getList(connectionId, DEFAULT_LIST_ID);
       const startAtMs = Date.now() + 200;
       for (const h of hammers) h.start(startAtMs);
       const localCalls = (async () => {
@@ -112,7 +135,7 @@ describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (ki
       expect(b).toMatchObject({ ok: 10, errors: [] });
       expect(localErrors).toEqual([]);
       const stats = await sb.stats();
-      expect(stats.byRoute['GET /v3/contact_lists/:id']).toBe(26);
+      expect(stats.byRoute['GET /v3/contact_lists/:id']).toBe(26 + 3); // and the three first requests
       expect(stats.throttled).toBe(0);
       expect(stats.maxRequestsInOneSecond).toBeLessThanOrEqual(4);
       // Paced, not serialized into oblivion: 26 requests at ~3.3/s take about 8 s.
