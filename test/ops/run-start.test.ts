@@ -58,12 +58,19 @@ describe('npm start (scripts/run.js start)', () => {
   });
 
   function start(env: Record<string, string> = {}): NpmStart {
+    // `ready` waits for the API only: a worker stub may write its pid file just after, and a file
+    // left by the previous test would name a process that is gone.
+    for (const name of ['api', 'worker', 'sandbox']) fs.rmSync(path.join(dataDir, `${name}.pid`), { force: true });
     const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports, env });
     running.push(started);
     return started;
   }
 
   const pidOf = (name: string) => Number(fs.readFileSync(path.join(dataDir, `${name}.pid`), 'utf8'));
+  const pidsOf = async (names: string[]) => {
+    await waitFor(() => names.every((name) => fs.existsSync(path.join(dataDir, `${name}.pid`))), 10000);
+    return names.map(pidOf);
+  };
 
   it('starts everything, prints the URLs and generated keys, and Ctrl-C leaves no process behind', async () => {
     const started = start();
@@ -81,11 +88,11 @@ describe('npm start (scripts/run.js start)', () => {
     expect(apiEnv.API_KEYS).toBe(`admin:${keys.admin},contributor:${keys.contributor}`);
     expect(apiEnv.SECRETS_KEY).toMatch(/^[0-9a-f]{64}$/);
     expect(apiEnv.TEMPORAL_ADDRESS).toBe(`127.0.0.1:${ports.grpc}`);
-    expect(out.text).toMatch(/worker\s+\| INFO worker started/);
+    await waitForOutput(started, /worker\s+\| INFO worker started/, 10000);
 
     const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
     expect(ui.status).toBe(200);
-    const pids = ['api', 'worker', 'sandbox'].map(pidOf);
+    const pids = await pidsOf(['api', 'worker', 'sandbox']);
     expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
 
     child.kill('SIGINT');
@@ -106,7 +113,7 @@ describe('npm start (scripts/run.js start)', () => {
     expect(out.text).toContain(JSON.parse(before).admin);
 
     const server = started.startedPid('temporal');
-    const pids = [...['api', 'worker', 'sandbox'].map(pidOf), server];
+    const pids = [...(await pidsOf(['api', 'worker', 'sandbox'])), server];
     expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
     child.kill('SIGKILL');
     await exitOf(child);
@@ -127,8 +134,7 @@ describe('npm start (scripts/run.js start)', () => {
     let connection = await Connection.connect({ address });
     await new Client({ connection }).workflow.start('noSuchWorkflow', { taskQueue: 'supervise-probe', workflowId });
     await connection.close();
-    const api = pidOf('api');
-    const worker = pidOf('worker');
+    const [api, worker] = await pidsOf(['api', 'worker']);
     const server = started.startedPid('temporal');
     expect(temporal.pidAlive(server)).toBe(true);
 
@@ -161,7 +167,7 @@ describe('npm start (scripts/run.js start)', () => {
     const started = start({ STUB_IGNORES_SIGTERM: 'worker' });
     const { child, out } = started;
     await waitForOutput(started, /^ready$/m, 120000);
-    const pids = [...['api', 'worker', 'sandbox'].map(pidOf), started.startedPid('temporal')];
+    const pids = [...(await pidsOf(['api', 'worker', 'sandbox'])), started.startedPid('temporal')];
 
     child.kill('SIGTERM');
     await waitFor(() => !temporal.pidAlive(pids[0]) && temporal.pidAlive(pids[1]), 10000); // the API stopped, the worker drains
