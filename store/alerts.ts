@@ -53,7 +53,7 @@ export class AlertRepository {
   async ofRuns(runIds: readonly string[]): Promise<Map<string, RunAlert[]>> {
     const byRun = new Map<string, RunAlert[]>();
     if (runIds.length === 0) return byRun;
-    const rows = await this.db.all<{ run_id: string; alert: string }>(
+    const rows = await this.db.allShared<{ run_id: string; alert: string }>(
       `SELECT run_id, alert FROM run_alerts WHERE run_id IN (${runIds.map(() => '?').join(', ')}) ORDER BY run_id, reason`,
       [...runIds],
     );

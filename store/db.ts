@@ -6,6 +6,7 @@ import type { DatabaseTimeouts } from '../common/config';
 import { DomainError } from '../common/errors';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ReadViewThread } from './read-view';
+import { SharedReads } from './shared-reads';
 
 /**
  * The one SQL seam both stores share. SQL is written with `?` placeholders; the PostgreSQL side
@@ -23,6 +24,11 @@ export interface Db {
   all<T = Row>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   get<T = Row>(sql: string, params?: readonly unknown[]): Promise<T | undefined>;
   run(sql: string, params?: readonly unknown[]): Promise<{ changes: number }>;
+  /**
+   * A read polled by many clients at once: identical calls may share one statement, each still
+   * getting rows read after it asked (store/shared-reads.ts). The rows must not be changed.
+   */
+  allShared<T = Row>(sql: string, params?: readonly unknown[]): Promise<readonly T[]>;
   /** Runs fn in one transaction; nested calls join the outer one. */
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
   /**
@@ -112,6 +118,11 @@ export class SqliteDb implements Db {
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     return this.outsideTx(() => this.statement(sql).all(...params.map(sqliteValue)) as T[]);
+  }
+
+  /** A synchronous read is over before another can ask: there is nothing to share. */
+  allShared<T>(sql: string, params: readonly unknown[] = []): Promise<readonly T[]> {
+    return this.all<T>(sql, params);
   }
 
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
@@ -263,6 +274,7 @@ class PgDb implements Db {
   constructor(
     readonly pool: pg.Pool,
     private readonly client?: pg.PoolClient,
+    private readonly reads = new SharedReads(),
   ) {}
 
   private get q(): Queryable {
@@ -271,6 +283,12 @@ class PgDb implements Db {
 
   async all<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
     return (await this.q.query(toPgPlaceholders(sql), params as unknown[])).rows as T[];
+  }
+
+  /** In a transaction a read sees its own writes: it is shared only outside one. */
+  allShared<T>(sql: string, params: readonly unknown[] = []): Promise<readonly T[]> {
+    if (this.client) return this.all<T>(sql, params);
+    return this.reads.read(`${sql}\u0000${JSON.stringify(params)}`, () => this.all<T>(sql, params));
   }
 
   async get<T>(sql: string, params: readonly unknown[] = []): Promise<T | undefined> {
@@ -297,7 +315,7 @@ class PgDb implements Db {
     client.on('error', onError);
     try {
       for (const statement of setup) await client.query(statement);
-      const result = await fn(new PgDb(this.pool, client));
+      const result = await fn(new PgDb(this.pool, client, this.reads));
       await client.query('COMMIT');
       return result;
     } catch (err) {

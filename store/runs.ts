@@ -131,7 +131,7 @@ export class RunRepository extends RunChunkRepository {
   }
 
   async get(id: string): Promise<RunRecord | undefined> {
-    const row = await this.db.get<RunRow>(`${SELECT_RUN} WHERE r.id = ?`, [id]);
+    const [row] = await this.db.allShared<RunRow>(`${SELECT_RUN} WHERE r.id = ?`, [id]);
     return row ? toRun(row) : undefined;
   }
 

@@ -65,13 +65,13 @@ export class SegmentRepository {
   }
 
   async get(id: string): Promise<Segment | undefined> {
-    const row = await this.db.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?`, [id]);
+    const [row] = await this.db.allShared<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?`, [id]);
     return row ? toSegment(row) : undefined;
   }
 
   /** A page in id order (ids sort by creation time) after `afterId`. */
   async list(limit: number, afterId?: string): Promise<{ items: Segment[]; hasMore: boolean }> {
-    const rows = await this.db.all<SegmentRow>(
+    const rows = await this.db.allShared<SegmentRow>(
       `SELECT ${COLUMNS} FROM segments ${afterId !== undefined ? 'WHERE id > ?' : ''} ORDER BY id LIMIT ?`,
       afterId !== undefined ? [afterId, limit + 1] : [limit + 1],
     );
