@@ -206,22 +206,39 @@ async function exportsNaming(db: Db, segmentId: string): Promise<string[]> {
   return rows.map((r) => r.id);
 }
 
+/**
+ * Brings the segment's materialized membership up to its rule. Only the difference is written:
+ * members the rule no longer matches leave, profiles it newly matches join, and the rest stay as
+ * they are, so a refresh of a million members of which a few changed writes a few rows (a smaller
+ * log for SQLite's readers to search, less for PostgreSQL to vacuum).
+ */
 export async function refreshSegment(db: Db, id: string, refreshedAt: string): Promise<RefreshResult | undefined> {
   const collation = await caseFoldCollation(db);
   const result = await db.tx(async (tx) => {
     // Lock the segment row first (PostgreSQL): two refreshes of one segment run one after the other.
     const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
     if (!row) return undefined;
-    const rule = toSegment(row).rule as Rule;
-    const where = compileRule(rule, tx.dialect, { alias: 'p', caseFoldCollation: collation });
-    await tx.run('DELETE FROM segment_members WHERE segment_id = ?', [id]);
-    const inserted = await tx.run(`INSERT INTO segment_members (segment_id, profile_id) SELECT ?, p.id FROM profiles p WHERE ${where.sql}`, [
-      id,
-      ...where.params,
-    ]);
-    await tx.run('UPDATE segments SET member_count = ?, refreshed_at = ? WHERE id = ?', [inserted.changes, refreshedAt, id]);
-    return { id, memberCount: inserted.changes, refreshedAt };
+    const segment = toSegment(row);
+    const where = compileRule(segment.rule as Rule, tx.dialect, { alias: 'p', caseFoldCollation: collation });
+    // A rule never refreshed (memberCount null: a new segment, a changed rule) has no members yet.
+    const known = segment.memberCount !== null;
+    const left = known
+      ? await tx.run(
+          `DELETE FROM segment_members WHERE segment_id = ?
+             AND NOT EXISTS (SELECT 1 FROM profiles p WHERE p.id = segment_members.profile_id AND (${where.sql}))`,
+          [id, ...where.params],
+        )
+      : { changes: 0 };
+    const notYetMember = 'AND NOT EXISTS (SELECT 1 FROM segment_members m WHERE m.segment_id = ? AND m.profile_id = p.id)';
+    const joined = await tx.run(
+      `INSERT INTO segment_members (segment_id, profile_id) SELECT ?, p.id FROM profiles p WHERE (${where.sql}) ${known ? notYetMember : ''}`,
+      known ? [id, ...where.params, id] : [id, ...where.params],
+    );
+    // The count is kept with the rows: a deleted profile takes its memberships and one off the count.
+    const memberCount = (segment.memberCount ?? 0) - left.changes + joined.changes;
+    await tx.run('UPDATE segments SET member_count = ?, refreshed_at = ? WHERE id = ?', [memberCount, refreshedAt, id]);
+    return { result: { id, memberCount, refreshedAt }, written: left.changes + joined.changes };
   });
-  if (result && result.memberCount >= ANALYZE_AFTER_ROWS) await analyze(db, 'segment_members');
-  return result;
+  if (result && result.written >= ANALYZE_AFTER_ROWS) await analyze(db, 'segment_members');
+  return result?.result;
 }

@@ -40,6 +40,33 @@ describe.each(storeKinds)('segment routes on %s', (kind) => {
     await app.store.profiles.delete('p09');
   });
 
+  it('a refresh writes only who joined and who left; members who stay keep their rows', async () => {
+    const seg = (await app.request('POST', '/v1/segments', { body: { name: 'Has Country', rule: { attribute: 'Country', op: 'exists' } } })).body;
+    const first = (await app.request('POST', `/v1/segments/${seg.id}/refresh`)).body.memberCount;
+    // The row's identity: SQLite's rowid, or the transaction that wrote it on PostgreSQL.
+    const identity = kind === 'sqlite' ? 'rowid' : 'xmin::text';
+    const rows = async () =>
+      new Map((await app.store.db.all<{ profile_id: string; v: unknown }>(`SELECT profile_id, ${identity} AS v FROM segment_members WHERE segment_id = ?`, [seg.id])).map((r) => [r.profile_id, String(r.v)]));
+    const before = await rows();
+    expect(before.size).toBe(first);
+    const [leaver, ...stayers] = [...before.keys()].sort();
+    await app.store.profiles.upsertMany([
+      { id: leaver, attributes: { firstName: 'No country now' } },
+      { id: 'joiner', attributes: { Country: 'EE' } },
+    ]);
+
+    const second = (await app.request('POST', `/v1/segments/${seg.id}/refresh`)).body.memberCount;
+    const after = await rows();
+    expect(second).toBe(first);
+    expect([...after.keys()].sort()).toEqual([...stayers, 'joiner'].sort());
+    for (const id of stayers) expect(after.get(id)).toBe(before.get(id));
+    expect((await app.request('GET', `/v1/segments/${seg.id}`)).body.memberCount).toBe(second);
+
+    await app.store.profiles.delete('joiner');
+    await seedProfiles(app.store, FIXTURE_PROFILES.filter((p) => p.id === leaver));
+    expect((await app.request('POST', `/v1/segments/${seg.id}/refresh`)).body.memberCount).toBe(first);
+  });
+
   it('rejects bad rules with 400 naming the path, and changes nothing', async () => {
     const before = await tables();
     const bad = [
