@@ -19,7 +19,7 @@ module.exports = {
   testTimeout: 120000,
   maxWorkers: 2,
   // A worker that has grown past this after a test file is replaced: the heap a worker piles up
-  // over many files makes its full collections long enough to show in the latency tests.
+  // over many files can make its full collections long enough to show in the latency tests.
   workerIdleMemoryLimit: '768MB',
   projects: [
     { ...shared, displayName: 'unit', testMatch: ['**/*.unit.test.ts'] },
