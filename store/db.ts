@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -103,7 +104,14 @@ export class SqliteDb implements Db {
   readonly dialect = 'sqlite' as const;
   /** better-sqlite3 is one synchronous connection: transactions are serialized through this chain. */
   private txChain: Promise<unknown> = Promise.resolve();
-  private inTx = false;
+  /**
+   * The transaction open on this connection, and the async context its statements run in. A call
+   * from that context is part of it; a call from any other (another request) waits for it to end:
+   * on one connection, another caller's write would otherwise join the transaction, and be rolled
+   * back with it after its caller was told it was done.
+   */
+  private openTx: object | undefined;
+  private readonly txContext = new AsyncLocalStorage<object>();
   private readonly statements = new Map<string, Database.Statement>();
   /** Told after each committed write (the store's WAL checkpointer, when checkpoints are not left to commits). */
   afterCommit?: () => void;
@@ -136,17 +144,18 @@ export class SqliteDb implements Db {
       stmt.all(...params.map(sqliteValue));
       return { changes: 0 };
     });
-    if (!this.inTx) this.afterCommit?.();
+    if (!this.inOpenTx()) this.afterCommit?.();
     return result;
   }
 
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
-    if (this.inTx) return fn(this);
+    if (this.inOpenTx()) return fn(this);
     const next = this.txChain.then(async () => {
       await this.waitingForLock(() => this.raw.exec('BEGIN IMMEDIATE'));
-      this.inTx = true;
+      const open = {};
+      this.openTx = open;
       try {
-        const result = await fn(this);
+        const result = await this.txContext.run(open, () => fn(this));
         this.raw.exec('COMMIT');
         this.afterCommit?.();
         return result;
@@ -154,7 +163,7 @@ export class SqliteDb implements Db {
         if (this.raw.inTransaction) this.raw.exec('ROLLBACK');
         throw err;
       } finally {
-        this.inTx = false;
+        this.openTx = undefined;
       }
     });
     this.txChain = next.catch(() => undefined);
@@ -197,12 +206,21 @@ export class SqliteDb implements Db {
   }
 
   /**
-   * Inside a transaction the write lock is ours: statements run as they are (waiting there would
-   * let another request's statements slip into this transaction). Outside, an autocommit write
-   * may find another connection writing.
+   * A statement of the open transaction runs as it is (the write lock is ours). Any other waits
+   * for the transaction to end, then, as an autocommit statement, for another connection's write.
    */
   private outsideTx<T>(fn: () => T): T | Promise<T> {
-    return this.inTx ? fn() : this.waitingForLock(fn);
+    if (this.inOpenTx()) return fn();
+    return this.openTx ? this.afterTransactions(fn) : this.waitingForLock(fn);
+  }
+
+  private inOpenTx(): boolean {
+    return this.openTx !== undefined && this.txContext.getStore() === this.openTx;
+  }
+
+  private async afterTransactions<T>(fn: () => T): Promise<T> {
+    while (this.openTx) await this.txChain;
+    return this.waitingForLock(fn);
   }
 
   /** Runs fn; while another connection holds the write lock, retries on a timer (event-loop mode). */
