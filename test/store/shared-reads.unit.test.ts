@@ -1,13 +1,13 @@
 import { SharedReads } from '../../store/shared-reads';
 
-/** A load whose statement the test finishes by hand; `version` is what the "database" held when it began. */
+/** A load whose statement the test finishes by hand; it answers the version the "database" held when it began. */
 function database() {
   let version = 0;
-  const started: { version: number; finish(): void; fail(err: Error): void }[] = [];
+  const started: { finish(): void; fail(err: Error): void }[] = [];
   const load = () =>
     new Promise<number>((resolve, reject) => {
       const seen = version;
-      started.push({ version: seen, finish: () => resolve(seen), fail: reject });
+      started.push({ finish: () => resolve(seen), fail: reject });
     });
   return { load, started, write: () => version++ };
 }
