@@ -71,6 +71,8 @@ export const envSchema = z.object({
   /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto (and -For) headers. */
   TRUST_PROXY: bool.default(false),
   /** host:port where a worker serves Prometheus metrics (the Temporal SDK's and the product's); unset: none. */
+  /** Nice levels a worker lowers its own priority by: its batch work yields a shared core to the API's requests. */
+  WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   WORKER_METRICS_ADDRESS: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/, 'must be host:port').optional(),
   /** A Bearer token that may read the API's /metrics besides an admin key (for Prometheus). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
@@ -136,6 +138,8 @@ export type Config = Readonly<{
   console: Readonly<{ sessionTtlSeconds: number }>;
   trustProxy: boolean;
   metrics: Readonly<{ workerAddress?: string; token?: string }>;
+  /** How many nice levels below its start a worker process runs (0: as started). */
+  workerNice: number;
   webhooks: Readonly<{ allowPrivate: boolean; retryInitialMs: number }>;
   /** Defaults of every export's alerts (an export may override them). */
   alerts: AlertThresholds;
@@ -224,6 +228,7 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     console: { sessionTtlSeconds: e.CONSOLE_SESSION_TTL_SECONDS },
     trustProxy: e.TRUST_PROXY,
     metrics: { workerAddress: e.WORKER_METRICS_ADDRESS, token: e.METRICS_TOKEN },
+    workerNice: e.WORKER_NICE,
     webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE, retryInitialMs: Math.round(e.WEBHOOK_RETRY_INITIAL_SECONDS * 1000) },
     alerts: {
       rejectedPercent: e.ALERT_REJECTED_PERCENT,

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
-import os from 'node:os';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
+import { lowerPriority } from '../common/priority';
 
 /**
  * The compiled file a worker thread of the store runs. The tests run the TypeScript sources; a
@@ -24,12 +24,8 @@ const BACKGROUND_NICE = 10;
 /**
  * Called first in a store thread: its long work (a refresh, a snapshot's sort) gets a core only
  * when the process's event loop and the rest of the machine leave one, so the API keeps answering
- * on a busy machine. Lowering one's own priority needs no privilege.
+ * on a busy machine.
  */
 export function runInBackground(): void {
-  try {
-    os.setPriority(Math.min(os.constants.priority.PRIORITY_LOW, os.getPriority() + BACKGROUND_NICE));
-  } catch {
-    // Where a thread cannot have its own priority, it keeps the process's.
-  }
+  lowerPriority(BACKGROUND_NICE);
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { createTestApp, type TestApp } from '../helpers/app';
 import { exportedNames, scrape, sumOf, type Sample } from '../helpers/metrics';
@@ -37,6 +38,17 @@ describe('metrics (SQLite, a worker process)', () => {
   afterAll(async () => {
     await worker?.kill();
     await app?.close();
+  });
+
+  test('the worker process runs WORKER_NICE (10) levels below the process that started it, and so do the threads it started', () => {
+    const pid = worker.child.pid!;
+    const expected = Math.min(19, os.getPriority() + 10);
+    expect(os.getPriority(pid)).toBe(expected);
+    // The Temporal SDK's threads start after the worker lowered itself, and inherit it.
+    const threads = fs.readdirSync(`/proc/${pid}/task`).map((tid) => ({ name: fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), nice: os.getPriority(Number(tid)) }));
+    const sdk = threads.filter((t) => t.name.startsWith('tokio'));
+    expect(sdk.length).toBeGreaterThan(0);
+    expect(sdk.every((t) => t.nice === expected)).toBe(true);
   });
 
   test('/metrics answers an admin key or METRICS_TOKEN, and no one else', async () => {
