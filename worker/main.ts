@@ -2,7 +2,7 @@ import v8 from 'node:v8';
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { loadConfigOrExit } from '../common/config';
-import { lowerPriority } from '../common/priority';
+import { lowerProcessPriority } from '../common/priority';
 import { openConfiguredStore } from '../store';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
@@ -19,9 +19,9 @@ async function main(): Promise<void> {
   // instead of V8's up to 4x, so the worker's memory follows its work (1M profiles under 400 MB).
   v8.setFlagsFromString('--heap-growing-percent=30');
   const config = loadConfigOrExit();
-  // Before the SDK starts its threads, which then run at this priority too: where the worker shares
-  // cores with the API (npm start, one machine), a run's batch work waits and requests do not.
-  lowerPriority(config.workerNice);
+  // Every thread, before the SDK starts its own (which inherit it): where the worker shares cores
+  // with the API (npm start, one machine), a run's batch work waits and requests do not.
+  lowerProcessPriority(config.workerNice);
   const logger = createLogger(config.logLevel, 'worker');
   const metrics = installRuntime(config);
   const store = await openConfiguredStore(config, logger);

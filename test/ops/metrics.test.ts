@@ -40,15 +40,14 @@ describe('metrics (SQLite, a worker process)', () => {
     await app?.close();
   });
 
-  test('the worker process runs WORKER_NICE (10) levels below the process that started it, and so do the threads it started', () => {
+  test('every thread of the worker process runs WORKER_NICE (10) levels below the process that started it', () => {
     const pid = worker.child.pid!;
     const expected = Math.min(19, os.getPriority() + 10);
-    expect(os.getPriority(pid)).toBe(expected);
-    // The Temporal SDK's threads start after the worker lowered itself, and inherit it.
     const threads = fs.readdirSync(`/proc/${pid}/task`).map((tid) => ({ name: fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim(), nice: os.getPriority(Number(tid)) }));
-    const sdk = threads.filter((t) => t.name.startsWith('tokio'));
-    expect(sdk.length).toBeGreaterThan(0);
-    expect(sdk.every((t) => t.nice === expected)).toBe(true);
+    // Those V8 and libuv started before the worker's code ran, and the Temporal SDK's started after.
+    expect(threads.length).toBeGreaterThan(5);
+    expect(threads.some((t) => t.name.startsWith('tokio'))).toBe(true);
+    expect(threads.filter((t) => t.nice !== expected)).toEqual([]);
   });
 
   test('/metrics answers an admin key or METRICS_TOKEN, and no one else', async () => {
