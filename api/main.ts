@@ -14,7 +14,7 @@ async function main(): Promise<void> {
   const logger = createLogger(config.logLevel, 'api');
   if (!config.apiKeys?.length) logger.warn('API_KEYS is empty: every /v1 request will answer 401');
   // The API's event loop answers requests: its SQLite connection never checkpoints in a commit.
-  const store = await openConfiguredStore(config, logger, { walCheckpoints: 'worker-thread' });
+  const store = await openConfiguredStore(config, logger, { walCheckpoints: 'worker-thread', processName: 'api' });
   const connection = Connection.lazy({ address: config.temporal.address });
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
   const metrics = createApiMetrics();

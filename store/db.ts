@@ -249,16 +249,22 @@ export interface PostgresAddress {
   url: string;
   schema?: string;
   timeouts?: Partial<DatabaseTimeouts>;
+  /** What `pg_stat_activity` shows for its connections: which process, and what for. */
+  applicationName?: string;
 }
 
 export interface PostgresOptions {
   schema?: string;
   max?: number;
+  applicationName?: string;
   /** Defaults: connect 10 s, statements 300 s, idle in a transaction 60 s (DATABASE_* settings). */
   timeouts?: Partial<DatabaseTimeouts>;
   /** Where errors of idle pooled connections are told (without secrets). */
   onPoolError?: (error: { code?: string; message: string }) => void;
 }
+
+/** The product's connections in `pg_stat_activity`, where a process says no more of itself. */
+export const APPLICATION_NAME = 'segment-export';
 
 /**
  * A pool whose connections cannot hang the process: connecting gives up, a statement is cancelled
@@ -275,6 +281,7 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Db {
     idle_in_transaction_session_timeout: t.idleInTransactionTimeoutMs,
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
+    application_name: options.applicationName ?? APPLICATION_NAME,
     ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { openPostgres, openSqlite } from './db';
+import { APPLICATION_NAME, openPostgres, openSqlite } from './db';
 import type { ImportReply, ImportRequest, ImportThreadStore } from './import-offload';
 import { toJobError } from './offload';
 import { streamInto } from './profile-import';
@@ -20,7 +20,7 @@ const IMPORT_CACHE_KIB = 2000;
 runInBackground();
 const port = parentPort!;
 const where = workerData as ImportThreadStore;
-const db = 'sqliteFile' in where ? openSqlite(where.sqliteFile, { lockWait: 'block', cacheKib: IMPORT_CACHE_KIB }) : openPostgres(where.postgres.url, { ...where.postgres, max: 2 });
+const db = 'sqliteFile' in where ? openSqlite(where.sqliteFile, { lockWait: 'block', cacheKib: IMPORT_CACHE_KIB }) : openPostgres(where.postgres.url, { ...where.postgres, max: 2, applicationName: `${where.postgres.applicationName ?? APPLICATION_NAME} import` });
 const profiles = new ProfileRepository(db);
 const reply = (r: ImportReply) => port.postMessage(r);
 

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Config, DatabaseTimeouts } from '../common/config';
 import type { Logger } from '../common/logger';
 import { resolveSecretsKey, SecretBox } from '../common/secrets';
-import { type Db, openPostgres, openSqlite, type PostgresAddress, SqliteDb } from './db';
+import { APPLICATION_NAME, type Db, openPostgres, openSqlite, type PostgresAddress, SqliteDb } from './db';
 import { inlineJobs, type JobRunner } from './jobs';
 import { LeaseRepository } from './leases';
 import { migrate } from './migrations';
@@ -123,10 +123,13 @@ export interface OpenStoreOptions {
   /** PostgreSQL timeouts (defaults in openPostgres). */
   timeouts?: DatabaseTimeouts;
   logger?: Logger;
+  /** The process (`api`, `worker`), named in PostgreSQL's `pg_stat_activity` with what its connections are for. */
+  processName?: string;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
-  const postgres = options.databaseUrl ? { url: options.databaseUrl, schema: options.schema, timeouts: options.timeouts } : undefined;
+  const applicationName = options.processName ? `${APPLICATION_NAME} ${options.processName}` : APPLICATION_NAME;
+  const postgres = options.databaseUrl ? { url: options.databaseUrl, schema: options.schema, timeouts: options.timeouts, applicationName } : undefined;
   const db = postgres
     ? openPostgres(postgres.url, {
         ...postgres,
@@ -147,7 +150,7 @@ export function storeOptionsFromConfig(config: Config, secretsKey: string): Open
 }
 
 /** The store of a process: the configured database, with SECRETS_KEY (generated once in development). */
-export function openConfiguredStore(config: Config, logger?: Logger, options: Pick<OpenStoreOptions, 'walCheckpoints'> = {}): Promise<Store> {
+export function openConfiguredStore(config: Config, logger?: Logger, options: Pick<OpenStoreOptions, 'walCheckpoints' | 'processName'> = {}): Promise<Store> {
   return openStore({ ...storeOptionsFromConfig(config, resolveSecretsKey(config)), logger, ...options });
 }
 

@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   lowerProcessPriority(config.workerNice);
   const logger = createLogger(config.logLevel, 'worker');
   const metrics = installRuntime(config);
-  const store = await openConfiguredStore(config, logger);
+  const store = await openConfiguredStore(config, logger, { processName: 'worker' });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   // The activities start webhook deliveries through this client (events, services/events.ts).
   const temporal = new Client({ connection, namespace: config.temporal.namespace });
