@@ -22,7 +22,7 @@ export interface NpmStart {
   child: ChildProcess;
   out: { text: string };
   ports: StartPorts;
-  /** The pid that npm start printed for a child when it started it (`worker started (pid N)`). */
+  /** The pid npm start printed last for a child: when it started it (`worker started (pid N)`) or restarted it. */
   startedPid(name: string): number;
 }
 
@@ -58,10 +58,11 @@ export function npmStart(runJs: string, options: { dataDir: string; ports: Start
   const out = { text: '' };
   child.stdout!.on('data', (c) => (out.text += c));
   child.stderr!.on('data', (c) => (out.text += c));
+  // The latest: a worker started before Temporal answers exits and is restarted under a new pid.
   const startedPid = (name: string) => {
-    const m = new RegExp(`^${name} started \\(pid (\\d+)\\)$`, 'm').exec(out.text);
-    if (!m) throw new Error(`npm start printed no pid for ${name}; output:\n${out.text}`);
-    return Number(m[1]);
+    const all = [...out.text.matchAll(new RegExp(`^${name} (?:started|restarted) \\(pid (\\d+)\\)`, 'gm'))];
+    if (!all.length) throw new Error(`npm start printed no pid for ${name}; output:\n${out.text}`);
+    return Number(all[all.length - 1][1]);
   };
   return { child, out, ports, startedPid };
 }
