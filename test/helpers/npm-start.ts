@@ -58,7 +58,7 @@ export function npmStart(runJs: string, options: { dataDir: string; ports: Start
   const out = { text: '' };
   child.stdout!.on('data', (c) => (out.text += c));
   child.stderr!.on('data', (c) => (out.text += c));
-  // The latest: a worker started before Temporal answers exits and is restarted under a new pid.
+  // The latest: a child npm start restarted has a new pid.
   const startedPid = (name: string) => {
     const all = [...out.text.matchAll(new RegExp(`^${name} (?:started|restarted) \\(pid (\\d+)\\)`, 'gm'))];
     if (!all.length) throw new Error(`npm start printed no pid for ${name}; output:\n${out.text}`);
