@@ -99,6 +99,8 @@ export function stackEnv(o: { storeEnv: Record<string, string>; temporalAddress:
     // The benchmarks measure the API under load, not its per-key request limit.
     API_RATE_LIMIT_PER_SECOND: '1000000',
     API_RATE_LIMIT_BURST: '1000000',
+    // `WORKER_NICE=0 npm run bench -- …` compares a worker at the API's own priority.
+    ...(process.env.WORKER_NICE ? { WORKER_NICE: process.env.WORKER_NICE } : {}),
   };
 }
 

@@ -70,9 +70,9 @@ export const envSchema = z.object({
   CONSOLE_SESSION_TTL_SECONDS: positiveInt.default(8 * 3600),
   /** Behind a TLS-terminating proxy: believe its X-Forwarded-Proto (and -For) headers. */
   TRUST_PROXY: bool.default(false),
-  /** host:port where a worker serves Prometheus metrics (the Temporal SDK's and the product's); unset: none. */
   /** Nice levels a worker lowers its own priority by: its batch work yields a shared core to the API's requests. */
   WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
+  /** host:port where a worker serves Prometheus metrics (the Temporal SDK's and the product's); unset: none. */
   WORKER_METRICS_ADDRESS: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}$/, 'must be host:port').optional(),
   /** A Bearer token that may read the API's /metrics besides an admin key (for Prometheus). */
   METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),

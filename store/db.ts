@@ -253,12 +253,9 @@ export interface PostgresAddress {
   applicationName?: string;
 }
 
-export interface PostgresOptions {
-  schema?: string;
+/** Timeouts default to connect 10 s, statements 300 s, idle in a transaction 60 s (DATABASE_* settings). */
+export interface PostgresOptions extends Omit<PostgresAddress, 'url'> {
   max?: number;
-  applicationName?: string;
-  /** Defaults: connect 10 s, statements 300 s, idle in a transaction 60 s (DATABASE_* settings). */
-  timeouts?: Partial<DatabaseTimeouts>;
   /** Where errors of idle pooled connections are told (without secrets). */
   onPoolError?: (error: { code?: string; message: string }) => void;
 }
