@@ -157,10 +157,18 @@ export class SegmentRepository {
 
 // ---------------------------------------------------------------- the long parts (store jobs)
 
+/**
+ * The segment's row, locked until the transaction ends (PostgreSQL; SQLite has one writer): a
+ * refresh, a rule change and a delete of one segment run one after the other, so a delete or a new
+ * rule removes every member a refresh wrote (nothing else ties a member to its segment there).
+ */
+async function lockSegment(tx: Db, id: string): Promise<SegmentRow | undefined> {
+  return tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
+}
+
 export async function updateSegment(db: Db, id: string, patch: SegmentPatch, now: string): Promise<Segment | undefined> {
   return db.tx(async (tx) => {
-    const found = await tx.get<{ id: string }>('SELECT id FROM segments WHERE id = ?', [id]);
-    if (!found) return undefined;
+    if (!(await lockSegment(tx, id))) return undefined;
     if (patch.name !== undefined) await tx.run('UPDATE segments SET name = ?, updated_at = ? WHERE id = ?', [patch.name, now, id]);
     if (patch.rule !== undefined) {
       await tx.run(`UPDATE segments SET rule = ${jsonParam(tx)}, member_count = NULL, refreshed_at = NULL, updated_at = ? WHERE id = ?`, [
@@ -178,8 +186,7 @@ export async function updateSegment(db: Db, id: string, patch: SegmentPatch, now
 export async function deleteSegment(db: Db, id: string): Promise<DeleteSegmentResult> {
   try {
     return await db.tx(async (tx) => {
-      const found = await tx.get('SELECT id FROM segments WHERE id = ?', [id]);
-      if (!found) return { deleted: false, reason: 'not_found' } as const;
+      if (!(await lockSegment(tx, id))) return { deleted: false, reason: 'not_found' } as const;
       const users = await exportsNaming(tx, id);
       if (users.length > 0) return { deleted: false, reason: 'in_use', exportIds: users } as const;
       // Deleted exports keep their rows in export_segments; they no longer hold the segment.
@@ -215,8 +222,7 @@ async function exportsNaming(db: Db, segmentId: string): Promise<string[]> {
 export async function refreshSegment(db: Db, id: string, refreshedAt: string): Promise<RefreshResult | undefined> {
   const collation = await caseFoldCollation(db);
   const result = await db.tx(async (tx) => {
-    // Lock the segment row first (PostgreSQL): two refreshes of one segment run one after the other.
-    const row = await tx.get<SegmentRow>(`SELECT ${COLUMNS} FROM segments WHERE id = ?${tx.dialect === 'postgres' ? ' FOR UPDATE' : ''}`, [id]);
+    const row = await lockSegment(tx, id);
     if (!row) return undefined;
     const segment = toSegment(row);
     const where = compileRule(segment.rule as Rule, tx.dialect, { alias: 'p', caseFoldCollation: collation });

@@ -10,6 +10,7 @@ import { consoleSessions } from './040-console-sessions';
 import { attributeCatalog } from './050-attribute-catalog';
 import { storeLeases } from './051-store-leases';
 import { snapshotProgress } from './060-snapshot-progress';
+import { membersUnchecked } from './070-members-unchecked';
 import type { Migration } from './migration';
 
 export type { Migration } from './migration';
@@ -27,6 +28,7 @@ export const migrations: Migration[] = [
   attributeCatalog,
   storeLeases,
   snapshotProgress,
+  membersUnchecked,
 ];
 
 /** PostgreSQL advisory lock key that serializes migrations of every process on one database. */

@@ -26,7 +26,7 @@ async function emptyDatabase(kind: StoreKind): Promise<{ db: Db; name: string; d
   return { db, name: schema, drop: async () => { await db.close(); await admin(`DROP SCHEMA ${schema} CASCADE`); } };
 }
 
-/** Tables, columns and indexes, as the database describes them (names of the schema left out). */
+/** Tables, columns, indexes and constraints, as the database describes them (names of the schema left out). */
 async function schemaOf(db: Db, name: string): Promise<unknown[]> {
   if (db.dialect === 'sqlite') {
     return db.all("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name");
@@ -37,7 +37,16 @@ async function schemaOf(db: Db, name: string): Promise<unknown[]> {
     [name],
   );
   const indexes = await db.all<{ indexdef: string }>('SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = ? ORDER BY indexname', [name]);
-  return [...columns, ...indexes.map((i) => ({ ...i, indexdef: i.indexdef.replaceAll(`${name}.`, '') }))];
+  const constraints = await db.all<{ definition: string }>(
+    `SELECT c.conname, pg_get_constraintdef(c.oid) AS definition FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+     WHERE n.nspname = ? ORDER BY c.conname`,
+    [name],
+  );
+  return [
+    ...columns,
+    ...indexes.map((i) => ({ ...i, indexdef: i.indexdef.replaceAll(`${name}.`, '') })),
+    ...constraints.map((c) => ({ ...c, definition: c.definition.replaceAll(`${name}.`, '') })),
+  ];
 }
 
 describe.each(storeKinds)('migrating a %s database', (kind) => {
