@@ -5,6 +5,7 @@ import path from 'node:path';
 import autocannon from 'autocannon';
 import { baseEnv, endProgress, fetchJson, fmt, progress, secs, sleep, spawnChild, startApiProcess, writeChunks } from './harness';
 import { postStream } from './import';
+import { coreShare, describeCores, postgresBackendGroups, processGroups } from './cores';
 import { benchNdjson } from './profiles';
 import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stackEnv, type Cleanups } from './stack';
 
@@ -24,8 +25,9 @@ import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stack
  *          profiles.
  *
  * It prints requests per second, p50, p99 and max latency and errors per route and phase, the API's
- * own event loop delay per phase (from its /metrics), and as
- * its last line one JSON object with those figures, the time of GET /v1/profile-attributes at N
+ * own event loop delay per phase (from its /metrics), the share of the cores each process used
+ * (the API, the worker, the sandbox, this process, and on PostgreSQL its backends by application
+ * name; bench/cores.ts), and as its last line one JSON object with those figures, the time of GET /v1/profile-attributes at N
  * profiles, and whether the targets hold in the heavy phase: max ≤ 250 ms, p99 ≤ 50 ms, no
  * errors, reads at least half as many per second as quiet.
  */
@@ -121,12 +123,22 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     const smallRun = await runToEnd(call, small.id);
     const routes = ['/healthz', '/v1/segments', `/v1/runs/${smallRun}`];
     const eventLoops: Record<string, EventLoopFigures> = {};
-    /** A phase's load, and the API's own event loop over it (the load generator measures its own delays too). */
+    const coresUsed: Record<string, Record<string, number>> = {};
+    const coreSources = [
+      processGroups({ API: api.child.pid, worker: worker.child.pid, sandbox: sandbox.child.child.pid, 'load generator': process.pid }),
+      ...(options.store === 'postgres' ? [postgresBackendGroups(options.databaseUrl)] : []),
+    ];
+    /** A phase's load, the API's own event loop and where the cores went over it (the load generator measures its own delays too). */
     const load = async (phase: string, afterWarmup: () => void = () => undefined): Promise<Record<string, RouteFigures>> => {
+      const cores = coreShare(coreSources);
+      let measuring: Promise<void> | undefined;
       const figures = await loadRoutes(api.baseUrl, api.adminKey, routes, options, () => {
         void apiEventLoop(api.baseUrl, api.adminKey).catch(() => undefined); // its figures restart with the measured part
+        measuring = cores.start();
         afterWarmup();
       });
+      await measuring;
+      coresUsed[phase] = await cores.stop();
       eventLoops[phase] = await apiEventLoop(api.baseUrl, api.adminKey);
       return figures;
     };
@@ -135,7 +147,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     log('');
     log('quiet: the three routes alone');
     const quiet = await load('quiet');
-    printPhase(log, quiet, eventLoops.quiet);
+    printPhase(log, quiet, eventLoops.quiet, coresUsed.quiet);
 
     // ---- heavy
     log('');
@@ -175,7 +187,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     await Promise.all(heavyWork);
     work.push(`${refreshes} refreshes of ${fmt(options.profiles)}+ profiles`);
     if (runNow.status === 'running') await call('POST', `/v1/runs/${run.id}/cancel`).catch(() => undefined);
-    printPhase(log, heavy, eventLoops.heavy);
+    printPhase(log, heavy, eventLoops.heavy, coresUsed.heavy);
     log(`   during it: ${work.join('; ')}`);
     for (const f of failures) log(`   FAILED ${f}`);
 
@@ -187,6 +199,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
       profileAttributesMs: attributesMs,
       phases: { quiet, heavy },
       apiEventLoopMs: eventLoops,
+      coresUsed,
       heavyWorkFailures: failures.length,
       targetsHeld: failures.length === 0 && targetsHeld(quiet, heavy),
     };
@@ -273,11 +286,12 @@ export function latencyFigures(latencies: number[], seconds: number): Omit<Route
   return { requestsPerSecond: Math.round(sorted.length / seconds), p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
-function printPhase(log: (line: string) => void, figures: Record<string, RouteFigures>, eventLoop: EventLoopFigures): void {
+function printPhase(log: (line: string) => void, figures: Record<string, RouteFigures>, eventLoop: EventLoopFigures, cores: Record<string, number>): void {
   for (const [route, f] of Object.entries(figures)) {
     log(`   ${route.padEnd(18)} ${fmt(f.requestsPerSecond).padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  max ${f.max} ms  errors ${f.errors}`);
   }
   log(`   the API's event loop delay (its own /metrics): p99 ${eventLoop.p99} ms, max ${eventLoop.max} ms`);
+  log(`   cores used: ${describeCores(cores)}`);
 }
 
 export interface EventLoopFigures {

@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import pg from 'pg';
+
+/**
+ * Where a machine's cores went during a phase of a benchmark: the CPU time each named group of
+ * processes used, divided by the phase's wall time (1.0 = one core busy all along). Read from
+ * /proc/<pid>/stat (all of a process's threads), so Linux only; elsewhere, and for a process that
+ * cannot be read, it reports nothing. PostgreSQL's backends are found by their `application_name`
+ * (`segment-export api`, `… worker`, `… api import`): only when the database runs on this machine
+ * are they this machine's processes.
+ */
+
+export type CoreGroups = () => Promise<Record<string, number[]>>;
+
+const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture Node runs on
+
+/** CPU seconds (user + system) a process has used, or undefined when it cannot be read. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Groups of fixed processes (the bench's children, the bench itself). */
+export const processGroups =
+  (groups: Record<string, number | undefined>): CoreGroups =>
+  async () =>
+    Object.fromEntries(Object.entries(groups).flatMap(([name, pid]) => (pid === undefined ? [] : [[name, [pid]]])));
+
+/** This project's PostgreSQL backends on the database of `databaseUrl`, grouped by application name. */
+export function postgresBackendGroups(databaseUrl: string): CoreGroups {
+  return async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ pid: number; application_name: string }>(
+        "SELECT pid, application_name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'segment-export%'",
+      );
+      const groups: Record<string, number[]> = {};
+      for (const r of rows) (groups[`PostgreSQL ${r.application_name.replace(/^segment-export ?/, '') || 'other'}`] ??= []).push(r.pid);
+      return groups;
+    } finally {
+      await client.end();
+    }
+  };
+}
+
+/**
+ * Measures from `start()` to `stop()`. A process that appears in between counts from zero (it
+ * started during the phase); one that ends in between is not counted, so a figure is at least what
+ * the group used.
+ */
+export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop(): Promise<Record<string, number>> } {
+  let before = new Map<number, number>();
+  let startedAt = 0;
+  const collect = async () => (await Promise.all(sources.map((s) => s()))).flatMap((groups) => Object.entries(groups));
+  return {
+    async start() {
+      before = new Map((await collect()).flatMap(([, pids]) => pids.map((pid) => [pid, cpuSeconds(pid) ?? 0] as const)));
+      startedAt = performance.now();
+    },
+    async stop() {
+      const seconds = (performance.now() - startedAt) / 1000;
+      const cores: Record<string, number> = {};
+      for (const [name, pids] of await collect()) {
+        for (const pid of pids) {
+          const used = cpuSeconds(pid);
+          if (used === undefined) continue;
+          cores[name] = (cores[name] ?? 0) + (used - (before.get(pid) ?? 0)) / seconds;
+        }
+      }
+      return Object.fromEntries(Object.entries(cores).map(([name, c]) => [name, Math.round(c * 100) / 100]));
+    },
+  };
+}
+
+/** `API 0.62, worker 0.12, … of 2 cores` */
+export function describeCores(cores: Record<string, number>): string {
+  const parts = Object.entries(cores).map(([name, c]) => `${name} ${c.toFixed(2)}`);
+  return parts.length > 0 ? `${parts.join(', ')} (of ${os.availableParallelism()} cores)` : 'not measurable here (no /proc)';
+}
