@@ -7,8 +7,7 @@ import pg from 'pg';
  * processes used, divided by the phase's wall time (1.0 = one core busy all along). Read from
  * /proc/<pid>/stat (all of a process's threads), so Linux only; elsewhere, and for a process that
  * cannot be read, it reports nothing. PostgreSQL's backends are found by their `application_name`
- * (`segment-export api`, `… worker`, `… api import`): only when the database runs on this machine
- * are they this machine's processes.
+ * (`segment-export api`, `… worker`, `… api import`), when the database runs on this machine.
  */
 
 export type CoreGroups = () => Promise<Record<string, number[]>>;
@@ -33,8 +32,14 @@ export const processGroups =
   async () =>
     Object.fromEntries(Object.entries(groups).flatMap(([name, pid]) => (pid === undefined ? [] : [[name, [pid]]])));
 
-/** This project's PostgreSQL backends on the database of `databaseUrl`, grouped by application name. */
+const LOCAL_HOSTS = new Set(['', 'localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * This project's PostgreSQL backends on the database of `databaseUrl`, grouped by application name;
+ * none when the database is on another host (its backends' pids are not this machine's).
+ */
 export function postgresBackendGroups(databaseUrl: string): CoreGroups {
+  if (!LOCAL_HOSTS.has(new URL(databaseUrl).hostname)) return async () => ({});
   return async () => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();

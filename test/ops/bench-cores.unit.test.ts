@@ -1,4 +1,4 @@
-import { coreShare, cpuSeconds, describeCores, processGroups } from '../../bench/cores';
+import { coreShare, cpuSeconds, describeCores, postgresBackendGroups, processGroups } from '../../bench/cores';
 
 /** Spends `ms` of this process's CPU time (not wall time: the machine may be busy). */
 function burnCpu(ms: number): void {
@@ -33,5 +33,9 @@ describe('the benchmarks’ share of the cores', () => {
     expect(cores.bench).toBeLessThanOrEqual(1.5);
     expect(describeCores(cores)).toMatch(/^bench \d\.\d\d \(of \d+ cores\)$/);
     expect(describeCores({})).toBe('not measurable here (no /proc)');
+  });
+
+  it('leaves out the backends of a database on another host (their pids are not this machine’s)', async () => {
+    expect(await postgresBackendGroups('postgres://segment-export@db.example.com:5432/store')()).toEqual({});
   });
 });
