@@ -71,9 +71,11 @@ export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop
       startedAt = performance.now();
     },
     async stop() {
+      const groups = await collect();
+      // The phase ends when its CPU times are read, after the backends' query.
       const seconds = (performance.now() - startedAt) / 1000;
       const cores: Record<string, number> = {};
-      for (const [name, pids] of await collect()) {
+      for (const [name, pids] of groups) {
         for (const pid of pids) {
           const used = cpuSeconds(pid);
           if (used === undefined) continue;
@@ -85,7 +87,7 @@ export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop
   };
 }
 
-/** `API 0.62, worker 0.12, … of 2 cores` */
+/** `API 0.62, worker 0.12, … (of 2 cores)` */
 export function describeCores(cores: Record<string, number>): string {
   const parts = Object.entries(cores).map(([name, c]) => `${name} ${c.toFixed(2)}`);
   return parts.length > 0 ? `${parts.join(', ')} (of ${os.availableParallelism()} cores)` : 'not measurable here (no /proc)';
