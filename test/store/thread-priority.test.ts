@@ -1,7 +1,10 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { parseConfig } from '../../common/config';
+import { autogroupNice, sessionId } from '../../common/priority';
 
 /** Makes `call` on the built `module` in a fresh thread; that thread’s priority after it. */
 async function threadPriorityAfter(module: string, call: string): Promise<number> {
@@ -44,4 +47,39 @@ test('WORKER_NICE: 10 unless set, 0 to 19, anything else refused', () => {
   expect(parseConfig({ WORKER_NICE: '0' }).workerNice).toBe(0);
   expect(parseConfig({ WORKER_NICE: '19' }).workerNice).toBe(19);
   for (const bad of ['20', '-1', '2.5', 'low']) expect(() => parseConfig({ WORKER_NICE: bad })).toThrow(/WORKER_NICE/);
+});
+
+/** Runs `lowerProcessPriority(by)` from the built module in a new node process; what /proc/self/autogroup says after it. */
+async function autogroupAfterLowering(by: number, ownSession: boolean): Promise<string> {
+  const script = path.resolve(__dirname, '..', '..', 'dist', 'common', 'priority.js');
+  const code = `require(${JSON.stringify(script)}).lowerProcessPriority(${by}); process.stdout.write(require('node:fs').readFileSync('/proc/self/autogroup', 'utf8'))`;
+  const child = spawn(process.execPath, ['-e', code], { detached: ownSession, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  expect(exitCode).toBe(0);
+  return out;
+}
+
+const autogroupKnown = fs.existsSync('/proc/self/autogroup');
+
+/**
+ * `npm start` starts the worker in a session of its own; with autogroup the kernel shares the
+ * cores between sessions before any thread's nice counts, so the worker lowers its session too.
+ */
+test('a process that leads its own session lowers the session’s share as well; one in another’s session leaves it', async () => {
+  expect(autogroupKnown).toBe(process.platform === 'linux');
+  if (!autogroupKnown) return;
+  const ours = autogroupNice(fs.readFileSync('/proc/self/autogroup', 'utf8'));
+  expect(autogroupNice(await autogroupAfterLowering(7, true))).toBe(Math.min(19, (ours ?? 0) + 7));
+  expect(autogroupNice(await autogroupAfterLowering(7, false))).toBe(ours);
+  expect(autogroupNice(fs.readFileSync('/proc/self/autogroup', 'utf8'))).toBe(ours);
+  expect(autogroupNice(await autogroupAfterLowering(0, true))).toBe(0);
+});
+
+test('reads the session id and the autogroup’s nice from /proc’s texts', () => {
+  expect(sessionId('4321 (node (a) b) S 1 4321 4300 0 -1 4194304')).toBe(4300);
+  expect(autogroupNice('/autogroup-86 nice 0\n')).toBe(0);
+  expect(autogroupNice('/autogroup-7 nice -5')).toBe(-5);
+  expect(autogroupNice('')).toBeUndefined();
 });
