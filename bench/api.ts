@@ -27,7 +27,7 @@ import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stack
  * It prints requests per second, p50, p99 and max latency and errors per route and phase, the API's
  * own event loop delay per phase (from its /metrics), the share of the cores each process used
  * (the API, the worker, the sandbox, this process, and on PostgreSQL its backends by application
- * name; bench/cores.ts), and as its last line one JSON object with those figures, the time of
+ * name; bench/cores.ts), which of them the kernel weighed as one (their cgroup or session), and as its last line one JSON object with those figures, the time of
  * GET /v1/profile-attributes at N profiles, and whether the targets hold in the heavy phase:
  * max ≤ 250 ms, p99 ≤ 50 ms, no errors, reads at least half as many per second as quiet.
  */
@@ -124,6 +124,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     const routes = ['/healthz', '/v1/segments', `/v1/runs/${smallRun}`];
     const eventLoops: Record<string, EventLoopFigures> = {};
     const coresUsed: Record<string, Record<string, number>> = {};
+    const schedulingGroups: Record<string, string> = {};
     const coreSources = [
       processGroups({ API: api.child.pid, worker: worker.child.pid, sandbox: sandbox.child.child.pid, 'load generator': process.pid }),
       ...(options.store === 'postgres' ? [postgresBackendGroups(options.databaseUrl)] : []),
@@ -138,7 +139,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
         afterWarmup();
       });
       await measuring;
-      coresUsed[phase] = await cores.stop();
+      ({ cores: coresUsed[phase], schedulingGroups: schedulingGroups[phase] } = await cores.stop());
       eventLoops[phase] = await apiEventLoop(api.baseUrl, api.adminKey);
       return figures;
     };
@@ -147,7 +148,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     log('');
     log('quiet: the three routes alone');
     const quiet = await load('quiet');
-    printPhase(log, quiet, eventLoops.quiet, coresUsed.quiet);
+    printPhase(log, quiet, eventLoops.quiet, coresUsed.quiet, schedulingGroups.quiet);
 
     // ---- heavy
     log('');
@@ -187,7 +188,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     await Promise.all(heavyWork);
     work.push(`${refreshes} refreshes of ${fmt(options.profiles)}+ profiles`);
     if (runNow.status === 'running') await call('POST', `/v1/runs/${run.id}/cancel`).catch(() => undefined);
-    printPhase(log, heavy, eventLoops.heavy, coresUsed.heavy);
+    printPhase(log, heavy, eventLoops.heavy, coresUsed.heavy, schedulingGroups.heavy);
     log(`   during it: ${work.join('; ')}`);
     for (const f of failures) log(`   FAILED ${f}`);
 
@@ -200,6 +201,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
       phases: { quiet, heavy },
       apiEventLoopMs: eventLoops,
       coresUsed,
+      schedulingGroups,
       heavyWorkFailures: failures.length,
       targetsHeld: failures.length === 0 && targetsHeld(quiet, heavy),
     };
@@ -286,12 +288,13 @@ export function latencyFigures(latencies: number[], seconds: number): Omit<Route
   return { requestsPerSecond: Math.round(sorted.length / seconds), p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
-function printPhase(log: (line: string) => void, figures: Record<string, RouteFigures>, eventLoop: EventLoopFigures, cores: Record<string, number>): void {
+function printPhase(log: (line: string) => void, figures: Record<string, RouteFigures>, eventLoop: EventLoopFigures, cores: Record<string, number>, schedulingGroups: string): void {
   for (const [route, f] of Object.entries(figures)) {
     log(`   ${route.padEnd(18)} ${fmt(f.requestsPerSecond).padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  max ${f.max} ms  errors ${f.errors}`);
   }
   log(`   the API's event loop delay (its own /metrics): p99 ${eventLoop.p99} ms, max ${eventLoop.max} ms`);
   log(`   cores used: ${describeCores(cores)}`);
+  log(`   groups the kernel shared the cores between, before nice counts (those that ran): ${schedulingGroups}`);
 }
 
 export interface EventLoopFigures {

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
+import { procStatFields } from '../common/priority';
 
 /**
  * Where a machine's cores went during a phase of a benchmark: the CPU time each named group of
@@ -17,9 +18,7 @@ const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture 
 /** CPU seconds (user + system) a process has used, or undefined when it cannot be read. */
 export function cpuSeconds(pid: number): number | undefined {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The fields after the command name, which is in parentheses and may hold spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const fields = procStatFields(fs.readFileSync(`/proc/${pid}/stat`, 'utf8'));
     return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
   } catch {
     return undefined;
@@ -56,12 +55,18 @@ export function postgresBackendGroups(databaseUrl: string): CoreGroups {
   };
 }
 
+export interface PhaseCores {
+  cores: Record<string, number>;
+  /** Which of the processes that ran in the phase the kernel weighed as one (`describeSchedulingGroups`). */
+  schedulingGroups: string;
+}
+
 /**
  * Measures from `start()` to `stop()`. A process that appears in between counts from zero (it
  * started during the phase); one that ends in between is not counted, so a figure is at least what
  * the group used.
  */
-export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop(): Promise<Record<string, number>> } {
+export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop(): Promise<PhaseCores> } {
   let before = new Map<number, number>();
   let startedAt = 0;
   const collect = async () => (await Promise.all(sources.map((s) => s()))).flatMap((groups) => Object.entries(groups));
@@ -75,14 +80,21 @@ export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop
       // The phase ends when its CPU times are read, after the backends' query.
       const seconds = (performance.now() - startedAt) / 1000;
       const cores: Record<string, number> = {};
+      const busy: Array<readonly [string, string | undefined]> = [];
       for (const [name, pids] of groups) {
         for (const pid of pids) {
           const used = cpuSeconds(pid);
           if (used === undefined) continue;
-          cores[name] = (cores[name] ?? 0) + (used - (before.get(pid) ?? 0)) / seconds;
+          const phase = used - (before.get(pid) ?? 0);
+          cores[name] = (cores[name] ?? 0) + phase / seconds;
+          // Only a process that ran competed for the cores (a pool's idle backends did not).
+          if (phase > 0) busy.push([name, schedulingGroupOf(pid)]);
         }
       }
-      return Object.fromEntries(Object.entries(cores).map(([name, c]) => [name, Math.round(c * 100) / 100]));
+      return {
+        cores: Object.fromEntries(Object.entries(cores).map(([name, c]) => [name, Math.round(c * 100) / 100])),
+        schedulingGroups: describeSchedulingGroups(busy),
+      };
     },
   };
 }
@@ -91,4 +103,50 @@ export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop
 export function describeCores(cores: Record<string, number>): string {
   const parts = Object.entries(cores).map(([name, c]) => `${name} ${c.toFixed(2)}`);
   return parts.length > 0 ? `${parts.join(', ')} (of ${os.availableParallelism()} cores)` : 'not measurable here (no /proc)';
+}
+
+/**
+ * The unit Linux shares the cores between before a process's nice value counts (nice weighs only
+ * against the threads of the same unit): its cpu cgroup, or, in the root cgroup with autogroup on
+ * (`kernel.sched_autogroup_enabled`), its session's autogroup. PostgreSQL starts every backend in
+ * a session of its own, so with autogroup each busy backend weighs as much as the whole API process.
+ * Undefined when /proc does not tell.
+ */
+export function schedulingGroupOf(pid: number): string | undefined {
+  const read = (file: string) => {
+    try {
+      return fs.readFileSync(file, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  const cgroup = read(`/proc/${pid}/cgroup`);
+  if (cgroup === undefined) return undefined;
+  return schedulingKey(cgroup, read(`/proc/${pid}/autogroup`), read('/proc/sys/kernel/sched_autogroup_enabled')?.trim() === '1');
+}
+
+/** `schedulingGroupOf` from the texts of /proc/<pid>/cgroup and /proc/<pid>/autogroup. */
+export function schedulingKey(cgroupText: string, autogroupText: string | undefined, autogroupEnabled: boolean): string {
+  const lines = cgroupText.trim().split('\n').map((line) => line.split(':'));
+  // cgroup v1 names its cpu controller (`3:cpu,cpuacct:/path`); v2 has one hierarchy (`0::/path`).
+  const cpu = lines.find(([, controllers]) => controllers.split(',').includes('cpu')) ?? lines.find(([id, controllers]) => id === '0' && controllers === '');
+  const path = cpu ? cpu.slice(2).join(':') : '/';
+  const autogroup = autogroupText?.trim().split(' ')[0];
+  return path === '/' && autogroupEnabled && autogroup ? `autogroup ${autogroup}` : `cgroup ${path}`;
+}
+
+/**
+ * `API+worker+load generator; PostgreSQL worker ×2; …`: the named processes each unit holds, the
+ * units holding the same names counted.
+ */
+export function describeSchedulingGroups(processes: ReadonlyArray<readonly [name: string, key: string | undefined]>): string {
+  const units = new Map<string, Set<string>>();
+  for (const [name, key] of processes) if (key !== undefined) (units.get(key) ?? units.set(key, new Set()).get(key)!).add(name);
+  const counts = new Map<string, number>();
+  for (const names of units.values()) {
+    const label = [...names].join('+');
+    counts.set(label, (counts.get(label) ?? 0) + 1);
+  }
+  if (counts.size === 0) return 'not measurable here (no /proc)';
+  return [...counts].map(([label, n]) => (n > 1 ? `${label} ×${n}` : label)).join('; ');
 }
