@@ -19,11 +19,11 @@ export function lowerPriority(by: number): void {
  * already running (V8's and libuv's helpers start before any of our code, and garbage collection
  * runs on them); threads started later inherit the caller's.
  */
-export function lowerProcessPriority(by: number): void {
-  if (by <= 0) return;
+export function lowerProcessPriority(by: number): Promise<void> {
+  if (by <= 0) return Promise.resolve();
   lowerThread(0, by);
   for (const tid of threadIds()) if (tid !== process.pid) lowerThread(tid, by);
-  lowerOwnAutogroup(by);
+  return lowerOwnAutogroup(by);
 }
 
 /**
@@ -32,16 +32,33 @@ export function lowerProcessPriority(by: number): void {
  * (as `npm start` starts each service) would then compete with the API as an equal whatever its
  * threads' nice, so it lowers its session's nice as well. Only a session's leader does this: in
  * a session it did not start (a shell's), the same change would lower everything else in it too.
+ * Resolves when done, or when there is nothing to do (no /proc, no autogroup).
  */
-function lowerOwnAutogroup(by: number): void {
+async function lowerOwnAutogroup(by: number): Promise<void> {
+  let nice: number | undefined;
   try {
     if (sessionId(fs.readFileSync('/proc/self/stat', 'utf8')) !== process.pid) return;
-    const nice = autogroupNice(fs.readFileSync('/proc/self/autogroup', 'utf8'));
-    if (nice !== undefined) fs.writeFileSync('/proc/self/autogroup', String(Math.min(LOWEST, nice + by)));
+    nice = autogroupNice(fs.readFileSync('/proc/self/autogroup', 'utf8'));
   } catch {
-    // No /proc, no autogroup (the kernel's option is off or absent): nice counts per thread.
+    return; // no /proc: nice counts per thread
+  }
+  if (nice === undefined) return;
+  const lowered = String(Math.min(LOWEST, nice + by));
+  // Without privilege the kernel takes one such change a tenth of a second from all processes
+  // together (EAGAIN otherwise), and services started at once meet that: each tries again a little
+  // later, at its own random moment, for up to about ten seconds.
+  for (let attempt = 0; attempt < AUTOGROUP_ATTEMPTS; attempt++) {
+    try {
+      fs.writeFileSync('/proc/self/autogroup', lowered);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return; // refused: the session keeps its share
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 100));
+    }
   }
 }
+
+const AUTOGROUP_ATTEMPTS = 70;
 
 /** The session id in the text of /proc/<pid>/stat. */
 export function sessionId(stat: string): number {

@@ -20,8 +20,9 @@ async function main(): Promise<void> {
   v8.setFlagsFromString('--heap-growing-percent=30');
   const config = loadConfigOrExit();
   // Every thread, before the SDK starts its own (which inherit it): where the worker shares cores
-  // with the API (npm start, one machine), a run's batch work waits and requests do not.
-  lowerProcessPriority(config.workerNice);
+  // with the API (npm start, one machine), a run's batch work waits and requests do not. Its
+  // session's share follows in the background (it may wait on the kernel; it never fails).
+  void lowerProcessPriority(config.workerNice);
   const logger = createLogger(config.logLevel, 'worker');
   const metrics = installRuntime(config);
   const store = await openConfiguredStore(config, logger, { processName: 'worker' });
