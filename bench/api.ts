@@ -27,9 +27,10 @@ import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stack
  * It prints requests per second, p50, p99 and max latency and errors per route and phase, the API's
  * own event loop delay per phase (from its /metrics), the share of the cores each process used
  * (the API, the worker, the sandbox, this process, and on PostgreSQL its backends by application
- * name; bench/cores.ts), which of them the kernel weighed as one (their cgroup or session), and as its last line one JSON object with those figures, the time of
- * GET /v1/profile-attributes at N profiles, and whether the targets hold in the heavy phase:
- * max ≤ 250 ms, p99 ≤ 50 ms, no errors, reads at least half as many per second as quiet.
+ * name; bench/cores.ts) and which of them the kernel weighed as one (their cgroup or session). Its
+ * last line is one JSON object with those figures, the time of GET /v1/profile-attributes at N
+ * profiles, and whether the targets hold in the heavy phase: max ≤ 250 ms, p99 ≤ 50 ms, no errors,
+ * reads at least half as many per second as quiet.
  */
 
 export interface ApiBenchOptions {

@@ -14,6 +14,7 @@ import { procStatFields } from '../common/priority';
 export type CoreGroups = () => Promise<Record<string, number[]>>;
 
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ: 100 on every Linux architecture Node runs on
+const NOT_MEASURABLE = 'not measurable here (no /proc)';
 
 /** CPU seconds (user + system) a process has used, or undefined when it cannot be read. */
 export function cpuSeconds(pid: number): number | undefined {
@@ -81,6 +82,7 @@ export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop
       const seconds = (performance.now() - startedAt) / 1000;
       const cores: Record<string, number> = {};
       const busy: Array<readonly [string, string | undefined]> = [];
+      const autogroup = autogroupEnabled();
       for (const [name, pids] of groups) {
         for (const pid of pids) {
           const used = cpuSeconds(pid);
@@ -88,7 +90,7 @@ export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop
           const phase = used - (before.get(pid) ?? 0);
           cores[name] = (cores[name] ?? 0) + phase / seconds;
           // Only a process that ran competed for the cores (a pool's idle backends did not).
-          if (phase > 0) busy.push([name, schedulingGroupOf(pid)]);
+          if (phase > 0) busy.push([name, schedulingGroupOf(pid, autogroup)]);
         }
       }
       return {
@@ -102,7 +104,7 @@ export function coreShare(sources: CoreGroups[]): { start(): Promise<void>; stop
 /** `API 0.62, worker 0.12, … (of 2 cores)` */
 export function describeCores(cores: Record<string, number>): string {
   const parts = Object.entries(cores).map(([name, c]) => `${name} ${c.toFixed(2)}`);
-  return parts.length > 0 ? `${parts.join(', ')} (of ${os.availableParallelism()} cores)` : 'not measurable here (no /proc)';
+  return parts.length > 0 ? `${parts.join(', ')} (of ${os.availableParallelism()} cores)` : NOT_MEASURABLE;
 }
 
 /**
@@ -112,17 +114,23 @@ export function describeCores(cores: Record<string, number>): string {
  * a session of its own, so with autogroup each busy backend weighs as much as the whole API process.
  * Undefined when /proc does not tell.
  */
-export function schedulingGroupOf(pid: number): string | undefined {
-  const read = (file: string) => {
-    try {
-      return fs.readFileSync(file, 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-  const cgroup = read(`/proc/${pid}/cgroup`);
+export function schedulingGroupOf(pid: number, autogroup = autogroupEnabled()): string | undefined {
+  const cgroup = readProc(`/proc/${pid}/cgroup`);
   if (cgroup === undefined) return undefined;
-  return schedulingKey(cgroup, read(`/proc/${pid}/autogroup`), read('/proc/sys/kernel/sched_autogroup_enabled')?.trim() === '1');
+  return schedulingKey(cgroup, readProc(`/proc/${pid}/autogroup`), autogroup);
+}
+
+/** Whether the kernel shares the root cgroup's cores between sessions (`kernel.sched_autogroup_enabled`). */
+export function autogroupEnabled(): boolean {
+  return readProc('/proc/sys/kernel/sched_autogroup_enabled')?.trim() === '1';
+}
+
+function readProc(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** `schedulingGroupOf` from the texts of /proc/<pid>/cgroup and /proc/<pid>/autogroup. */
@@ -147,6 +155,6 @@ export function describeSchedulingGroups(processes: ReadonlyArray<readonly [name
     const label = [...names].join('+');
     counts.set(label, (counts.get(label) ?? 0) + 1);
   }
-  if (counts.size === 0) return 'not measurable here (no /proc)';
+  if (counts.size === 0) return NOT_MEASURABLE;
   return [...counts].map(([label, n]) => (n > 1 ? `${label} ×${n}` : label)).join('; ');
 }
