@@ -5,7 +5,8 @@ import { nextUtcMidnight } from '../../store/rate-limits';
 import { DEFAULT_LIST_ID } from '../../sandbox/server';
 import type { Store } from '../../store';
 import { createTestStore, storeKinds, TEST_SECRETS_KEY, testDatabaseUrl, type TestStore } from '../helpers/stores';
-import { authorizeConnection, caught, ccConfig, insertConnection, makeClient, openSameStore, type RunningSandbox, startSandbox } from './helpers';
+import { startSandboxProcess } from '../helpers/sandbox-process';
+import { authorizeConnection, caught, ccConfig, insertConnection, makeClient, openSameStore, sandboxControl } from './helpers';
 
 const ROOT = path.resolve(__dirname, '../..');
 
@@ -78,9 +79,23 @@ function hammerInChild(input: Record<string, unknown>): Hammer {
   };
 }
 
+/** A sandbox in a process of its own: it judges when requests arrive (see startSandboxProcess). */
+async function startSandbox() {
+  const running = await startSandboxProcess();
+  const control = sandboxControl(running.address);
+  return {
+    address: running.address,
+    stats: control.stats,
+    close: async () => {
+      await running.stop();
+      await control.close();
+    },
+  };
+}
+
 describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (kind) => {
   let ts: TestStore;
-  let sb: RunningSandbox;
+  let sb: Awaited<ReturnType<typeof startSandbox>>;
   let clients: ConstantContactClient[] = [];
 
   beforeAll(async () => {

@@ -21,9 +21,8 @@ export interface RunningSandbox {
 /** GET /__sandbox/stats: the account's counters and today's requests. */
 export type SandboxStatsJson = SandboxStats & { requestsToday: number };
 
-export async function startSandbox(options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
-  const sandbox = createSandbox(options);
-  const address = await sandbox.listen(0);
+/** The sandbox's control API at `address`, with its own connection pool (closed by `close`). */
+export function sandboxControl(address: SandboxAddress): Omit<RunningSandbox, 'sandbox' | 'address'> {
   const agent = new Agent();
   const control = async <T>(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<T> => {
     const res = await request(`${address.baseUrl}/__sandbox${path}`, {
@@ -36,14 +35,20 @@ export async function startSandbox(options: Partial<SandboxOptions> = {}): Promi
     if (res.statusCode >= 300) throw new Error(`sandbox control ${method} ${path}: ${res.statusCode} ${text}`);
     return (res.headers['content-type'] ?? '').toString().includes('json') ? (JSON.parse(text) as T) : (text as T);
   };
+  return { control, stats: () => control<SandboxStatsJson>('GET', '/stats'), close: () => agent.close() };
+}
+
+export async function startSandbox(options: Partial<SandboxOptions> = {}): Promise<RunningSandbox> {
+  const sandbox = createSandbox(options);
+  const address = await sandbox.listen(0);
+  const control = sandboxControl(address);
   return {
+    ...control,
     sandbox,
     address,
-    control,
-    stats: () => control<SandboxStatsJson>('GET', '/stats'),
     close: async () => {
       await sandbox.close();
-      await agent.close();
+      await control.close();
     },
   };
 }

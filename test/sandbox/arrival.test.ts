@@ -1,9 +1,6 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ARRIVED_AT_HEADER } from '../../sandbox/api';
-import type { SandboxAddress } from '../../sandbox/server';
+import { type SandboxProcess, startSandboxProcess } from '../helpers/sandbox-process';
 import { api, authorize, control, DEFAULT_LIST, type HttpResult } from './helpers';
 
 /**
@@ -13,7 +10,6 @@ import { api, authorize, control, DEFAULT_LIST, type HttpResult } from './helper
  * would be held up by the same event loop and could not send on time.
  */
 
-const ROOT = path.resolve(__dirname, '../..');
 /**
  * A client paced under 4 a second: 5 requests never within 1.5 s. The service's client keeps 1.2 s;
  * the wider margin here absorbs the few hundred milliseconds by which a fully loaded 2-core machine
@@ -30,35 +26,6 @@ const PARSE_MS = 800;
  * client's own delay between deciding to send and the bytes leaving, which a loaded machine stretches.
  */
 const TOLERANCE_MS = 400;
-
-interface ChildSandbox {
-  addr: SandboxAddress;
-  stop(): Promise<void>;
-}
-
-async function startSandboxProcess(env: Record<string, string>): Promise<ChildSandbox> {
-  const entry = path.join(ROOT, 'dist/sandbox/main.js');
-  if (!fs.existsSync(entry)) throw new Error('dist/sandbox/main.js is missing: build with `npm run build` (npm test builds first)');
-  const child: ChildProcess = spawn(process.execPath, [entry], { cwd: ROOT, env: { ...process.env, CC_SANDBOX_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let out = '';
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /"url":"([^"]+)"/.exec(out);
-      if (match) resolve(match[1]);
-    });
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    void exited.then(() => reject(new Error(`the sandbox exited before it listened:\n${out}`)));
-  });
-  return {
-    addr: { port: Number(new URL(url).port), baseUrl: url, apiBaseUrl: `${url}/v3`, authBaseUrl: `${url}/oauth2/default/v1` },
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
 
 /** An import of 40,000 contacts in just under 4 MB. */
 function fourMegabyteImport(tag: string): Buffer {
@@ -89,11 +56,11 @@ interface Sent {
 }
 
 describe('sandbox: requests are stamped when they arrive', () => {
-  let sandbox: ChildSandbox;
+  let sandbox: SandboxProcess;
   let token: string;
   beforeAll(async () => {
     sandbox = await startSandboxProcess({ CC_SANDBOX_RATE_PER_SECOND: '4', CC_SANDBOX_IMPORT_MS_PER_CONTACT: '0', CC_SANDBOX_IMPORT_PARSE_MIN_MS: String(PARSE_MS) });
-    token = (await authorize(sandbox.addr)).access_token;
+    token = (await authorize(sandbox.address)).access_token;
   });
   afterAll(() => sandbox?.stop());
 
@@ -113,13 +80,13 @@ describe('sandbox: requests are stamped when they arrive', () => {
     for (const [k, body] of plan.entries()) {
       const sentAt = await pacer.next(start + Math.floor(k / 4) * WINDOW_MS + (k % 4) * 20);
       const kind = body === undefined ? 'read' : 'import';
-      const request = body === undefined ? api(sandbox.addr, token, 'GET', '/contact_lists') : api(sandbox.addr, token, 'POST', '/activities/contacts_json_import', body);
+      const request = body === undefined ? api(sandbox.address, token, 'GET', '/contact_lists') : api(sandbox.address, token, 'POST', '/activities/contacts_json_import', body);
       pending.push(request.then((res) => ({ kind, sentAt, res, stamp: Number(res.headers.get(ARRIVED_AT_HEADER)) })));
     }
     const sent = await Promise.all(pending);
 
     expect(sent.map((s) => s.res.status)).toEqual(plan.map((body) => (body === undefined ? 200 : 201)));
-    const stats = (await control(sandbox.addr, 'GET', '/stats')).body;
+    const stats = (await control(sandbox.address, 'GET', '/stats')).body;
     expect(stats).toMatchObject({ throttled: 0, importRequests: 4, importedContacts: 120_001 });
     expect(stats.maxRequestsInOneSecond).toBeLessThanOrEqual(4);
 
@@ -141,7 +108,7 @@ describe('sandbox: requests are stamped when they arrive', () => {
     // And every contact arrives.
     for (const imp of sent.filter((s) => s.kind === 'import').slice(1)) {
       await pacer.next();
-      const activity = await api(sandbox.addr, token, 'GET', `/activities/${imp.res.body.activity_id}`);
+      const activity = await api(sandbox.address, token, 'GET', `/activities/${imp.res.body.activity_id}`);
       expect(activity.body).toMatchObject({ state: 'completed', status: { items_total_count: 40_000, person_count: 40_000 } });
     }
   });
