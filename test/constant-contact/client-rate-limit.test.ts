@@ -80,7 +80,7 @@ function hammerInChild(input: Record<string, unknown>): Hammer {
 }
 
 /** A sandbox in a process of its own: it judges when requests arrive (see startSandboxProcess). */
-async function startSandbox() {
+async function startSeparateSandbox() {
   const running = await startSandboxProcess();
   const control = sandboxControl(running.address);
   return {
@@ -95,7 +95,7 @@ async function startSandbox() {
 
 describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (kind) => {
   let ts: TestStore;
-  let sb: Awaited<ReturnType<typeof startSandbox>>;
+  let sb: Awaited<ReturnType<typeof startSeparateSandbox>>;
   let clients: ConstantContactClient[] = [];
 
   beforeAll(async () => {
@@ -105,7 +105,7 @@ describe.each(storeKinds)('Constant Contact client: shared rate limit (%s)', (ki
     await ts.destroy();
   });
   beforeEach(async () => {
-    sb = await startSandbox();
+    sb = await startSeparateSandbox();
   });
   afterEach(async () => {
     await Promise.all(clients.map((c) => c.close()));
