@@ -111,10 +111,14 @@ export function exitOf(child: ChildProcess): Promise<number | null> {
   });
 }
 
-export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+/** Polls `condition` until it holds; on timeout the error carries `started`'s output, if given, to say why. */
+export async function waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, started?: Pick<NpmStart, 'out'>): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`not so after ${timeoutMs} ms: ${condition.toString()}`);
+    if (Date.now() > deadline) {
+      const output = started ? `; output:\n${started.out.text}` : '';
+      throw new Error(`not so after ${timeoutMs} ms: ${condition.toString()}${output}`);
+    }
     await new Promise((r) => setTimeout(r, 200));
   }
 }

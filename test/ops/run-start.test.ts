@@ -48,7 +48,6 @@ describe('npm start (scripts/run.js start)', () => {
       fs.writeFileSync(path.join(root, 'dist', name, 'main.js'), STUB(name));
     }
     fs.writeFileSync(path.join(root, 'dist', '.build-stamp'), 'stub\n');
-    ports = await freePorts();
   });
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
   // A test that fails half-way leaves nothing running.
@@ -57,23 +56,26 @@ describe('npm start (scripts/run.js start)', () => {
     for (const started of running.splice(0)) await interrupt(started.child);
   });
 
-  function start(env: Record<string, string> = {}): NpmStart {
+  // Ports of its own for each start: held from one test to the next, a port freed by one start could
+  // be taken by another suite running beside this one before the next start binds it.
+  async function start(env: Record<string, string> = {}): Promise<NpmStart> {
     // `ready` waits for the API only: a worker stub may write its pid file just after, and a file
     // left by the previous test would name a process that is gone.
     for (const name of ['api', 'worker', 'sandbox']) fs.rmSync(path.join(dataDir, `${name}.pid`), { force: true });
+    ports = await freePorts();
     const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports, env });
     running.push(started);
     return started;
   }
 
   const pidOf = (name: string) => Number(fs.readFileSync(path.join(dataDir, `${name}.pid`), 'utf8'));
-  const pidsOf = async (names: string[]) => {
-    await waitFor(() => names.every((name) => fs.existsSync(path.join(dataDir, `${name}.pid`))), 10000);
+  const pidsOf = async (started: NpmStart, names: string[]) => {
+    await waitFor(() => names.every((name) => fs.existsSync(path.join(dataDir, `${name}.pid`))), 10000, started);
     return names.map(pidOf);
   };
 
   it('starts everything, prints the URLs and generated keys, and Ctrl-C leaves no process behind', async () => {
-    const started = start();
+    const started = await start();
     const { child, out } = started;
     await waitForOutput(started, /^ready$/m, 120000);
 
@@ -92,7 +94,7 @@ describe('npm start (scripts/run.js start)', () => {
 
     const ui = await fetch(`http://127.0.0.1:${ports.ui}/`);
     expect(ui.status).toBe(200);
-    const pids = await pidsOf(['api', 'worker', 'sandbox']);
+    const pids = await pidsOf(started, ['api', 'worker', 'sandbox']);
     expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
 
     child.kill('SIGINT');
@@ -105,7 +107,7 @@ describe('npm start (scripts/run.js start)', () => {
   it('reuses the generated keys on the next start, and a killed run.js is cleaned up by its watchdog', async () => {
     const before = fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8');
     const secret = fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8');
-    const started = start();
+    const started = await start();
     const { child, out } = started;
     await waitForOutput(started, /^ready$/m, 120000);
     expect(fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8')).toBe(before);
@@ -113,7 +115,7 @@ describe('npm start (scripts/run.js start)', () => {
     expect(out.text).toContain(JSON.parse(before).admin);
 
     const server = started.startedPid('temporal');
-    const pids = [...(await pidsOf(['api', 'worker', 'sandbox'])), server];
+    const pids = [...(await pidsOf(started, ['api', 'worker', 'sandbox'])), server];
     expect(pids.every((p) => temporal.pidAlive(p))).toBe(true);
     child.kill('SIGKILL');
     await exitOf(child);
@@ -126,7 +128,7 @@ describe('npm start (scripts/run.js start)', () => {
   });
 
   it('restarts a worker, a sandbox and a Temporal dev server that die, leaves the others alone, and its watchdog stops the restarted ones', async () => {
-    const started = start();
+    const started = await start();
     const { child, out } = started;
     await waitForOutput(started, /^ready$/m, 120000);
     const address = `127.0.0.1:${ports.grpc}`;
@@ -134,7 +136,7 @@ describe('npm start (scripts/run.js start)', () => {
     let connection = await Connection.connect({ address });
     await new Client({ connection }).workflow.start('noSuchWorkflow', { taskQueue: 'supervise-probe', workflowId });
     await connection.close();
-    const [api, worker] = await pidsOf(['api', 'worker']);
+    const [api, worker] = await pidsOf(started, ['api', 'worker']);
     const server = started.startedPid('temporal');
     expect(temporal.pidAlive(server)).toBe(true);
 
@@ -142,7 +144,7 @@ describe('npm start (scripts/run.js start)', () => {
     const restartedWorker = Number((await waitForOutput(started, /worker restarted \(pid (\d+)\)/, 30000))[1]);
     expect(out.text).toMatch(/worker exited unexpectedly \(SIGKILL\); restarting it in 0\.5 s/);
     expect(restartedWorker).not.toBe(worker);
-    await waitFor(() => pidOf('worker') === restartedWorker, 10000);
+    await waitFor(() => pidOf('worker') === restartedWorker, 10000, started);
 
     process.kill(pidOf('sandbox'), 'SIGKILL');
     await waitForOutput(started, /sandbox restarted \(pid \d+\): its account starts empty/, 30000);
@@ -157,24 +159,24 @@ describe('npm start (scripts/run.js start)', () => {
     expect(pidOf('api')).toBe(api);
     expect(temporal.pidAlive(api)).toBe(true);
 
-    const restarted = [restartedWorker, pidOf('sandbox'), restartedServer];
+    const restarted = [restartedWorker, started.startedPid('sandbox'), restartedServer];
     child.kill('SIGKILL');
     await exitOf(child);
-    await waitFor(() => nothingLeft([...restarted, api], [ports.grpc, ports.api, ports.sandbox]), 30000);
+    await waitFor(() => nothingLeft([...restarted, api], [ports.grpc, ports.api, ports.sandbox]), 30000, started);
   }, 300_000);
 
   it('SIGTERM stops everything like Ctrl-C, and a second interrupt kills what is still draining at once', async () => {
-    const started = start({ STUB_IGNORES_SIGTERM: 'worker' });
+    const started = await start({ STUB_IGNORES_SIGTERM: 'worker' });
     const { child, out } = started;
     await waitForOutput(started, /^ready$/m, 120000);
-    const pids = [...(await pidsOf(['api', 'worker', 'sandbox'])), started.startedPid('temporal')];
+    const pids = [...(await pidsOf(started, ['api', 'worker', 'sandbox'])), started.startedPid('temporal')];
 
     child.kill('SIGTERM');
-    await waitFor(() => !temporal.pidAlive(pids[0]) && temporal.pidAlive(pids[1]), 10000); // the API stopped, the worker drains
+    await waitFor(() => !temporal.pidAlive(pids[0]) && temporal.pidAlive(pids[1]), 10000, started); // the API stopped, the worker drains
     expect(out.text).toContain('Stopping...');
     child.kill('SIGINT');
     expect(await exitOf(child)).toBe(130);
     expect(out.text).toContain('second interrupt: killing everything now');
-    await waitFor(() => nothingLeft(pids, Object.values(ports)), 10000);
+    await waitFor(() => nothingLeft(pids, Object.values(ports)), 10000, started);
   });
 });

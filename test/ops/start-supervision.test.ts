@@ -115,7 +115,7 @@ describe('npm start keeps the service up', () => {
       expect(started.out.text).toMatch(/sandbox +\| .*EADDRINUSE/); // its last lines say why
       expect(started.out.text.match(/sandbox exited unexpectedly/g)).toHaveLength(4);
       const pids = ['temporal', 'worker', 'api'].map((name) => started.startedPid(name));
-      await waitFor(() => nothingLeft(pids, [ports.api, ports.grpc, ports.ui]), 30_000);
+      await waitFor(() => nothingLeft(pids, [ports.api, ports.grpc, ports.ui]), 30_000, started);
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
