@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { exitOf, freePorts, interrupt, nothingLeft, npmStart, waitFor, waitForOutput, type NpmStart, type StartPorts } from '../helpers/npm-start';
+import { exitOf, freePorts, interrupt, nothingLeft, npmStart, waitFor, waitForOutput, type NpmStart } from '../helpers/npm-start';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const temporal = require('../../scripts/temporal.js');
 
@@ -34,7 +34,6 @@ process.on('SIGTERM', () => { if (process.env.STUB_IGNORES_SIGTERM === '${name}'
 describe('npm start (scripts/run.js start)', () => {
   let root: string;
   let dataDir: string;
-  let ports: StartPorts;
 
   beforeAll(async () => {
     root = fs.mkdtempSync(path.join(os.tmpdir(), 'segexp-runjs-'));
@@ -62,8 +61,7 @@ describe('npm start (scripts/run.js start)', () => {
     // `ready` waits for the API only: a worker stub may write its pid file just after, and a file
     // left by the previous test would name a process that is gone.
     for (const name of ['api', 'worker', 'sandbox']) fs.rmSync(path.join(dataDir, `${name}.pid`), { force: true });
-    ports = await freePorts();
-    const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports, env });
+    const started = npmStart(path.join(root, 'scripts', 'run.js'), { dataDir, ports: await freePorts(), env });
     running.push(started);
     return started;
   }
@@ -76,7 +74,7 @@ describe('npm start (scripts/run.js start)', () => {
 
   it('starts everything, prints the URLs and generated keys, and Ctrl-C leaves no process behind', async () => {
     const started = await start();
-    const { child, out } = started;
+    const { child, out, ports } = started;
     await waitForOutput(started, /^ready$/m, 120000);
 
     expect(out.text).toContain(`http://127.0.0.1:${ports.api}`);
@@ -108,7 +106,7 @@ describe('npm start (scripts/run.js start)', () => {
     const before = fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8');
     const secret = fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8');
     const started = await start();
-    const { child, out } = started;
+    const { child, out, ports } = started;
     await waitForOutput(started, /^ready$/m, 120000);
     expect(fs.readFileSync(path.join(dataDir, 'api-keys.json'), 'utf8')).toBe(before);
     expect(fs.readFileSync(path.join(dataDir, 'secrets-key'), 'utf8')).toBe(secret);
@@ -129,7 +127,7 @@ describe('npm start (scripts/run.js start)', () => {
 
   it('restarts a worker, a sandbox and a Temporal dev server that die, leaves the others alone, and its watchdog stops the restarted ones', async () => {
     const started = await start();
-    const { child, out } = started;
+    const { child, out, ports } = started;
     await waitForOutput(started, /^ready$/m, 120000);
     const address = `127.0.0.1:${ports.grpc}`;
     const workflowId = `supervise-${Date.now()}`;
@@ -167,7 +165,7 @@ describe('npm start (scripts/run.js start)', () => {
 
   it('SIGTERM stops everything like Ctrl-C, and a second interrupt kills what is still draining at once', async () => {
     const started = await start({ STUB_IGNORES_SIGTERM: 'worker' });
-    const { child, out } = started;
+    const { child, out, ports } = started;
     await waitForOutput(started, /^ready$/m, 120000);
     const pids = [...(await pidsOf(started, ['api', 'worker', 'sandbox'])), started.startedPid('temporal')];
 
