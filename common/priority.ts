@@ -35,12 +35,25 @@ export function lowerProcessPriority(by: number): Promise<void> {
  * Resolves when done, or when there is nothing to do (no /proc, no autogroup).
  */
 async function lowerOwnAutogroup(by: number): Promise<void> {
-  let nice: number | undefined;
   try {
     if (sessionId(fs.readFileSync('/proc/self/stat', 'utf8')) !== process.pid) return;
-    nice = autogroupNice(fs.readFileSync('/proc/self/autogroup', 'utf8'));
   } catch {
     return; // no /proc: nice counts per thread
+  }
+  await lowerAutogroup('self', by);
+}
+
+/**
+ * Lowers the nice of the autogroup (session) of process `pid` by `by` levels. Resolves when done,
+ * or when it cannot be done (no /proc, no autogroup, a process this one may not change).
+ */
+export async function lowerAutogroup(pid: number | 'self', by: number): Promise<void> {
+  const file = `/proc/${pid}/autogroup`;
+  let nice: number | undefined;
+  try {
+    nice = autogroupNice(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return;
   }
   if (nice === undefined) return;
   const lowered = String(Math.min(LOWEST, nice + by));
@@ -49,7 +62,7 @@ async function lowerOwnAutogroup(by: number): Promise<void> {
   // later, at its own random moment, for up to about ten seconds.
   for (let attempt = 0; attempt < AUTOGROUP_ATTEMPTS; attempt++) {
     try {
-      fs.writeFileSync('/proc/self/autogroup', lowered);
+      fs.writeFileSync(file, lowered);
       return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return; // refused: the session keeps its share

@@ -7,6 +7,7 @@ import type { DatabaseTimeouts } from '../common/config';
 import { DomainError } from '../common/errors';
 import { from as copyFrom } from 'pg-copy-streams';
 import { ReadViewThread } from './read-view';
+import { lowerBackendSession } from './session-priority';
 import { SharedReads } from './shared-reads';
 
 /**
@@ -256,6 +257,8 @@ export interface PostgresAddress {
 /** Timeouts default to connect 10 s, statements 300 s, idle in a transaction 60 s (DATABASE_* settings). */
 export interface PostgresOptions extends Omit<PostgresAddress, 'url'> {
   max?: number;
+  /** Nice levels its backends' sessions run below the others', where they can be lowered (store/session-priority.ts). */
+  sessionNice?: number;
   /** Where errors of idle pooled connections are told (without secrets). */
   onPoolError?: (error: { code?: string; message: string }) => void;
 }
@@ -283,6 +286,8 @@ export function openPostgres(url: string, options: PostgresOptions = {}): Db {
   });
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', (err: Error & { code?: string }) => options.onPoolError?.({ code: err.code, message: withoutCredentials(err.message) }));
+  const sessionNice = options.sessionNice ?? 0;
+  if (sessionNice > 0) pool.on('connect', (client) => void lowerBackendSession(client, sessionNice).catch(() => undefined));
   return new PgDb(pool);
 }
 

@@ -4,7 +4,7 @@ import type { ImportReply, ImportRequest, ImportThreadStore } from './import-off
 import { toJobError } from './offload';
 import { streamInto } from './profile-import';
 import { ProfileRepository } from './profiles';
-import { runInBackground } from './thread-script';
+import { BACKGROUND_NICE, runInBackground } from './thread-script';
 
 // The thread of store/import-offload.ts: its own connection to the caller's store, one import at a
 // time. On SQLite it may wait for the write lock by blocking (this thread does nothing else); on
@@ -20,7 +20,7 @@ const IMPORT_CACHE_KIB = 2000;
 runInBackground();
 const port = parentPort!;
 const where = workerData as ImportThreadStore;
-const db = 'sqliteFile' in where ? openSqlite(where.sqliteFile, { lockWait: 'block', cacheKib: IMPORT_CACHE_KIB }) : openPostgres(where.postgres.url, { ...where.postgres, max: 2, applicationName: `${where.postgres.applicationName ?? APPLICATION_NAME} import` });
+const db = 'sqliteFile' in where ? openSqlite(where.sqliteFile, { lockWait: 'block', cacheKib: IMPORT_CACHE_KIB }) : openPostgres(where.postgres.url, { ...where.postgres, max: 2, applicationName: `${where.postgres.applicationName ?? APPLICATION_NAME} import`, sessionNice: BACKGROUND_NICE });
 const profiles = new ProfileRepository(db);
 const reply = (r: ImportReply) => port.postMessage(r);
 

@@ -3,7 +3,7 @@ import type { Config, DatabaseTimeouts } from '../common/config';
 import type { Logger } from '../common/logger';
 import { resolveSecretsKey, SecretBox } from '../common/secrets';
 import { APPLICATION_NAME, type Db, openPostgres, openSqlite, type PostgresAddress, SqliteDb } from './db';
-import { inlineJobs, type JobRunner } from './jobs';
+import { inlineJobs, postgresJobs, type JobRunner } from './jobs';
 import { LeaseRepository } from './leases';
 import { migrate } from './migrations';
 import { threadJobs } from './offload';
@@ -49,7 +49,7 @@ export class Store {
   readonly audit: AuditRepository;
   readonly personalData: PersonalDataRepository;
   readonly leases: LeaseRepository;
-  /** Runs the long operations (store/jobs.ts): in a worker thread on a SQLite file, here otherwise. */
+  /** Runs the long operations (store/jobs.ts): in a worker thread on a SQLite file, on a pool of their own on PostgreSQL, here otherwise. */
   readonly jobs: JobRunner;
   /** Runs profile imports: in a worker thread (SQLite file, PostgreSQL), here on an in-memory database. */
   readonly imports: ImportRunner;
@@ -58,7 +58,7 @@ export class Store {
   /** `postgres`: where the database is, for the store's threads (without it, imports run here). */
   constructor(readonly db: Db, secrets: SecretBox, options: { walCheckpoints?: WalCheckpoints; postgres?: PostgresAddress } = {}) {
     const sqliteFile = db instanceof SqliteDb && db.file !== ':memory:' ? db : undefined;
-    this.jobs = sqliteFile ? threadJobs(sqliteFile.file) : inlineJobs(db);
+    this.jobs = sqliteFile ? threadJobs(sqliteFile.file) : options.postgres ? postgresJobs(options.postgres) : inlineJobs(db);
     this.checkpointer = sqliteFile && options.walCheckpoints === 'worker-thread' ? new WalCheckpointer(sqliteFile, this.jobs) : undefined;
     this.profiles = new ProfileRepository(db);
     const importThread = sqliteFile ? { sqliteFile: sqliteFile.file } : options.postgres && { postgres: options.postgres };
@@ -125,6 +125,8 @@ export interface OpenStoreOptions {
   logger?: Logger;
   /** The process (`api`, `worker`), named in PostgreSQL's `pg_stat_activity` with what its connections are for. */
   processName?: string;
+  /** PostgreSQL: nice levels the sessions of this process's pool run below the others' (the worker's `WORKER_NICE`; store/session-priority.ts). */
+  sessionNice?: number;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -133,6 +135,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const db = postgres
     ? openPostgres(postgres.url, {
         ...postgres,
+        sessionNice: options.sessionNice,
         onPoolError: (error) => options.logger?.warn({ err: error }, 'PostgreSQL: a pooled connection failed; the next query reconnects'),
       })
     : openSqlite(options.sqliteFile ?? ':memory:');
@@ -150,7 +153,7 @@ export function storeOptionsFromConfig(config: Config, secretsKey: string): Open
 }
 
 /** The store of a process: the configured database, with SECRETS_KEY (generated once in development). */
-export function openConfiguredStore(config: Config, logger?: Logger, options: Pick<OpenStoreOptions, 'walCheckpoints' | 'processName'> = {}): Promise<Store> {
+export function openConfiguredStore(config: Config, logger?: Logger, options: Pick<OpenStoreOptions, 'walCheckpoints' | 'processName' | 'sessionNice'> = {}): Promise<Store> {
   return openStore({ ...storeOptionsFromConfig(config, resolveSecretsKey(config)), logger, ...options });
 }
 

@@ -1,4 +1,5 @@
-import { SqliteDb, type Db } from './db';
+import { APPLICATION_NAME, openPostgres, SqliteDb, type Db, type PostgresAddress } from './db';
+import { BACKGROUND_NICE } from './thread-script';
 import { deleteSegment, refreshSegment, updateSegment, type SegmentPatch } from './segments';
 
 /**
@@ -34,4 +35,14 @@ export function inlineJobs(db: Db): JobRunner {
     run: (name, args) => (jobs[name] as (db: Db, args: unknown) => Promise<never>)(db, args),
     close: async () => undefined,
   };
+}
+
+/**
+ * Runs each job on a small pool of its own (PostgreSQL): a refresh neither takes the connections
+ * the process's requests use nor, where the database shares this machine, their cores (its
+ * backends' sessions run BACKGROUND_NICE lower, as the store's threads do).
+ */
+export function postgresJobs(address: PostgresAddress): JobRunner {
+  const db = openPostgres(address.url, { ...address, max: 2, applicationName: `${address.applicationName ?? APPLICATION_NAME} jobs`, sessionNice: BACKGROUND_NICE });
+  return { run: inlineJobs(db).run, close: () => db.close() };
 }

@@ -18,8 +18,8 @@ export async function closeThread(worker: Worker): Promise<void> {
   await exited;
 }
 
-/** How much lower than its process a store thread runs (a nice value; Linux keeps one per thread). */
-const BACKGROUND_NICE = 10;
+/** How much lower than its process a store thread, or a database session doing a store job, runs (a nice value). */
+export const BACKGROUND_NICE = 10;
 
 /**
  * Called first in a store thread: its long work (a refresh, a snapshot's sort) gets a core only

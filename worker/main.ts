@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   void lowerProcessPriority(config.workerNice);
   const logger = createLogger(config.logLevel, 'worker');
   const metrics = installRuntime(config);
-  const store = await openConfiguredStore(config, logger, { processName: 'worker' });
+  const store = await openConfiguredStore(config, logger, { processName: 'worker', sessionNice: config.workerNice });
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   // The activities start webhook deliveries through this client (events, services/events.ts).
   const temporal = new Client({ connection, namespace: config.temporal.namespace });

@@ -15,7 +15,8 @@ describe('a segment deleted or given a new rule while it is refreshed (PostgreSQ
   let ts: TestStore;
   let store: Store;
   let admin: pg.Client;
-  // Its connections carry a name of their own, so the wait below sees this test's refresh only.
+  // Its connections carry a name of their own, so the wait below sees this test's refresh only (a
+  // refresh runs on the store's pool for jobs, named `… jobs`).
   const processName = `members-lifecycle ${randomBytes(4).toString('hex')}`;
   beforeAll(async () => {
     ts = await createTestStore('postgres');
@@ -37,7 +38,7 @@ describe('a segment deleted or given a new rule while it is refreshed (PostgreSQ
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
       const { rows } = await admin.query(
         "SELECT 1 FROM pg_stat_activity WHERE application_name = $1 AND state = 'active' AND query LIKE 'INSERT INTO segment_members%'",
-        [`segment-export ${processName}`],
+        [`segment-export ${processName} jobs`],
       );
       if (rows.length > 0) return;
       await new Promise((r) => setTimeout(r, 5));
