@@ -13,7 +13,8 @@ import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stack
  * `npm run bench -- api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C]`
  *
  * Does the API keep answering while the store works hard? Starts a Temporal dev server, the
- * sandbox, the API and a worker as processes over a fresh store, imports N profiles (default
+ * sandbox, and the API and a worker as processes each in a session of its own (as `npm start`
+ * runs them) over a fresh store, imports N profiles (default
  * 1,000,000) through the API, and makes a segment of all of them, an export of it and a small
  * finished run. Then autocannon loads three routes at once, C connections each (default 16):
  * `GET /healthz`, `GET /v1/segments`, `GET /v1/runs/{id}`, for a one-second warm-up (its
@@ -85,6 +86,19 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
   const log = options.log;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-export-bench-api-'));
   const cleanups: Cleanups = [async () => fs.rmSync(dir, { recursive: true, force: true })];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch((err) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
+  };
+  // The API and the worker run in sessions of their own, which a terminal's Ctrl-C does not reach.
+  // A second signal (npm passes Ctrl-C on as well) must not end the process before they are stopped.
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     log(`API load benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, ${options.seconds} s a phase, ${options.connections} connections a route`);
     const temporalAddress = await startTemporal(dir, cleanups, log);
@@ -93,9 +107,12 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     // The heavy phase imports N more profiles and refreshes the segment over them: an export run
     // that starts after such a refresh sees up to 2N members, which must not be refused.
     const env = { ...stackEnv({ storeEnv, temporalAddress, sandboxPort: sandbox.port, maxProfiles: 2 * options.profiles }), SECRETS_KEY: randomBytes(32).toString('hex') };
-    const api = await startApiProcess(path.join(DIST, 'api', 'main.js'), env);
+    // The API and the worker each in a session of their own, as `npm start` runs them: with Linux's
+    // autogroup the kernel shares the cores between sessions first, so they do not share one with
+    // the load generator, and the worker lowers its session (WORKER_NICE).
+    const api = await startApiProcess(path.join(DIST, 'api', 'main.js'), env, { ownSession: true });
     cleanups.push(() => api.stop());
-    const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...env, LOG_LEVEL: 'info' }, path.join(dir, 'worker.log'));
+    const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...env, LOG_LEVEL: 'info' }, path.join(dir, 'worker.log'), { ownSession: true });
     cleanups.push(() => worker.stop());
     const call = <T>(method: string, p: string, body?: unknown) => fetchJson<T>(`${api.baseUrl}${p}`, method, body, { authorization: `Bearer ${api.adminKey}` });
 
@@ -211,8 +228,10 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     log(JSON.stringify(result));
     return result;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     endProgress('');
-    for (const fn of cleanups.reverse()) await fn().catch((err) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
+    await cleanup();
   }
 }
 

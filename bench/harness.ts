@@ -26,9 +26,13 @@ export interface Child {
   stop(): Promise<void>;
 }
 
-export function spawnChild(name: string, entry: string, env: Record<string, string>, logFile?: string): Child {
+/**
+ * `node <entry>` with `env`. `ownSession`: in a session of its own, as `npm start` starts each
+ * service (with Linux's autogroup, the kernel then shares the cores with it as with a group of its own).
+ */
+export function spawnChild(name: string, entry: string, env: Record<string, string>, logFile?: string, options: { ownSession?: boolean } = {}): Child {
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: build first (npx tsc -p tsconfig.build.json)`);
-  const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [entry], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: options.ownSession ?? false });
   const log = logFile ? fs.createWriteStream(logFile) : undefined;
   let out = '';
   const keep = (c: Buffer) => {
@@ -98,7 +102,7 @@ export interface ApiProcess {
  * `node <apiEntry>` (dist/api/main.js) on a free loopback port with API keys of its own and `env`
  * (the store, Temporal, …) over a minimal environment; resolves once /healthz answers.
  */
-export async function startApiProcess(apiEntry: string, env: Record<string, string>): Promise<ApiProcess> {
+export async function startApiProcess(apiEntry: string, env: Record<string, string>, options: { ownSession?: boolean } = {}): Promise<ApiProcess> {
   const port = await freePort();
   const adminKey = `admin-${randomBytes(16).toString('hex')}`;
   const contributorKey = `contributor-${randomBytes(16).toString('hex')}`;
@@ -108,7 +112,7 @@ export async function startApiProcess(apiEntry: string, env: Record<string, stri
     API_KEYS: `admin:${adminKey},contributor:${contributorKey}`,
     SECRETS_KEY: randomBytes(32).toString('hex'),
     ...env,
-  });
+  }, undefined, options);
   const pid = api.child.pid!;
   let sampled = 0;
   const sample = setInterval(() => (sampled = Math.max(sampled, readStatusKb(pid, 'VmRSS'))), 100);
