@@ -7,7 +7,7 @@ import { coreShare, describeCores, postgresBackendGroups, processGroups } from '
 import { baseEnv, endProgress, fetchJson, fmt, progress, secs, sleep, spawnChild, startApiProcess, writeChunks } from './harness';
 import { postStream } from './import';
 import { benchNdjson } from './profiles';
-import { benchStoreEnv, connectSandbox, DIST, startSandbox, startTemporal, stackEnv, type Cleanups } from './stack';
+import { benchStoreEnv, cleanupOnSignal, connectSandbox, DIST, startSandbox, startTemporal, stackEnv, type Cleanups } from './stack';
 
 /**
  * `npm run bench -- api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C]`
@@ -86,19 +86,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
   const log = options.log;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-export-bench-api-'));
   const cleanups: Cleanups = [async () => fs.rmSync(dir, { recursive: true, force: true })];
-  const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((err) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
-  };
-  // The API and the worker run in sessions of their own, which a terminal's Ctrl-C does not reach.
-  // A second signal (npm passes Ctrl-C on as well) must not end the process before they are stopped.
-  let stopping = false;
-  const onSignal = () => {
-    if (stopping) return;
-    stopping = true;
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  const { cleanup, release } = cleanupOnSignal(cleanups, log);
   try {
     log(`API load benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, ${options.seconds} s a phase, ${options.connections} connections a route`);
     const temporalAddress = await startTemporal(dir, cleanups, log);
@@ -228,8 +216,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     log(JSON.stringify(result));
     return result;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
     endProgress('');
     await cleanup();
   }

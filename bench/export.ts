@@ -11,7 +11,7 @@ import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { openStore, type Store } from '../store';
 import { baseEnv, endProgress, fetchJson, fmt, progress, readStatusKb, secs, spawnChild } from './harness';
-import { benchStoreEnv, connectSandbox, DIST, startDevServer, startSandbox, stackEnv, type BenchTemporal } from './stack';
+import { benchStoreEnv, cleanupOnSignal, connectSandbox, DIST, startDevServer, startSandbox, stackEnv, type BenchTemporal, type Cleanups } from './stack';
 
 export type { BenchTemporal } from './stack';
 import { readHistory } from './history';
@@ -107,15 +107,8 @@ export function exportBenchOptions(args: string[], env: NodeJS.ProcessEnv = proc
 export async function runExportBench(options: ExportBenchOptions): Promise<ExportBenchResult> {
   const log = options.log;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'segment-export-bench-'));
-  const cleanups: (() => Promise<unknown>)[] = [];
-  const cleanup = async () => {
-    for (const fn of cleanups.reverse()) await fn().catch((err) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
-  };
-  const onSignal = () => {
-    void cleanup().finally(() => process.exit(130));
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const cleanups: Cleanups = [];
+  const { cleanup, release } = cleanupOnSignal(cleanups, log);
   try {
     log(`export benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, work files in ${dir}`);
     if (!options.keep) cleanups.push(async () => fs.rmSync(dir, { recursive: true, force: true }));
@@ -242,8 +235,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     await cleanup();
     throw err;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    release();
   }
 }
 

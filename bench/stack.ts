@@ -25,6 +25,34 @@ export const temporalScripts = require(path.join(ROOT, 'scripts', 'temporal.js')
 
 export type Cleanups = (() => Promise<unknown>)[];
 
+/**
+ * A benchmark's way out: `cleanup()` runs `cleanups` last first (each failure logged, the list
+ * emptied, so a second call does nothing), and SIGINT or SIGTERM run it and exit with 130. Children
+ * started in a session of their own do not get a terminal's Ctrl-C, and npm passes it on a second
+ * time: that second signal must not end the process before they are stopped. `release()` stops
+ * listening for the signals.
+ */
+export function cleanupOnSignal(cleanups: Cleanups, log: (line: string) => void): { cleanup(): Promise<void>; release(): void } {
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await fn().catch((err) => log(`cleanup: ${err instanceof Error ? err.message : String(err)}`));
+  };
+  let stopping = false;
+  const onSignal = () => {
+    if (stopping) return;
+    stopping = true;
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    cleanup,
+    release() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
 /** A Temporal dev server on free ports with its database in `dir`. */
 /** A Temporal server a benchmark runs on, and how to stop it. */
 export interface BenchTemporal {
