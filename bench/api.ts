@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { coreShare, describeCores, postgresBackendGroups, processGroups } from './cores';
-import { baseEnv, endProgress, fetchJson, fmt, progress, secs, sleep, spawnChild, startApiProcess, writeChunks } from './harness';
+import { baseEnv, endProgress, fetchJson, fmt, nodeOptionsFrom, progress, secs, sleep, spawnChild, startApiProcess, writeChunks } from './harness';
 import { postStream } from './import';
 import { benchNdjson } from './profiles';
 import { benchStoreEnv, cleanupOnSignal, connectSandbox, DIST, startSandbox, startTemporal, stackEnv, type Cleanups } from './stack';
@@ -98,7 +98,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     // The API and the worker each in a session of their own, as `npm start` runs them: with Linux's
     // autogroup the kernel shares the cores between sessions first, so they do not share one with
     // the load generator, and the worker lowers its session (WORKER_NICE).
-    const api = await startApiProcess(path.join(DIST, 'api', 'main.js'), env, { ownSession: true });
+    const api = await startApiProcess(path.join(DIST, 'api', 'main.js'), { ...env, ...nodeOptionsFrom('BENCH_API_NODE_OPTIONS') }, { ownSession: true });
     cleanups.push(() => api.stop());
     const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...env, LOG_LEVEL: 'info' }, path.join(dir, 'worker.log'), { ownSession: true });
     cleanups.push(() => worker.stop());

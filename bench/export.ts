@@ -10,7 +10,7 @@ import { parseConfig } from '../common/config';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
 import { openStore, type Store } from '../store';
-import { baseEnv, endProgress, fetchJson, fmt, progress, readStatusKb, secs, spawnChild } from './harness';
+import { baseEnv, endProgress, fetchJson, fmt, nodeOptionsFrom, progress, readStatusKb, secs, spawnChild } from './harness';
 import { benchStoreEnv, cleanupOnSignal, connectSandbox, DIST, startDevServer, startSandbox, stackEnv, type BenchTemporal, type Cleanups } from './stack';
 
 export type { BenchTemporal } from './stack';
@@ -163,7 +163,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const exportId = created.id;
 
     // ---- the workers, as processes
-    const workerEnv = { ...baseEnv(), ...appEnv, LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'info', ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}) };
+    const workerEnv = { ...baseEnv(), ...appEnv, LOG_LEVEL: process.env.BENCH_WORKER_LOG_LEVEL ?? 'info', ...nodeOptionsFrom('BENCH_WORKER_NODE_OPTIONS') };
     const workers = Array.from({ length: options.workers ?? 1 }, (_, i) => spawnChild(`worker ${i + 1}`, path.join(DIST, 'worker', 'main.js'), workerEnv, path.join(dir, i === 0 ? 'worker.log' : `worker-${i + 1}.log`)));
     cleanups.push(() => Promise.all(workers.map((w) => w.stop())));
     await Promise.all(workers.map((w) => w.waitFor('worker started')));

@@ -18,6 +18,12 @@ export function baseEnv(): Record<string, string> {
   return env;
 }
 
+/** `NODE_OPTIONS` from the environment variable `name`, when set: options (a profiler's `--require`) for one process of a benchmark. */
+export function nodeOptionsFrom(name: string): Record<string, string> {
+  const options = process.env[name];
+  return options ? { NODE_OPTIONS: options } : {};
+}
+
 export interface Child {
   child: ChildProcess;
   /** The last 20,000 characters it printed. */
