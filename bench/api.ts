@@ -4,13 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { coreShare, describeCores, postgresBackendGroups, processGroups } from './cores';
-import { baseEnv, endProgress, fetchJson, fmt, nodeOptionsFrom, progress, secs, sleep, spawnChild, startApiProcess, writeChunks } from './harness';
+import { baseEnv, endProgress, fetchJson, fmt, nodeOptionsFrom, progress, secs, sleep, spawnChild, startApiProcess, writeChunks, type ApiProcess } from './harness';
 import { postStream } from './import';
 import { benchNdjson } from './profiles';
 import { benchStoreEnv, cleanupOnSignal, connectSandbox, DIST, startSandbox, startTemporal, stackEnv, type Cleanups } from './stack';
 
 /**
- * `npm run bench -- api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C]`
+ * `npm run bench -- api [--profiles N] [--store sqlite|postgres] [--seconds S] [--connections C] [--apis A]`
  *
  * Does the API keep answering while the store works hard? Starts a Temporal dev server, the
  * sandbox, and the API and a worker as processes each in a session of its own (as `npm start`
@@ -32,6 +32,11 @@ import { benchStoreEnv, cleanupOnSignal, connectSandbox, DIST, startSandbox, sta
  * last line is one JSON object with those figures, the time of GET /v1/profile-attributes at N
  * profiles, and whether the targets hold in the heavy phase: max ≤ 250 ms, p99 ≤ 50 ms, no errors,
  * reads at least half as many per second as quiet.
+ *
+ * `--apis A` (PostgreSQL only: the SQLite store belongs to one process) starts A API processes on
+ * the one database, as a deployment behind a load balancer runs them, and spreads each route's C
+ * connections over them; the heavy work goes through the first. One Node process answers on one
+ * core: this shows what a second one gives.
  */
 
 export interface ApiBenchOptions {
@@ -39,6 +44,8 @@ export interface ApiBenchOptions {
   store: 'sqlite' | 'postgres';
   seconds: number;
   connections: number;
+  /** API processes sharing the load (PostgreSQL only). */
+  apis: number;
   databaseUrl: string;
   log: (line: string) => void;
 }
@@ -59,6 +66,7 @@ export function apiBenchOptions(args: string[], env: NodeJS.ProcessEnv = process
     store: 'sqlite',
     seconds: 20,
     connections: 16,
+    apis: 1,
     databaseUrl: env.BENCH_DATABASE_URL ?? env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
     log: (line) => process.stdout.write(`${line}\n`),
   };
@@ -73,12 +81,14 @@ export function apiBenchOptions(args: string[], env: NodeJS.ProcessEnv = process
     if (flag === '--profiles') o.profiles = positive('--profiles');
     else if (flag === '--seconds') o.seconds = positive('--seconds');
     else if (flag === '--connections') o.connections = positive('--connections');
+    else if (flag === '--apis') o.apis = positive('--apis');
     else if (flag === '--store') {
       const s = value();
       if (s !== 'sqlite' && s !== 'postgres') throw new Error('--store takes sqlite or postgres');
       o.store = s;
-    } else throw new Error(`unknown option ${args[i]} (api takes --profiles N, --store sqlite|postgres, --seconds S, --connections C)`);
+    } else throw new Error(`unknown option ${args[i]} (api takes --profiles N, --store sqlite|postgres, --seconds S, --connections C, --apis A)`);
   }
+  if (o.apis > 1 && o.store !== 'postgres') throw new Error('--apis above 1 needs --store postgres: the SQLite store belongs to one process');
   return o;
 }
 
@@ -88,7 +98,8 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
   const cleanups: Cleanups = [async () => fs.rmSync(dir, { recursive: true, force: true })];
   const { cleanup, release } = cleanupOnSignal(cleanups, log);
   try {
-    log(`API load benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, ${options.seconds} s a phase, ${options.connections} connections a route`);
+    const apiCount = options.apis > 1 ? `, ${options.apis} API processes sharing them` : '';
+    log(`API load benchmark: ${fmt(options.profiles)} profiles, ${options.store} store, ${options.seconds} s a phase, ${options.connections} connections a route${apiCount}`);
     const temporalAddress = await startTemporal(dir, cleanups, log);
     const sandbox = await startSandbox(cleanups);
     const storeEnv = await benchStoreEnv(options.store, dir, options.databaseUrl, cleanups);
@@ -98,8 +109,13 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     // The API and the worker each in a session of their own, as `npm start` runs them: with Linux's
     // autogroup the kernel shares the cores between sessions first, so they do not share one with
     // the load generator, and the worker lowers its session (WORKER_NICE).
-    const api = await startApiProcess(path.join(DIST, 'api', 'main.js'), { ...env, ...nodeOptionsFrom('BENCH_API_NODE_OPTIONS') }, { ownSession: true });
-    cleanups.push(() => api.stop());
+    const apis: ApiProcess[] = [];
+    for (let i = 0; i < options.apis; i++) {
+      const started = await startApiProcess(path.join(DIST, 'api', 'main.js'), { ...env, ...nodeOptionsFrom('BENCH_API_NODE_OPTIONS') }, { ownSession: true });
+      cleanups.push(() => started.stop());
+      apis.push(started);
+    }
+    const api = apis[0];
     const worker = spawnChild('worker', path.join(DIST, 'worker', 'main.js'), { ...baseEnv(), ...env, LOG_LEVEL: 'info' }, path.join(dir, 'worker.log'), { ownSession: true });
     cleanups.push(() => worker.stop());
     const call = <T>(method: string, p: string, body?: unknown) => fetchJson<T>(`${api.baseUrl}${p}`, method, body, { authorization: `Bearer ${api.adminKey}` });
@@ -132,21 +148,21 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
     const coresUsed: Record<string, Record<string, number>> = {};
     const schedulingGroups: Record<string, string> = {};
     const coreSources = [
-      processGroups({ API: api.child.pid, worker: worker.child.pid, sandbox: sandbox.child.child.pid, 'load generator': process.pid }),
+      processGroups({ ...Object.fromEntries(apis.map((a, i) => [apis.length > 1 ? `API ${i + 1}` : 'API', a.child.pid])), worker: worker.child.pid, sandbox: sandbox.child.child.pid, 'load generator': process.pid }),
       ...(options.store === 'postgres' ? [postgresBackendGroups(options.databaseUrl)] : []),
     ];
     /** A phase's load, the API's own event loop and where the cores went over it (the load generator measures its own delays too). */
     const load = async (phase: string, afterWarmup: () => void = () => undefined): Promise<Record<string, RouteFigures>> => {
       const cores = coreShare(coreSources);
       let measuring: Promise<void> | undefined;
-      const figures = await loadRoutes(api.baseUrl, api.adminKey, routes, options, () => {
-        void apiEventLoop(api.baseUrl, api.adminKey).catch(() => undefined); // its figures restart with the measured part
+      const figures = await loadRoutes(apis, routes, options, () => {
+        void apisEventLoop(apis).catch(() => undefined); // their figures restart with the measured part
         measuring = cores.start();
         afterWarmup();
       });
       await measuring;
       ({ cores: coresUsed[phase], schedulingGroups: schedulingGroups[phase] } = await cores.stop());
-      eventLoops[phase] = await apiEventLoop(api.baseUrl, api.adminKey);
+      eventLoops[phase] = await apisEventLoop(apis);
       return figures;
     };
 
@@ -203,6 +219,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<unknown> {
       profiles: options.profiles,
       seconds: options.seconds,
       connections: options.connections,
+      apis: options.apis,
       profileAttributesMs: attributesMs,
       phases: { quiet, heavy },
       apiEventLoopMs: eventLoops,
@@ -254,38 +271,51 @@ async function runToEnd(call: <T>(method: string, p: string, body?: unknown) => 
 export const WARMUP_MS = 1000;
 
 /**
- * autocannon on every route at once, `connections` each, for the warm-up and then the phase's
- * seconds; `afterWarmup` is called when measuring starts. Latencies and rates count the requests
- * sent after the warm-up; errors count the whole run.
+ * autocannon on every route at once, `connections` each (spread over the APIs), for the warm-up
+ * and then the phase's seconds; `afterWarmup` is called when measuring starts. Latencies and rates
+ * count the requests sent after the warm-up; errors count the whole run.
  */
-async function loadRoutes(baseUrl: string, adminKey: string, routes: string[], options: ApiBenchOptions, afterWarmup: () => void = () => undefined): Promise<Record<string, RouteFigures>> {
+async function loadRoutes(apis: readonly ApiProcess[], routes: string[], options: ApiBenchOptions, afterWarmup: () => void = () => undefined): Promise<Record<string, RouteFigures>> {
   const measureFrom = performance.now() + WARMUP_MS;
   const measuring = setTimeout(afterWarmup, WARMUP_MS);
-  const latencies = routes.map(() => [] as number[]);
-  const results = await Promise.all(
-    routes.map(
-      (route, i) =>
-        new Promise<autocannon.Result>((resolve, reject) => {
-          const instance = autocannon(
-            {
-              url: `${baseUrl}${route}`,
-              connections: options.connections,
-              duration: options.seconds + WARMUP_MS / 1000,
-              headers: { authorization: `Bearer ${adminKey}` },
-              timeout: 10,
-            },
-            (err, result) => (err ? reject(err) : resolve(result)),
-          );
-          instance.on('response', (_client, _status, _bytes, responseTime) => {
-            if (performance.now() - responseTime >= measureFrom) latencies[i].push(responseTime);
-          });
-        }),
-    ),
+  const shares = spreadConnections(options.connections, apis.length);
+  const figures = await Promise.all(
+    routes.map(async (route) => {
+      const latencies: number[] = [];
+      const results = await Promise.all(
+        apis.flatMap((api, a) =>
+          shares[a] === 0
+            ? []
+            : [
+                new Promise<autocannon.Result>((resolve, reject) => {
+                  const instance = autocannon(
+                    {
+                      url: `${api.baseUrl}${route}`,
+                      connections: shares[a],
+                      duration: options.seconds + WARMUP_MS / 1000,
+                      headers: { authorization: `Bearer ${api.adminKey}` },
+                      timeout: 10,
+                    },
+                    (err, result) => (err ? reject(err) : resolve(result)),
+                  );
+                  instance.on('response', (_client, _status, _bytes, responseTime) => {
+                    if (performance.now() - responseTime >= measureFrom) latencies.push(responseTime);
+                  });
+                }),
+              ],
+        ),
+      );
+      const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0);
+      return [route.replace(/run_[\w-]+$/, '{id}'), { ...latencyFigures(latencies, options.seconds), errors }] as const;
+    }),
   );
   clearTimeout(measuring);
-  return Object.fromEntries(
-    results.map((r, i) => [routes[i].replace(/run_[\w-]+$/, '{id}'), { ...latencyFigures(latencies[i], options.seconds), errors: r.errors + r.timeouts + r.non2xx }]),
-  );
+  return Object.fromEntries(figures);
+}
+
+/** `connections` spread as evenly as they go over `apis` processes. */
+export function spreadConnections(connections: number, apis: number): number[] {
+  return Array.from({ length: apis }, (_, i) => Math.floor(connections / apis) + (i < connections % apis ? 1 : 0));
 }
 
 /** Requests a second, p50, p99 and max (ms, rounded) of the latencies measured over `seconds`. */
@@ -299,7 +329,7 @@ function printPhase(log: (line: string) => void, figures: Record<string, RouteFi
   for (const [route, f] of Object.entries(figures)) {
     log(`   ${route.padEnd(18)} ${fmt(f.requestsPerSecond).padStart(6)} req/s  p50 ${f.p50} ms  p99 ${f.p99} ms  max ${f.max} ms  errors ${f.errors}`);
   }
-  log(`   the API's event loop delay (its own /metrics): p99 ${eventLoop.p99} ms, max ${eventLoop.max} ms`);
+  log(`   the API's event loop delay (its own /metrics; of several, the slowest): p99 ${eventLoop.p99} ms, max ${eventLoop.max} ms`);
   log(`   cores used: ${describeCores(cores)}`);
   log(`   groups the kernel shared the cores between, before nice counts (those that ran): ${schedulingGroups}`);
 }
@@ -307,6 +337,12 @@ function printPhase(log: (line: string) => void, figures: Record<string, RouteFi
 export interface EventLoopFigures {
   p99: number;
   max: number;
+}
+
+/** The slowest of the APIs' event loops (one API: its own). */
+async function apisEventLoop(apis: readonly ApiProcess[]): Promise<EventLoopFigures> {
+  const each = await Promise.all(apis.map((a) => apiEventLoop(a.baseUrl, a.adminKey)));
+  return { p99: Math.max(...each.map((e) => e.p99)), max: Math.max(...each.map((e) => e.max)) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { apiBenchOptions, latencyFigures, targetsHeld, type RouteFigures } from '../../bench/api';
+import { apiBenchOptions, latencyFigures, spreadConnections, targetsHeld, type RouteFigures } from '../../bench/api';
 
 describe('the API load benchmark’s figures', () => {
   it('takes p50, p99 and max from the measured latencies, and the rate over the measured seconds', () => {
@@ -22,5 +22,16 @@ describe('the API load benchmark’s figures', () => {
   it('reads its options and refuses unknown ones', () => {
     expect(apiBenchOptions(['--store', 'postgres', '--connections=4'], {})).toMatchObject({ store: 'postgres', connections: 4, profiles: 1_000_000, seconds: 20 });
     expect(() => apiBenchOptions(['--fast'], {})).toThrow('unknown option --fast');
+  });
+
+  it('runs several APIs only on PostgreSQL, and spreads each route\'s connections evenly over them', () => {
+    expect(apiBenchOptions([], {})).toMatchObject({ store: 'sqlite', apis: 1 });
+    expect(apiBenchOptions(['--store', 'postgres', '--apis', '2'], {})).toMatchObject({ store: 'postgres', apis: 2 });
+    expect(() => apiBenchOptions(['--apis', '2'], {})).toThrow('--apis above 1 needs --store postgres');
+    expect(() => apiBenchOptions(['--store', 'postgres', '--apis', '0'], {})).toThrow('--apis takes a positive integer');
+    expect(spreadConnections(16, 1)).toEqual([16]);
+    expect(spreadConnections(16, 2)).toEqual([8, 8]);
+    expect(spreadConnections(5, 2)).toEqual([3, 2]);
+    expect(spreadConnections(1, 3)).toEqual([1, 0, 0]);
   });
 });
