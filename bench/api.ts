@@ -279,38 +279,31 @@ async function loadRoutes(apis: readonly ApiProcess[], routes: string[], options
   const measureFrom = performance.now() + WARMUP_MS;
   const measuring = setTimeout(afterWarmup, WARMUP_MS);
   const shares = spreadConnections(options.connections, apis.length);
+  const targets = apis.map((api, i) => ({ api, connections: shares[i] })).filter((t) => t.connections > 0);
   const figures = await Promise.all(
     routes.map(async (route) => {
       const latencies: number[] = [];
-      const results = await Promise.all(
-        apis.flatMap((api, a) =>
-          shares[a] === 0
-            ? []
-            : [
-                new Promise<autocannon.Result>((resolve, reject) => {
-                  const instance = autocannon(
-                    {
-                      url: `${api.baseUrl}${route}`,
-                      connections: shares[a],
-                      duration: options.seconds + WARMUP_MS / 1000,
-                      headers: { authorization: `Bearer ${api.adminKey}` },
-                      timeout: 10,
-                    },
-                    (err, result) => (err ? reject(err) : resolve(result)),
-                  );
-                  instance.on('response', (_client, _status, _bytes, responseTime) => {
-                    if (performance.now() - responseTime >= measureFrom) latencies.push(responseTime);
-                  });
-                }),
-              ],
-        ),
-      );
+      const onLatency = (ms: number) => {
+        if (performance.now() - ms >= measureFrom) latencies.push(ms);
+      };
+      const results = await Promise.all(targets.map((t) => autocannonOn(t.api, route, t.connections, options.seconds + WARMUP_MS / 1000, onLatency)));
       const errors = results.reduce((sum, r) => sum + r.errors + r.timeouts + r.non2xx, 0);
       return [route.replace(/run_[\w-]+$/, '{id}'), { ...latencyFigures(latencies, options.seconds), errors }] as const;
     }),
   );
   clearTimeout(measuring);
   return Object.fromEntries(figures);
+}
+
+/** autocannon on one route of one API for `seconds`, telling each answer's latency. */
+function autocannonOn(api: ApiProcess, route: string, connections: number, seconds: number, onLatency: (ms: number) => void): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      { url: `${api.baseUrl}${route}`, connections, duration: seconds, headers: { authorization: `Bearer ${api.adminKey}` }, timeout: 10 },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => onLatency(responseTime));
+  });
 }
 
 /** `connections` spread as evenly as they go over `apis` processes. */
