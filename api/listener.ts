@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApiLimits } from '../common/config';
+import { createExpressServer, type ExpressServer } from '../common/express-server';
 
 /**
  * The HTTP server of the API and what a client may hold of it: headers within headersTimeoutMs;
@@ -10,8 +11,10 @@ import type { ApiLimits } from '../common/config';
  * socket on which nothing moves for idleTimeoutMs is closed when the API is waiting for the client
  * (its body, or to read our answer), never while the API itself is still working on the answer.
  */
-export function createApiServer(limits: ApiLimits): http.Server {
-  return applyLimits(http.createServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS }), limits);
+export function createApiServer(limits: ApiLimits): ExpressServer {
+  const made = createExpressServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS });
+  applyLimits(made.server, limits);
+  return made;
 }
 
 /** Node checks header and request deadlines on this interval (30 s by default); set at creation. */

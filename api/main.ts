@@ -26,8 +26,8 @@ async function main(): Promise<void> {
     (r) => logger.info({ upserted: r.upserted.length, deleted: r.deleted.length }, 'schedules reconciled'),
     (err) => logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'schedules not reconciled: Temporal did not answer'),
   );
-  const server = createApiServer(config.api);
-  server.on('request', app);
+  const { server, serve } = createApiServer(config.api);
+  serve(app);
   server.listen(config.port, () => logger.info({ port: config.port }, `API listening on ${config.publicBaseUrl}`));
 
   const shutdown = (signal: string) => {

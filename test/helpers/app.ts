@@ -8,6 +8,7 @@ import { createApp } from '../../api/app';
 import { createApiMetrics } from '../../api/metrics';
 import { constantContactObserver } from '../../services/events';
 import { applyLimits, CONNECTIONS_CHECK_MS } from '../../api/listener';
+import { createExpressServer } from '../../common/express-server';
 import type { ExportHooks } from '../../api/deps';
 import { parseConfig, type Config } from '../../common/config';
 import type { Logger } from '../../common/logger';
@@ -133,7 +134,7 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
 
     // Listen first: the public base URL (authorize links, the OAuth redirect URI) needs the port.
     // The server gets its limits once the configuration is known (applyLimits below).
-    const server = http.createServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS });
+    const { server, serve } = createExpressServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
@@ -204,7 +205,7 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
 
     const app = createApp({ config, store: testStore.store, logger, temporal, constantContact, exportHooks: options.exportHooks, clock: options.clock, metrics });
     applyLimits(server, config.api);
-    server.on('request', app);
+    serve(app);
 
     const requester = (authorization: string | undefined) => requesterFor(baseUrl, authorization);
     const keyOf = (caller: Caller) => (caller === 'admin' ? adminKey : caller === 'contributor' ? contributorKey : undefined);

@@ -75,8 +75,8 @@ export async function createProfilesApp(kind: StoreKind, options: { sameStoreAs?
   const temporal = new Client({ connection });
   const logger = pino({ level: 'silent' }) as unknown as Logger;
   const app = createApp({ config, store, logger, temporal, constantContact: throwingConstantContact });
-  const server = createApiServer(config.api);
-  server.on('request', app);
+  const { server, serve } = createApiServer(config.api);
+  serve(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 

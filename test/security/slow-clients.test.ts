@@ -209,7 +209,7 @@ describe('a client that stops reading the answer', () => {
 describe('the idle timeout of the listener', () => {
   it('never cuts a request while the API itself is still working on the answer', async () => {
     const limits = parseConfig({ NODE_ENV: 'test', API_IDLE_TIMEOUT_SECONDS: '1' }).api;
-    const server = createApiServer(limits);
+    const { server } = createApiServer(limits);
     server.on('request', (_req, res) => setTimeout(() => res.end('done after 2.5 s'), 2500));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
