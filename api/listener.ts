@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { Socket } from 'node:net';
 import type { ApiLimits } from '../common/config';
-import { createExpressServer, type ExpressServer } from '../common/express-server';
+import { createExpressServer, type ExpressServer } from './express-server';
 
 /**
  * The HTTP server of the API and what a client may hold of it: headers within headersTimeoutMs;

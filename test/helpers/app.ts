@@ -8,7 +8,7 @@ import { createApp } from '../../api/app';
 import { createApiMetrics } from '../../api/metrics';
 import { constantContactObserver } from '../../services/events';
 import { applyLimits, CONNECTIONS_CHECK_MS } from '../../api/listener';
-import { createExpressServer } from '../../common/express-server';
+import { createExpressServer } from '../../api/express-server';
 import type { ExportHooks } from '../../api/deps';
 import { parseConfig, type Config } from '../../common/config';
 import type { Logger } from '../../common/logger';

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { createExpressServer } from '../../common/express-server';
+import { createExpressServer } from '../../api/express-server';
 
 /** Listens on a free port, calls `GET path` once, closes; answers the status and the JSON body. */
 async function getOnce(server: http.Server, path: string): Promise<{ status: number; body: unknown }> {
