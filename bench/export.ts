@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../api/app';
+import { createExpressServer } from '../api/express-server';
 import { parseConfig } from '../common/config';
 import { createLogger } from '../common/logger';
 import { createConstantContactClient } from '../constant-contact/client';
@@ -123,7 +123,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     const storeEnv = await benchStoreEnv(options.store, dir, options.databaseUrl, cleanups);
 
     // ---- the API, in this process
-    const httpServer = http.createServer();
+    const { server: httpServer, serve } = createExpressServer();
     await new Promise<void>((resolve) => httpServer.listen(0, '127.0.0.1', () => resolve()));
     cleanups.push(() => new Promise<void>((resolve) => { httpServer.close(() => resolve()); httpServer.closeAllConnections(); }));
     const apiBase = `http://127.0.0.1:${(httpServer.address() as AddressInfo).port}`;
@@ -142,7 +142,7 @@ export async function runExportBench(options: ExportBenchOptions): Promise<Expor
     cleanups.push(() => temporalConnection.close());
     const temporal = new Client({ connection: temporalConnection, namespace: config.temporal.namespace });
     const constantContact = createConstantContactClient({ config: config.constantContact, tokens: store.tokens, rateLimits: store.rateLimits, logger });
-    httpServer.on('request', createApp({ config, store, logger, temporal, constantContact }));
+    serve(createApp({ config, store, logger, temporal, constantContact }));
 
     // ---- data: N profiles, a segment of them all, a connection, an export
     const seedStarted = Date.now();

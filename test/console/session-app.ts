@@ -1,7 +1,7 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
+import { createExpressServer } from '../../api/express-server';
 import { parseConfig } from '../../common/config';
 import { createLogger } from '../../common/logger';
 import { createConstantContactClient } from '../../constant-contact/client';
@@ -38,7 +38,8 @@ export async function startSessionApp(options: { store: Store; env?: Record<stri
   const temporal = new Client({ connection, namespace: 'default' });
   const constantContact = createConstantContactClient({ config: config.constantContact, tokens: options.store.tokens, rateLimits: options.store.rateLimits, logger });
   const app = createApp({ config, store: options.store, logger, temporal, constantContact, clock: () => clock.now });
-  const server = http.createServer(app);
+  const { server, serve } = createExpressServer();
+  serve(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
