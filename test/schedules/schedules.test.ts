@@ -204,8 +204,8 @@ describe('schedules (SQLite, in-process worker, real Temporal Schedules)', () =>
     expect(await listedSchedules()).toContain(exportScheduleId(exportId));
 
     const read = await admin().get(`/v1/exports/${exportId}/schedule`);
-    expect(read.status).toBe(200);
-    expect(read.body).toMatchObject({ exportId, schedule: RIGA_NINE, scheduleId: exportScheduleId(exportId) });
+    // Status and body together: a failure shows the error the API answered.
+    expect(read).toMatchObject({ status: 200, body: { exportId, schedule: RIGA_NINE, scheduleId: exportScheduleId(exportId) } });
     expect(read.body.nextRunTimes).toEqual(described.info.nextActionTimes.slice(0, 5).map((d) => d.toISOString()));
     for (const t of read.body.nextRunTimes) expect(new Date(t).getUTCMinutes()).toBe(0);
 
