@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { testTemporal } from './temporal';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const processes = require('../../scripts/processes.js') as { freePort(): Promise<number>; pidAlive(pid: number): boolean; isListening(host: string, port: number): Promise<boolean> };
@@ -103,12 +104,15 @@ export function waitForOutput(start: Pick<NpmStart, 'child' | 'out'>, pattern: R
   });
 }
 
-/** The exit code (null after a signal) of a child, once it has exited. */
-export function exitOf(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
-    else child.once('exit', (code) => resolve(code));
-  });
+/**
+ * The exit code (null after a signal) of a child, once it has exited and all it wrote has been
+ * read: the exit event can come before the last output, which a test then asserts on.
+ */
+export async function exitOf(child: ChildProcess): Promise<number | null> {
+  const exited = child.exitCode !== null || child.signalCode !== null;
+  const open = [child.stdout, child.stderr].filter((s) => s && !s.closed);
+  await Promise.all([exited ? null : once(child, 'exit'), ...open.map((s) => once(s!, 'close'))]);
+  return child.exitCode;
 }
 
 /** Polls `condition` until it holds; on timeout the error carries `started`'s output, if given, to say why. */
