@@ -12,15 +12,20 @@ import { createExpressServer, type ExpressServer } from './express-server';
  * (its body, or to read our answer), never while the API itself is still working on the answer.
  */
 export function createApiServer(limits: ApiLimits): ExpressServer {
-  const made = createExpressServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS });
+  const made = createApiServerWithoutLimits();
   applyLimits(made.server, limits);
   return made;
 }
 
-/** Node checks header and request deadlines on this interval (30 s by default); set at creation. */
-export const CONNECTIONS_CHECK_MS = 1000;
+/** The API's server before its limits are known (a test listens first, to learn its port); `applyLimits` gives them. */
+export function createApiServerWithoutLimits(): ExpressServer {
+  return createExpressServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS });
+}
 
-/** For a server created with `connectionsCheckingInterval: CONNECTIONS_CHECK_MS`. */
+/** Node checks header and request deadlines on this interval (30 s by default); set at creation. */
+const CONNECTIONS_CHECK_MS = 1000;
+
+/** For a server made by `createApiServerWithoutLimits`. */
 export function applyLimits(server: http.Server, limits: ApiLimits): http.Server {
   server.headersTimeout = limits.headersTimeoutMs;
   server.requestTimeout = limits.streamTimeoutMs;

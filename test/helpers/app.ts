@@ -7,8 +7,7 @@ import { Client, Connection } from '@temporalio/client';
 import { createApp } from '../../api/app';
 import { createApiMetrics } from '../../api/metrics';
 import { constantContactObserver } from '../../services/events';
-import { applyLimits, CONNECTIONS_CHECK_MS } from '../../api/listener';
-import { createExpressServer } from '../../api/express-server';
+import { applyLimits, createApiServerWithoutLimits } from '../../api/listener';
 import type { ExportHooks } from '../../api/deps';
 import { parseConfig, type Config } from '../../common/config';
 import type { Logger } from '../../common/logger';
@@ -134,7 +133,7 @@ export async function createTestApp(options: TestAppOptions): Promise<TestApp> {
 
     // Listen first: the public base URL (authorize links, the OAuth redirect URI) needs the port.
     // The server gets its limits once the configuration is known (applyLimits below).
-    const { server, serve } = createExpressServer({ connectionsCheckingInterval: CONNECTIONS_CHECK_MS });
+    const { server, serve } = createApiServerWithoutLimits();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(0, '127.0.0.1', () => resolve());
